@@ -1,0 +1,55 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import WardenDomain
+import WardenStore
+
+/// The running parts of Warden, assembled from configuration.
+public struct WardenServer: Sendable {
+    public let application: Application<RouterResponder<AppRequestContext>>
+    public let metastore: Metastore
+    /// Routes as registered, for the test that keeps `openapi.yaml` complete.
+    public let routes: [String]
+    /// The admin API key when this start created it, printed once by the executable.
+    public let generatedAdminKey: String?
+}
+
+/// Opens and migrates the metastore, bootstraps the admin, and builds the HTTP application.
+/// This function is the dependency graph: read it top to bottom.
+public func buildServer(config: AppConfig, logger: Logger, clock: any WardenClock = SystemClock(),
+                        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> WardenServer {
+    let metastore = try await Metastore.open(config.metastore, logger: logger)
+    do {
+        try await metastore.migrate(now: clock.now())
+        _ = try SecretBox(masterKey: try config.resolveMasterKey())
+
+        let identity = IdentityStore(metastore: metastore)
+        let credentials = CredentialStore(metastore: metastore)
+        let auth = AuthService(identity: identity, credentials: credentials, hasher: PasswordHasher(rounds: config.passwordRounds),
+                               clock: clock, tokenTTL: config.tokenTTL)
+        let generatedKey = try await Bootstrap(identity: identity, credentials: credentials, auth: auth, clock: clock, logger: logger)
+            .run(adminAPIKey: config.adminAPIKey, dataDirectory: config.dataDirectory)
+
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: RequestIdMiddleware(bodyLimit: config.maxBodySize))
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(auth: auth))
+        let api = router.group(context: AuthenticatedContext.self)
+
+        SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
+        BimRoutes(identity: identity, auth: auth, clock: clock).register(public: router, api: api)
+
+        let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Warden"),
+            services: [MetastoreService(metastore: metastore)],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
+            logger: logger)
+        return WardenServer(application: application, metastore: metastore, routes: routes, generatedAdminKey: generatedKey)
+    } catch {
+        await metastore.close()
+        throw error
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// SQLite in WAL mode: one writer connection behind an async lock, and a pool of readers.
+///
+/// Serialising writers in the process (rather than letting SQLite's busy handler do it) keeps
+/// blocked writers from occupying the thread pool that the lock holder needs to commit.
+final class SQLiteDriver: MetastoreDriver {
+    private let writer: SQLiteConnection
+    private let writeLock = AsyncLock()
+    private let readers: SQLiteReaderPool
+    private let threadPool: NIOThreadPool
+
+    private init(writer: SQLiteConnection, readers: SQLiteReaderPool, threadPool: NIOThreadPool) {
+        self.writer = writer
+        self.readers = readers
+        self.threadPool = threadPool
+    }
+
+    static func open(path: String, logger: Logger, readerCount: Int = 4) async throws -> SQLiteDriver {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
+        threadPool.start()
+        let open: @Sendable () async throws -> SQLiteConnection = {
+            let connection = try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: threadPool, logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any())
+            // Applied per connection: these settings are not stored in the file (WAL is, harmlessly repeated).
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                           "PRAGMA busy_timeout=10000"] {
+                try await connection.sql().raw(SQLQueryString(pragma)).run()
+            }
+            return connection
+        }
+        let writer = try await open()
+        return SQLiteDriver(writer: writer, readers: SQLiteReaderPool(limit: readerCount, open: open), threadPool: threadPool)
+    }
+
+    func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection = try await readers.acquire()
+        do {
+            let result = try await body(connection.sql())
+            await readers.release(connection)
+            return result
+        } catch {
+            await readers.release(connection)
+            throw error
+        }
+    }
+
+    func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        await writeLock.lock()
+        let db = writer.sql()
+        do {
+            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                await writeLock.unlock()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        } catch {
+            await writeLock.unlock()
+            throw error
+        }
+    }
+
+    func close() async {
+        await writeLock.lock()
+        try? await writer.close()
+        await readers.closeAll()
+        try? await threadPool.shutdownGracefully()
+    }
+}
+
+/// A bounded pool of read-only-in-practice SQLite connections, opened on demand.
+actor SQLiteReaderPool {
+    private let limit: Int
+    private let open: @Sendable () async throws -> SQLiteConnection
+    private var idle: [SQLiteConnection] = []
+    private var opened = 0
+    private var waiters: [CheckedContinuation<SQLiteConnection, Never>] = []
+
+    init(limit: Int, open: @escaping @Sendable () async throws -> SQLiteConnection) {
+        self.limit = limit
+        self.open = open
+    }
+
+    func acquire() async throws -> SQLiteConnection {
+        if let connection = idle.popLast() { return connection }
+        if opened < limit {
+            opened += 1
+            do {
+                return try await open()
+            } catch {
+                opened -= 1
+                throw error
+            }
+        }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release(_ connection: SQLiteConnection) {
+        if waiters.isEmpty {
+            idle.append(connection)
+        } else {
+            waiters.removeFirst().resume(returning: connection)
+        }
+    }
+
+    func closeAll() async {
+        for connection in idle { try? await connection.close() }
+        idle.removeAll()
+    }
+}
+
+/// A FIFO mutual-exclusion lock for async code.
+actor AsyncLock {
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func lock() async {
+        if !locked {
+            locked = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func unlock() {
+        if waiters.isEmpty {
+            locked = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}

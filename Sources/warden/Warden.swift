@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import WardenApp
+
+@main
+struct Warden: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Warden: a self-hosted data-access-governance control plane.",
+        version: WardenVersion.current,
+        subcommands: [Serve.self, Migrate.self, Admin.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Flags shared by every command; each overrides its WARDEN_* environment variable.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "Address to listen on (WARDEN_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (WARDEN_PORT, default 8080).") var port: String?
+    @Option(help: "Directory for the SQLite metastore and keys (WARDEN_DATA_DIR, default ./.warden).") var dataDir: String?
+    @Option(help: "SQLite path or postgres:// URL (WARDEN_DATABASE_URL).") var databaseURL: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (WARDEN_LOG_LEVEL).") var logLevel: String?
+
+    func load() throws -> (AppConfig, Logger) {
+        let config: AppConfig
+        do {
+            config = try AppConfig.load(flags: ConfigFlags(host: host, port: port, dataDirectory: dataDir,
+                                                           databaseURL: databaseURL, logLevel: logLevel))
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var logger = Logger(label: "warden")
+        logger.logLevel = config.logLevel
+        return (config, logger)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the API server (migrates the metastore first).")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let (config, logger) = try options.load()
+        let started = ContinuousClock.now
+        let server = try await buildServer(config: config, logger: logger) { port in
+            let elapsed = ContinuousClock.now - started
+            print("Warden \(WardenVersion.current) listening on http://\(config.host):\(port) (metastore: \(config.metastore.kind.rawValue), ready in \(elapsed.formatted(.units(allowed: [.milliseconds]))))")
+        }
+        if let key = server.generatedAdminKey {
+            print("""
+                Created the admin user. Its API key (shown once, also saved to \(config.dataDirectory)/admin-api-key):
+                \(key)
+                """)
+        }
+        let group = ServiceGroup(configuration: .init(services: [server.application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending metastore migrations and exit.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let (config, logger) = try options.load()
+        let applied = try await AdminTasks.migrate(config: config, logger: logger)
+        print(applied.isEmpty ? "The metastore is up to date." : "Applied: " + applied.joined(separator: ", "))
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Administrative tasks.", subcommands: [CreateAPIKey.self])
+
+    struct CreateAPIKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-api-key", abstract: "Create an API key for a user and print it.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "The userid the key belongs to.") var user: String
+        @Option(help: "A name for the key.") var name: String?
+
+        func run() async throws {
+            let (config, logger) = try options.load()
+            print(try await AdminTasks.createAPIKey(config: config, userid: user, name: name, logger: logger))
+        }
+    }
+}

@@ -72,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WardenStoreTests",
-            dependencies: ["WardenStore", "WardenTestSupport"],
+            dependencies: ["WardenStore", "WardenTestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -86,7 +86,7 @@ let package = Package(
         ),
         .target(
             name: "WardenTestSupport",
-            dependencies: ["WardenStore", "WardenDomain"],
+            dependencies: ["WardenStore", "WardenDomain", .product(name: "SQLKit", package: "sql-kit")],
             path: "Tests/WardenTestSupport",
             swiftSettings: strict
         ),

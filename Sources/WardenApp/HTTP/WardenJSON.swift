@@ -176,8 +176,11 @@ extension Parameters {
 
     /// A path parameter, percent-decoded (attribute keys such as `Security%20Classification`).
     func string(_ name: String) throws -> String {
-        guard let raw = get(name), let value = raw.removingPercentEncoding else {
+        guard let raw = get(name) else {
             throw WardenError(.internalError, code: "route.parameter_missing", message: "Route parameter \(name) is missing")
+        }
+        guard let value = raw.removingPercentEncoding else {
+            throw WardenError.badRequest("Path segment `\(name)` is not valid percent-encoding", code: "request.invalid_path")
         }
         return value
     }

@@ -48,9 +48,7 @@ struct BimRoutes {
     /// The key may come in the body (`{"apikey": …}`) or, as newer clients send it, in `Authorization`.
     @Sendable func authenticateAPIKey(_ request: Request, context: AppRequestContext) async throws -> TokenPayload {
         let input = try await request.decodeOptionalJSON(as: APIKeyAuthenticateInput.self, context: context)
-        let headerKey = request.headers[.authorization].map {
-            $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : $0
-        }
+        let headerKey = request.headers[.authorization].flatMap(AuthService.credential(fromAuthorization:))
         guard let key = input.apikey ?? headerKey, !key.isEmpty else {
             throw WardenError.badRequest("`apikey` is required", code: "request.validation_failed",
                                          fields: [FieldError(field: "apikey", message: "is required")])
@@ -109,10 +107,7 @@ struct BimRoutes {
         try context.principal.require(.userAdmin)
         try Self.requireIAM(context.parameters)
         let input = try await request.decodeJSON(as: CreateUserInput.self, context: context)
-        if let iamid = input.iamid, iamid != builtInIAM {
-            throw WardenError.badRequest("`iamid` must be \(builtInIAM)", code: "request.validation_failed",
-                                         fields: [FieldError(field: "iamid", message: "must be \(builtInIAM)")])
-        }
+        try Self.requireBuiltInIAM(input.iamid)
         let newUser = NewUser(userid: input.userid, password: input.password, profile: input.profile?.profile ?? UserProfile(),
                               permissions: input.permissions ?? [])
         try newUser.validate()
@@ -218,10 +213,7 @@ struct BimRoutes {
     @Sendable func createGroup(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
         try context.principal.require(.userAdmin)
         let input = try await request.decodeJSON(as: GroupInput.self, context: context)
-        if let iamid = input.iamid, iamid != builtInIAM {
-            throw WardenError.badRequest("`iamid` must be \(builtInIAM)", code: "request.validation_failed",
-                                         fields: [FieldError(field: "iamid", message: "must be \(builtInIAM)")])
-        }
+        try Self.requireBuiltInIAM(input.iamid)
         try input.changes.validate(creating: true)
         return GroupPayload(try await identity.createGroup(input.changes, now: clock.now()), authorizations: [:])
     }
@@ -244,6 +236,7 @@ struct BimRoutes {
         try context.principal.require(.userAdmin)
         let id = try Self.groupId(context.parameters)
         let input = try await request.decodeJSON(as: GroupInput.self, context: context)
+        try Self.requireBuiltInIAM(input.iamid)
         try input.changes.validate(creating: false)
         _ = try await identity.updateGroup(id: id, input.changes, now: clock.now())
         return try await groupPayload(id)
@@ -268,6 +261,7 @@ struct BimRoutes {
         try context.principal.require(.userAdmin)
         let id = try Self.groupId(context.parameters)
         let input = try await request.decodeJSON(as: AddMemberInput.self, context: context)
+        try Self.requireBuiltInIAM(input.iamid)
         return MemberPayload(try await identity.addMember(groupId: id, userid: input.userid, now: clock.now()))
     }
 
@@ -313,6 +307,13 @@ struct BimRoutes {
         guard try parameters.string("iamid") == builtInIAM else {
             throw WardenError.notFound("Identity manager not found", code: "iam.not_found")
         }
+    }
+
+    /// Bodies may name the identity manager; only the built-in one exists.
+    static func requireBuiltInIAM(_ iamid: String?) throws {
+        guard let iamid, iamid != builtInIAM else { return }
+        throw WardenError.badRequest("`iamid` must be \(builtInIAM)", code: "request.validation_failed",
+                                     fields: [FieldError(field: "iamid", message: "must be \(builtInIAM)")])
     }
 
     static func groupId(_ parameters: Parameters) throws -> Int64 {

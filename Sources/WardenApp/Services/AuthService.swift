@@ -22,16 +22,21 @@ public struct AuthService: Sendable {
 
     /// The caller named by an `Authorization` value: `Bearer <token>`, a bare token, or a raw API key.
     func principal(authorization: String) async throws -> Principal? {
-        var value = authorization.trimmingCharacters(in: .whitespaces)
-        if value.lowercased().hasPrefix("bearer ") {
-            value = String(value.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
-        }
-        guard !value.isEmpty, value.count <= 512 else { return nil }
+        guard let value = Self.credential(fromAuthorization: authorization) else { return nil }
         let hash = Credentials.hash(value)
         if value.hasPrefix(Credentials.tokenPrefix), let principal = try await credentials.principal(tokenHash: hash, now: clock.now()) {
             return principal
         }
         return try await credentials.principal(apiKeyHash: hash)
+    }
+
+    /// The secret in an `Authorization` value, with or without the `Bearer` scheme.
+    static func credential(fromAuthorization header: String) -> String? {
+        var value = header.trimmingCharacters(in: .whitespaces)
+        if value.lowercased().hasPrefix("bearer ") {
+            value = String(value.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        }
+        return value.isEmpty || value.count > 512 ? nil : value
     }
 
     func authenticate(apiKey: String) async throws -> IssuedToken {

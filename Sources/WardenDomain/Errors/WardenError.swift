@@ -84,6 +84,11 @@ public struct Validator: Sendable {
         problems.append(FieldError(field: field, message: message))
     }
 
+    /// Adds problems found by another validation, nesting their fields under `prefix`.
+    public mutating func append(_ others: [FieldError], prefix: String) {
+        problems += others.map { FieldError(field: prefix + $0.field, message: $0.message) }
+    }
+
     /// Throws one `badRequest` listing every problem, when there are any.
     public func finish() throws(WardenError) {
         guard let first = problems.first else { return }

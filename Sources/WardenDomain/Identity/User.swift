@@ -90,9 +90,25 @@ public struct ProfileUpdate: Sendable, Equatable {
         self.externalUserIds = externalUserIds
     }
 
+    /// An update that sets every field of `profile`.
+    public init(replacingWith profile: UserProfile) {
+        self.init(name: .some(profile.name), email: .some(profile.email), phone: .some(profile.phone), about: .some(profile.about),
+                  location: .some(profile.location), organization: .some(profile.organization), position: .some(profile.position),
+                  externalUserIds: profile.externalUserIds.mapValues { $0 })
+    }
+
     public func validate() throws(WardenError) {
         var validator = Validator()
-        Self.validateCommon(&validator, name: name ?? nil, email: email ?? nil, prefix: "")
+        validator.append(problems(), prefix: "")
+        try validator.finish()
+    }
+
+    func problems() -> [FieldError] {
+        var validator = Validator()
+        if case .some(.some(let name)) = name {
+            validator.check(Text.isPrintable(name, maxLength: 256), "name", "must be 1 to 256 printable characters")
+        }
+        if case .some(.some(let email)) = email { validator.check(Text.looksLikeEmail(email), "email", "must be an e-mail address") }
         for (field, value) in [("phone", phone), ("about", about), ("location", location),
                                ("organization", organization), ("position", position)] {
             if case .some(.some(let text)) = value {
@@ -107,12 +123,7 @@ public struct ProfileUpdate: Sendable, Equatable {
                                 "must be 1 to 128 printable characters")
             }
         }
-        try validator.finish()
-    }
-
-    static func validateCommon(_ validator: inout Validator, name: String?, email: String?, prefix: String) {
-        if let name { validator.check(Text.isPrintable(name, maxLength: 256), prefix + "name", "must be 1 to 256 printable characters") }
-        if let email { validator.check(Text.looksLikeEmail(email), prefix + "email", "must be an e-mail address") }
+        return validator.problems
     }
 
     public func applied(to profile: UserProfile) -> UserProfile {
@@ -150,19 +161,19 @@ public struct NewUser: Sendable, Equatable {
         var validator = Validator()
         validator.check(Users.isValidUserid(userid), "userid", Users.useridRule)
         if let password { validator.check(Users.isAcceptablePassword(password), "password", Users.passwordRule) }
-        ProfileUpdate.validateCommon(&validator, name: profile.name, email: profile.email, prefix: "profile.")
+        validator.append(ProfileUpdate(replacingWith: profile).problems(), prefix: "profile.")
         try validator.finish()
-        try ProfileUpdate(externalUserIds: profile.externalUserIds.mapValues { $0 }).validate()
     }
 }
 
 public enum Users {
-    public static let useridRule = "must be 1 to 255 printable characters without spaces or slashes"
+    public static let useridRule = "must be 1 to 255 printable characters without spaces or slashes, and not \"authenticate\""
     public static let passwordRule = "must be 12 to 1024 characters"
 
     /// Userids appear in paths, so slashes are refused; spaces are refused because warehouses refuse them.
     public static func isValidUserid(_ userid: String) -> Bool {
-        Text.isPrintable(userid, maxLength: 255) && !userid.contains(" ") && !userid.contains("/")
+        // `authenticate` is a route name under /bim/iam/bim/user, so such a user could not be read by path.
+        Text.isPrintable(userid, maxLength: 255) && !userid.contains(" ") && !userid.contains("/") && userid != "authenticate"
     }
 
     public static func isAcceptablePassword(_ password: String) -> Bool {

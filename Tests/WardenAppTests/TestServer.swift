@@ -1,0 +1,100 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import WardenApp
+import WardenDomain
+import WardenStore
+import WardenTestSupport
+
+/// A Warden server on a fresh metastore, driven over real HTTP.
+struct TestServer {
+    static let adminKey = "test-admin-key-0123456789abcdef"
+
+    let client: any TestClientProtocol
+    let clock: TestClock
+    let config: AppConfig
+    let routes: [String]
+
+    /// Starts a server, runs `body` against it, and shuts it down.
+    static func run(_ kind: MetastoreKind, clock: TestClock = TestClock(), configure: (inout AppConfig) -> Void = { _ in },
+                    _ body: @Sendable (TestServer) async throws -> Void) async throws {
+        var config = AppConfig(host: "127.0.0.1", port: 0, dataDirectory: try TestMetastores.temporaryDirectory(),
+                               metastore: try await TestMetastores.freshLocation(kind), adminAPIKey: adminKey,
+                               passwordRounds: 1000)
+        configure(&config)
+        let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock)
+        let frozenConfig = config
+        try await server.application.test(.live) { client in
+            try await body(TestServer(client: client, clock: clock, config: frozenConfig, routes: server.routes))
+        }
+    }
+
+    /// Sends a request; `json` is sent as the body verbatim.
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ path: String, auth: String? = TestServer.adminKey, json: String? = nil,
+              headers extra: HTTPFields = [:]) async throws -> Reply {
+        var headers = extra
+        if let auth { headers[.authorization] = auth }
+        if json != nil { headers[.contentType] = "application/json" }
+        let response = try await client.execute(uri: path, method: method, headers: headers,
+                                                body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+    }
+
+    /// A token for the admin, from the API key.
+    func adminToken() async throws -> String {
+        try await call(.post, "/bim/apikey/authenticate", auth: nil, json: #"{"apikey":"\#(Self.adminKey)"}"#).string("token")
+    }
+
+    /// Creates a user with the given permissions and returns an API key of theirs, all over HTTP:
+    /// the user signs in with their password and creates the key themself.
+    func userWithKey(_ userid: String, permissions: [Permission] = []) async throws -> String {
+        let list = permissions.map { "\"\($0.rawValue)\"" }.joined(separator: ",")
+        let password = "password-of-\(userid)"
+        try await call(.post, "/bim/iam/bim/user", json: #"{"userid":"\#(userid)","password":"\#(password)","permissions":[\#(list)]}"#)
+            .expect(.ok)
+        let token = try await call(.post, "/bim/iam/bim/user/authenticate", auth: nil,
+                                   json: #"{"username":"\#(userid)","password":"\#(password)"}"#).expect(.ok).string("token")
+        return try await call(.post, "/bim/apikey", auth: "Bearer " + token, json: "{}").expect(.ok).string("apikey")
+    }
+}
+
+struct Reply: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: Data
+
+    var object: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+    }
+
+    var array: [Any] {
+        (try? JSONSerialization.jsonObject(with: body)) as? [Any] ?? []
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    func string(_ key: String) throws -> String {
+        try #require(object[key] as? String, "no string \(key) in \(text)")
+    }
+
+    /// Checks the status and, for errors, the envelope every error must have.
+    @discardableResult
+    func expect(_ status: HTTPResponse.Status, code: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) -> Reply {
+        #expect(self.status == status, "\(text)", sourceLocation: sourceLocation)
+        if status.code >= 400 {
+            let envelope = object
+            #expect(envelope["statusCode"] as? Int == status.code, sourceLocation: sourceLocation)
+            #expect(envelope["error"] as? String == status.reasonPhrase, sourceLocation: sourceLocation)
+            #expect((envelope["message"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
+            #expect(envelope["requestId"] as? String == headers[.init("X-Request-Id")!], sourceLocation: sourceLocation)
+            if let code { #expect(envelope["code"] as? String == code, sourceLocation: sourceLocation) }
+        }
+        #expect(headers[.init("X-Request-Id")!] != nil, sourceLocation: sourceLocation)
+        return self
+    }
+}

@@ -44,10 +44,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "WardenConnectors",
+            dependencies: [
+                "WardenDomain",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "WardenApp",
             dependencies: [
                 "WardenDomain",
                 "WardenStore",
+                "WardenConnectors",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,6 +86,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "WardenConnectorsTests",
+            dependencies: [
+                "WardenConnectors",
+                "WardenTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "WardenAppTests",
             dependencies: [
                 "WardenApp",
@@ -86,7 +106,13 @@ let package = Package(
         ),
         .target(
             name: "WardenTestSupport",
-            dependencies: ["WardenStore", "WardenDomain", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "WardenStore",
+                "WardenDomain",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/WardenTestSupport",
             swiftSettings: strict
         ),

@@ -42,11 +42,21 @@ public struct AppConfig: Sendable {
     public var maxBodySize: Int
     /// PBKDF2 rounds for new password hashes; lowered only by tests.
     public var passwordRounds: Int
+    /// Jobs run at once by this process's worker.
+    public var jobConcurrency: Int
+    /// How long a claimed job stays with its worker without a renewal; a crashed worker's jobs are retaken after it.
+    public var jobLeaseSeconds: Int
+    /// How often an idle worker looks for jobs enqueued by other processes.
+    public var jobPollInterval: Duration
+    public var warehouseConnectTimeout: Duration
+    public var warehouseOperationTimeout: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.warden",
                 metastore: MetastoreLocation? = nil, masterKey: Data? = nil, adminAPIKey: String? = nil,
                 tokenTTL: Int = 3600, logLevel: Logger.Level = .info, maxBodySize: Int = 10 * 1024 * 1024,
-                passwordRounds: Int = PasswordHasher.recommendedRounds) {
+                passwordRounds: Int = PasswordHasher.recommendedRounds, jobConcurrency: Int = 2, jobLeaseSeconds: Int = 60,
+                jobPollInterval: Duration = .seconds(1), warehouseConnectTimeout: Duration = .seconds(10),
+                warehouseOperationTimeout: Duration = .seconds(60)) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -57,6 +67,11 @@ public struct AppConfig: Sendable {
         self.logLevel = logLevel
         self.maxBodySize = maxBodySize
         self.passwordRounds = passwordRounds
+        self.jobConcurrency = jobConcurrency
+        self.jobLeaseSeconds = jobLeaseSeconds
+        self.jobPollInterval = jobPollInterval
+        self.warehouseConnectTimeout = warehouseConnectTimeout
+        self.warehouseOperationTimeout = warehouseOperationTimeout
     }
 
     /// Reads flags and environment; throws one `ConfigError` naming every invalid setting.
@@ -113,6 +128,16 @@ public struct AppConfig: Sendable {
                 problems.append("WARDEN_MAX_BODY_SIZE must be a number of bytes, at least 1024")
             }
         }
+        func seconds(_ variable: String, range: ClosedRange<Int>, apply: (Int) -> Void) {
+            guard let text = value(nil, variable) else { return }
+            if let number = Int(text), range.contains(number) { apply(number) } else {
+                problems.append("\(variable) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
+            }
+        }
+        seconds("WARDEN_JOB_CONCURRENCY", range: 0...64) { config.jobConcurrency = $0 }
+        seconds("WARDEN_JOB_LEASE_SECONDS", range: 1...3600) { config.jobLeaseSeconds = $0 }
+        seconds("WARDEN_WAREHOUSE_CONNECT_TIMEOUT", range: 1...600) { config.warehouseConnectTimeout = .seconds($0) }
+        seconds("WARDEN_WAREHOUSE_TIMEOUT", range: 1...3600) { config.warehouseOperationTimeout = .seconds($0) }
         guard problems.isEmpty else { throw ConfigError(problems: problems) }
         return config
     }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import WardenConnectors
 import WardenDomain
 import WardenStore
 
@@ -22,7 +23,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
     let metastore = try await Metastore.open(config.metastore, logger: logger)
     do {
         try await metastore.migrate(now: clock.now())
-        _ = try SecretBox(masterKey: try config.resolveMasterKey())
+        let secrets = try SecretBox(masterKey: try config.resolveMasterKey())
 
         let identity = IdentityStore(metastore: metastore)
         let credentials = CredentialStore(metastore: metastore)
@@ -30,6 +31,17 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                clock: clock, tokenTTL: config.tokenTTL)
         let generatedKey = try await Bootstrap(identity: identity, credentials: credentials, auth: auth, clock: clock, logger: logger)
             .run(adminAPIKey: config.adminAPIKey, dataDirectory: config.dataDirectory)
+
+        let connectors = WarehouseConnectors(logger: logger, connectTimeout: config.warehouseConnectTimeout,
+                                             operationTimeout: config.warehouseOperationTimeout)
+        let dataSources = DataSourceStore(metastore: metastore, secrets: secrets)
+        let dictionaries = DictionaryStore(metastore: metastore)
+        let jobs = JobStore(metastore: metastore)
+        let jobSignal = JobSignal()
+        let handlers = HandlerService(dataSources: dataSources, jobs: jobs, connectors: connectors, secrets: secrets,
+                                      signal: jobSignal, clock: clock)
+        let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, connectors: connectors,
+                               secrets: secrets, clock: clock)
 
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestIdMiddleware(bodyLimit: config.maxBodySize))
@@ -39,12 +51,23 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
 
         SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
         BimRoutes(identity: identity, auth: auth, clock: clock).register(public: router, api: api)
+        HandlerRoutes(service: handlers, dictionaries: dictionaries).register(on: api)
+        DictionaryRoutes(dataSources: dataSources, dictionaries: dictionaries, clock: clock).register(on: api)
+        JobRoutes(jobs: jobs).register(on: api)
+
+        // Services stop in reverse order: the server drains first, then the worker, then connections close.
+        var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]
+        if config.jobConcurrency > 0 {
+            services.append(JobWorker(jobs: jobs, runner: runner, signal: jobSignal, concurrency: config.jobConcurrency,
+                                      lease: TimeInterval(config.jobLeaseSeconds), pollInterval: config.jobPollInterval,
+                                      clock: clock, logger: logger))
+        }
 
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Warden"),
-            services: [MetastoreService(metastore: metastore)],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)
         return WardenServer(application: application, metastore: metastore, routes: routes, generatedAdminKey: generatedKey)

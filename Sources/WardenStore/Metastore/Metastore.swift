@@ -118,7 +118,7 @@ public final class Metastore: Sendable {
         case .sqlite(let path):
             return Metastore(kind: .sqlite, driver: try await SQLiteDriver.open(path: path, logger: logger), logger: logger)
         case .postgresql(let settings):
-            return Metastore(kind: .postgresql, driver: PostgresDriver(settings: settings, logger: logger), logger: logger)
+            return Metastore(kind: .postgresql, driver: await PostgresDriver.open(settings: settings, logger: logger), logger: logger)
         }
     }
 

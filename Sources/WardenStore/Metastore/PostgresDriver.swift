@@ -9,7 +9,13 @@ final class PostgresDriver: MetastoreDriver {
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
 
-    init(settings: PostgresSettings, logger: Logger) {
+    private init(client: PostgresClient, runTask: Task<Void, Never>) {
+        self.client = client
+        self.runTask = runTask
+    }
+
+    /// Starts the client's pool and returns once it runs, so the first query does not race the pool's start.
+    static func open(settings: PostgresSettings, logger: Logger) async -> PostgresDriver {
         let tls: PostgresClient.Configuration.TLS = switch settings.tls {
         case .disable: .disable
         case .prefer: .prefer(.makeClientConfiguration())
@@ -21,9 +27,17 @@ final class PostgresDriver: MetastoreDriver {
         configuration.options.maximumConnections = settings.maxConnections
         configuration.options.connectTimeout = .seconds(10)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        // The client's pool needs a running task; it ends when `close()` cancels it.
-        self.runTask = Task { await client.run() }
+        // Detached: the pool must not inherit a caller's graceful-shutdown context; `close()` ends it.
+        // The continuation resumes just before `run()` marks the pool as running, so the first lease does
+        // not find it stopped.
+        var runTask: Task<Void, Never>!
+        await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in
+            runTask = Task.detached {
+                started.resume()
+                await client.run()
+            }
+        }
+        return PostgresDriver(client: client, runTask: runTask)
     }
 
     func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {

@@ -47,3 +47,33 @@ enum JSONColumn {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 }
+
+typealias SQLBindable = any Encodable & Sendable
+
+enum SQLBatch {
+    /// Inserts `rows` with multi-row `VALUES` lists, `chunk` rows per statement (both dialects cap bind
+    /// parameters), and returns the `RETURNING` rows in order.
+    static func insert(into table: String, columns: [String], rows: [[SQLBindable]], returning: String? = nil,
+                       chunk: Int = 200, on db: any SQLDatabase) async throws -> [any SQLRow] {
+        var result: [any SQLRow] = []
+        var start = 0
+        while start < rows.count {
+            let slice = rows[start..<min(start + chunk, rows.count)]
+            var query: SQLQueryString = "INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: columns.joined(separator: ", "))) VALUES "
+            query = query + slice.map { row -> SQLQueryString in "(\(binds: row))" }.joined(separator: ", ")
+            if let returning {
+                query = query + " RETURNING \(unsafeRaw: returning)"
+                result += try await db.raw(query).all()
+            } else {
+                try await db.raw(query).run()
+            }
+            start += chunk
+        }
+        return result
+    }
+
+    /// Splits `values` into `IN (…)` lists of at most `chunk` binds and runs `body` for each.
+    static func chunks<T>(_ values: [T], size: Int = 500) -> [[T]] {
+        stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min($0 + size, values.count)]) }
+    }
+}

@@ -113,6 +113,109 @@ enum Migrations {
                 "CREATE INDEX access_tokens_user_expires ON access_tokens (user_id, expires_at)",
             ]
         },
+        Migration(id: 2, name: "CreateDataSourcesDictionariesAndJobs") { ddl in
+            [
+                """
+                CREATE TABLE data_sources (
+                    id \(ddl.autoId),
+                    name TEXT NOT NULL,
+                    sql_table_name TEXT NOT NULL,
+                    sql_schema_name TEXT NOT NULL,
+                    schema_project_name TEXT,
+                    technology TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    record_format TEXT,
+                    private BOOLEAN NOT NULL,
+                    organization TEXT,
+                    category TEXT,
+                    description TEXT,
+                    has_examples BOOLEAN NOT NULL,
+                    connection_string TEXT NOT NULL,
+                    remote_key TEXT NOT NULL,
+                    remote_schema TEXT NOT NULL,
+                    remote_table TEXT NOT NULL,
+                    row_count BIGINT,
+                    high_cardinality_column TEXT,
+                    disabled BOOLEAN NOT NULL,
+                    created_by BIGINT NOT NULL REFERENCES users (id),
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX data_sources_name ON data_sources (name)",
+                "CREATE UNIQUE INDEX data_sources_sql_table_name ON data_sources (sql_table_name)",
+                "CREATE UNIQUE INDEX data_sources_remote_key ON data_sources (remote_key)",
+                """
+                CREATE TABLE data_source_handlers (
+                    data_source_id BIGINT PRIMARY KEY REFERENCES data_sources (id) ON DELETE CASCADE,
+                    technology TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    password_secret TEXT NOT NULL,
+                    connection_string TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX data_source_handlers_connection ON data_source_handlers (technology, connection_string)",
+                """
+                CREATE TABLE dictionaries (
+                    id \(ddl.autoId),
+                    data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX dictionaries_data_source ON dictionaries (data_source_id)",
+                """
+                CREATE TABLE dictionary_columns (
+                    dictionary_id BIGINT NOT NULL REFERENCES dictionaries (id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    data_type TEXT NOT NULL,
+                    remote_type TEXT NOT NULL,
+                    nullable BOOLEAN,
+                    description TEXT,
+                    PRIMARY KEY (dictionary_id, position)
+                )
+                """,
+                "CREATE INDEX dictionary_columns_name ON dictionary_columns (name)",
+                "CREATE INDEX dictionary_columns_data_type ON dictionary_columns (data_type)",
+                """
+                CREATE TABLE data_source_members (
+                    id \(ddl.autoId),
+                    data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    state TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE UNIQUE INDEX data_source_members_source_user ON data_source_members (data_source_id, user_id)",
+                "CREATE INDEX data_source_members_user ON data_source_members (user_id)",
+                """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY,
+                    bulk_id TEXT,
+                    type TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    output TEXT,
+                    attempts INTEGER NOT NULL,
+                    max_attempts INTEGER NOT NULL,
+                    data_source_id BIGINT,
+                    created_by BIGINT NOT NULL,
+                    run_after BIGINT NOT NULL,
+                    locked_by TEXT,
+                    locked_until BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX jobs_state_run_after ON jobs (state, run_after)",
+                "CREATE INDEX jobs_bulk ON jobs (bulk_id)",
+                "CREATE INDEX jobs_data_source ON jobs (data_source_id)",
+            ]
+        },
     ]
 }
 

@@ -1,0 +1,105 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import WardenDomain
+import WardenStore
+
+/// Runs persisted jobs inside `warden serve`: `concurrency` loops claim jobs under a lease, renew it while
+/// working, and record the outcome. On shutdown they stop claiming and let the running jobs finish.
+struct JobWorker: Service {
+    let jobs: JobStore
+    let runner: JobRunner
+    let signal: JobSignal
+    let concurrency: Int
+    let lease: TimeInterval
+    let pollInterval: Duration
+    let clock: any WardenClock
+    let logger: Logger
+    let processId = UUID().uuidString.lowercased()
+
+    func run() async throws {
+        let stopping = StopFlag()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<concurrency {
+                    group.addTask { await loop(workerId: "\(processId)/\(index)", stopping: stopping) }
+                }
+            }
+        } onGracefulShutdown: {
+            Task {
+                await stopping.stop()
+                await signal.wakeAll()
+            }
+        }
+    }
+
+    private func loop(workerId: String, stopping: StopFlag) async {
+        while await !stopping.isStopped {
+            do {
+                let now = clock.now()
+                if let job = try await jobs.claim(workerId: workerId, now: now, leaseUntil: now.addingTimeInterval(lease)) {
+                    await execute(job, workerId: workerId)
+                    continue
+                }
+            } catch {
+                logger.error("could not claim a job", metadata: ["cause": .string("\(error)")])
+            }
+            await signal.wait(for: pollInterval)
+        }
+    }
+
+    private func execute(_ job: Job, workerId: String) async {
+        var logger = logger
+        logger[metadataKey: "job_id"] = .string(job.id)
+        logger[metadataKey: "job_type"] = .string(job.type.rawValue)
+        let renewal = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(lease / 3))
+                try await jobs.renewLease(jobId: job.id, workerId: workerId, until: clock.now().addingTimeInterval(lease))
+            }
+        }
+        defer { renewal.cancel() }
+        do {
+            let output = try await runner.run(job)
+            if try await !jobs.complete(jobId: job.id, workerId: workerId, output: output, now: clock.now()) {
+                logger.warning("job finished after its lease passed to another worker")
+            }
+            logger.info("job completed", metadata: ["attempt": .stringConvertible(job.attempts)])
+        } catch {
+            let message = (error as? WardenError)?.message ?? "The job failed unexpectedly"
+            let state = try? await jobs.fail(job, workerId: workerId, error: message, now: clock.now())
+            logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
+                                                    "cause": .string("\(error)")])
+        }
+    }
+}
+
+/// Wakes idle workers when this process enqueues a job, so they need not wait for the next poll.
+actor JobSignal {
+    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+
+    func wait(for duration: Duration) async {
+        let id = UUID()
+        let timeout = Task { [weak self] in
+            try? await Task.sleep(for: duration)
+            await self?.wake(id)
+        }
+        await withCheckedContinuation { waiters[id] = $0 }
+        timeout.cancel()
+    }
+
+    func wakeAll() {
+        let all = waiters
+        waiters.removeAll()
+        for waiter in all.values { waiter.resume() }
+    }
+
+    private func wake(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+}
+
+actor StopFlag {
+    private(set) var isStopped = false
+    func stop() { isStopped = true }
+}

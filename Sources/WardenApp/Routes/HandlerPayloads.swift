@@ -1,0 +1,165 @@
+import Foundation
+import Hummingbird
+import WardenDomain
+import WardenStore
+
+// Bodies of the /{technology}/handler API, in the specification's field names.
+
+extension HandlerService.Registration {
+    /// Parses a registration body: `handler` (an array, or one object), `dataSource`, `schemaEvolution`.
+    static func parse(_ body: JSONValue, technology: Technology) throws -> HandlerService.Registration {
+        guard case .object(let object) = body else { throw WardenError.badRequest("Request body must be an object", code: "request.invalid_json") }
+        var problems = Validator()
+        let entries: [JSONValue]
+        switch object["handler"] {
+        case .array(let items)?:
+            entries = items
+            problems.check(!items.isEmpty, "handler", "must not be empty")
+        case .object?:
+            entries = [object["handler"]!]
+        default:
+            problems.add("handler", "is required: an array of objects with a `metadata` object")
+            entries = []
+        }
+        for key in ["dataSource", "schemaEvolution"] {
+            if let value = object[key], value.objectValue == nil, value != .null { problems.add(key, "must be an object") }
+        }
+        var handlers: [HandlerMetadata] = []
+        for (index, entry) in entries.enumerated() {
+            guard case .object(let handler) = entry, case .object(let metadata)? = handler["metadata"] else {
+                problems.add("handler[\(index)].metadata", "is required and must be an object")
+                continue
+            }
+            do {
+                handlers.append(try HandlerMetadata.parse(metadata, path: "handler[\(index)].metadata", technology: technology,
+                                                          passwordRequired: true))
+            } catch {
+                problems.append(error.fields, prefix: "")
+            }
+        }
+        var settings = DataSourceSettings()
+        if case .object(let dataSource)? = object["dataSource"] {
+            do { settings = try DataSourceSettings.parse(dataSource, path: "dataSource") } catch { problems.append(error.fields, prefix: "") }
+        }
+        try problems.finish()
+        return HandlerService.Registration(handlers: handlers, settings: settings, template: nameTemplate(object))
+    }
+
+    /// `schemaEvolution.config.nameTemplate`, with the specification's example as the default.
+    private static func nameTemplate(_ object: [String: JSONValue]) -> NameTemplate {
+        guard case .object(let evolution)? = object["schemaEvolution"], case .object(let config)? = evolution["config"],
+              case .object(let template)? = config["nameTemplate"] else { return NameTemplate() }
+        var result = NameTemplate()
+        if let format = template["nameFormat"]?.stringValue, !format.isEmpty { result.nameFormat = format }
+        if let format = template["tableFormat"]?.stringValue, !format.isEmpty { result.tableFormat = format }
+        if let format = template["sqlSchemaNameFormat"]?.stringValue, !format.isEmpty { result.sqlSchemaNameFormat = format }
+        if let format = template["schemaProjectNameFormat"]?.stringValue, !format.isEmpty { result.schemaProjectNameFormat = format }
+        return result
+    }
+}
+
+struct CreatedDataSourcePayload: Encodable {
+    var id: Int64
+    var handlerId: Int64
+    var dataSourceId: Int64
+    var name: String
+    var sqlTableName: String
+    var warnings: String?
+}
+
+/// The answer to `POST /{technology}/handler`. With one handler, its fields also stand at the top level.
+struct RegistrationPayload: ResponseEncodable {
+    var connectionString: String
+    var dataSources: [CreatedDataSourcePayload]
+    var id: Int64?
+    var dataSourceId: Int64?
+    var warnings: String?
+
+    init(_ created: [HandlerService.Created]) {
+        connectionString = created.first?.dataSource.connectionString ?? ""
+        dataSources = created.map { item in
+            CreatedDataSourcePayload(id: item.dataSource.id, handlerId: item.dataSource.id, dataSourceId: item.dataSource.id,
+                                     name: item.dataSource.name, sqlTableName: item.dataSource.sqlTableName,
+                                     warnings: item.warnings.isEmpty ? nil : item.warnings.joined(separator: "; "))
+        }
+        if created.count == 1 {
+            id = dataSources[0].id
+            dataSourceId = dataSources[0].dataSourceId
+            warnings = dataSources[0].warnings
+        }
+    }
+}
+
+/// A handler as `GET /{technology}/handler/{id}` shows it: never with its password.
+struct HandlerPayload: ResponseEncodable {
+    struct DBMS: Encodable { var name: String }
+
+    var id: Int64
+    var dataSourceId: Int64
+    var metadata: [String: JSONValue]
+    var type = "odbcHandler"
+    var connectionString: String
+    var createdAt: Date
+    var updatedAt: Date
+    var dbms: DBMS
+
+    init(_ handler: StoredHandler, source: DataSource, columns: [DictionaryColumn]? = nil) {
+        id = handler.dataSourceId
+        dataSourceId = handler.dataSourceId
+        var metadata = handler.metadata
+        metadata["dataSourceName"] = .string(source.name)
+        if let columns {
+            metadata["columns"] = .array(columns.map(DictionaryPayload.column))
+        }
+        self.metadata = metadata
+        connectionString = handler.connectionString
+        createdAt = handler.createdAt
+        updatedAt = handler.updatedAt
+        dbms = DBMS(name: handler.technology.rawValue)
+    }
+}
+
+struct BulkUpdatePayload: ResponseEncodable {
+    var bulkId: String
+    var connectionString: String
+    var jobsCreated: Int
+}
+
+/// The Dictionary object.
+struct DictionaryPayload: ResponseEncodable {
+    var id: Int64
+    var dataSource: Int64
+    var metadata: [JSONValue]
+    var types: [String]
+    var createdAt: Date
+    var updatedAt: Date
+
+    init(_ dictionary: DataDictionary) {
+        id = dictionary.id
+        dataSource = dictionary.dataSourceId
+        metadata = dictionary.columns.map(Self.column)
+        types = dictionary.types
+        createdAt = dictionary.createdAt
+        updatedAt = dictionary.updatedAt
+    }
+
+    static func column(_ column: DictionaryColumn) -> JSONValue {
+        var object: [String: JSONValue] = ["name": .string(column.name), "dataType": .string(column.dataType),
+                                           "remoteType": .string(column.remoteType)]
+        if let nullable = column.nullable { object["nullable"] = .bool(nullable) }
+        if let description = column.description { object["description"] = .string(description) }
+        return .object(object)
+    }
+}
+
+struct JobStatusPayload: Encodable, Sendable {
+    var id: String
+    var state: String
+    var output: JSONValue?
+
+    init(_ job: Job) {
+        id = job.id
+        state = job.state.rawValue
+        output = job.output
+    }
+}

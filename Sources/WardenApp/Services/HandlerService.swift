@@ -1,0 +1,192 @@
+import Foundation
+import WardenConnectors
+import WardenDomain
+import WardenStore
+
+/// Registers warehouse tables as data sources and manages their handlers.
+struct HandlerService: Sendable {
+    let dataSources: DataSourceStore
+    let jobs: JobStore
+    let connectors: any ConnectorFactory
+    let secrets: SecretBox
+    let signal: JobSignal
+    let clock: any WardenClock
+
+    /// A parsed `POST /{tech}/handler` body.
+    struct Registration: Sendable {
+        var handlers: [HandlerMetadata]
+        var settings: DataSourceSettings
+        var template: NameTemplate
+    }
+
+    struct Created: Sendable {
+        var dataSource: DataSource
+        var warnings: [String]
+    }
+
+    // MARK: Registration
+
+    /// Reads the catalog for every table, then creates all data sources in one transaction.
+    func register(_ registration: Registration, technology: Technology, owner: Principal) async throws -> [Created] {
+        try owner.require(.createDataSource)
+        var drafts: [DataSourceDraft] = []
+        var seenTables: Set<String> = []
+        var seenNames: Set<String> = []
+        for (index, metadata) in registration.handlers.enumerated() {
+            let names = DataSourceNames(metadata: metadata, template: registration.template)
+            try names.validate(path: "handler[\(index)].metadata")
+            guard seenTables.insert(metadata.remoteKey(technology: technology)).inserted else {
+                throw WardenError.badRequest("duplicate tables are specified in the payload: \(metadata.table)", code: "handler.duplicate_tables")
+            }
+            guard seenNames.insert(names.name).inserted else {
+                throw WardenError.badRequest("duplicate data source names are specified in the payload: \(names.name)",
+                                             code: "handler.duplicate_names")
+            }
+            guard seenNames.insert("sql:" + names.sqlTableName).inserted else {
+                throw WardenError.badRequest("duplicate SQL table names are specified in the payload: \(names.sqlTableName) "
+                                             + "(set bodataTableName or a tableFormat such as <schema>_<tablename>)",
+                                             code: "handler.duplicate_names")
+            }
+            drafts.append(DataSourceDraft(names: names, technology: technology, settings: registration.settings,
+                                          metadata: metadata, columns: [], rowCount: nil))
+        }
+        guard technology.hasConnector else { throw technology.missingConnector }
+
+        // One catalog query and one batch of counts per distinct connection.
+        let groups = Dictionary(grouping: drafts.indices) { drafts[$0].metadata.settings(technology: technology, storedPassword: nil) }
+        for (settings, indices) in groups {
+            let connector = try connectors.connector(for: settings)
+            let tables = indices.map { drafts[$0].metadata.table }
+            let described = try await connector.describe(tables)
+            let missing = tables.filter { described[$0] == nil }
+            guard missing.isEmpty else {
+                throw WardenError.badRequest(
+                    "Table\(missing.count == 1 ? "" : "s") \(missing.map(\.description).joined(separator: ", ")) "
+                        + "\(missing.count == 1 ? "does" : "do") not exist in database \(settings.database) at \(settings.hostname):\(settings.port)",
+                    code: "warehouse.table_not_found")
+            }
+            let counts = try await connector.rowCounts(tables)
+            for index in indices {
+                let table = drafts[index].metadata.table
+                drafts[index].columns = described[table]!.map(Self.dictionaryColumn)
+                drafts[index].rowCount = counts[table]
+            }
+        }
+        let sources = try await dataSources.create(drafts, owner: owner.userId, jobs: { id in
+            [NewJob(type: .highCardinality, dataSourceId: id)]
+        }, now: clock.now())
+        await signal.wakeAll()
+        return sources.map { source in
+            Created(dataSource: source, warnings: source.rowCount == 0 ? ["The table is empty"] : [])
+        }
+    }
+
+    static func dictionaryColumn(_ column: RemoteColumn) -> DictionaryColumn {
+        DictionaryColumn(name: column.name, dataType: TypeMapping.dataType(forBaseType: column.baseType),
+                         remoteType: column.remoteType, nullable: column.nullable)
+    }
+
+    // MARK: Handlers
+
+    /// The handler and its data source, for a caller who owns it or curates it as an expert.
+    /// Others get 404 when they cannot see the source at all, 403 when they can.
+    func handler(id: Int64, technology: Technology, caller: Principal, roles: Set<MemberState> = [.owner, .expert])
+        async throws -> (DataSource, StoredHandler) {
+        guard let source = try await dataSources.dataSource(id: id), source.technology == technology,
+              let handler = try await dataSources.handler(dataSourceId: id) else { throw Self.handlerNotFound }
+        let state = try await dataSources.memberState(dataSourceId: id, userId: caller.userId)
+        guard let state, roles.contains(state) else {
+            if !source.isVisible(to: state) { throw Self.handlerNotFound }
+            throw WardenError.forbidden("User must have one of the following roles to manage this data source: "
+                                        + roles.map(\.rawValue).sorted().joined(separator: ","), code: "dataSource.role_required")
+        }
+        return (source, handler)
+    }
+
+    static let handlerNotFound = WardenError.notFound("Handler not found", code: "handler.not_found")
+
+    /// Replaces the handler's metadata. The connection is checked again when it or the table changed; given
+    /// columns replace the dictionary, omitted ones keep it; an omitted password keeps the stored one.
+    func update(id: Int64, technology: Technology, body: JSONValue, caller: Principal) async throws -> (DataSource, StoredHandler) {
+        let (source, handler) = try await self.handler(id: id, technology: technology, caller: caller, roles: [.owner])
+        let object = body.objectValue?["handler"]?.objectValue ?? body.objectValue ?? [:]
+        guard case .object(let rawMetadata)? = object["metadata"] else {
+            throw WardenError.badRequest("`handler.metadata` is required and must be an object", code: "request.validation_failed",
+                                         fields: [FieldError(field: "handler.metadata", message: "is required")])
+        }
+        let metadata = try HandlerMetadata.parse(rawMetadata, path: "handler.metadata", technology: technology, passwordRequired: false)
+        let updated = try await apply(metadata, to: source, handler: handler, by: caller.userId)
+        guard let stored = try await dataSources.handler(dataSourceId: id) else { throw Self.handlerNotFound }
+        return (updated, stored)
+    }
+
+    /// Applies metadata to a handler. When the table itself changed and no columns were given, the dictionary
+    /// is read again from the catalog (the old one describes another table) and its cardinality recomputed.
+    func apply(_ metadata: HandlerMetadata, to source: DataSource, handler: StoredHandler, by userId: Int64) async throws -> DataSource {
+        let storedPassword = try dataSources.openPassword(of: handler)
+        let settings = metadata.settings(technology: source.technology, storedPassword: storedPassword)
+        let previous = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
+            .settings(technology: source.technology, storedPassword: storedPassword)
+        var rowCount: Int64?
+        var columns = metadata.columns
+        var followUps: [NewJob] = []
+        if settings != previous || metadata.table != source.remoteTable {
+            let connector = try connectors.connector(for: settings)
+            guard let described = try await connector.describe([metadata.table])[metadata.table] else {
+                throw WardenError.badRequest("Table \(metadata.table) does not exist in database \(settings.database) at "
+                                             + "\(settings.hostname):\(settings.port)", code: "warehouse.table_not_found")
+            }
+            rowCount = try await connector.rowCounts([metadata.table])[metadata.table]
+            if metadata.table != source.remoteTable {
+                columns = columns ?? described.map(Self.dictionaryColumn)
+                followUps.append(NewJob(type: .highCardinality, dataSourceId: source.id))
+            }
+        }
+        let updated = try await dataSources.updateHandler(dataSourceId: source.id, technology: source.technology, metadata: metadata,
+                                                          newPassword: metadata.password, rowCount: rowCount, columns: columns,
+                                                          jobs: followUps, by: userId, now: clock.now())
+        if !followUps.isEmpty { await signal.wakeAll() }
+        return updated
+    }
+
+    /// Enqueues one update job per handler the caller owns with this connection string.
+    func bulkUpdate(technology: Technology, connectionString: String, patch: [String: JSONValue], caller: Principal)
+        async throws -> (bulkId: String, jobs: Int) {
+        try Self.validatePatch(patch, technology: technology)
+        let ids = try await dataSources.ownedHandlerIds(technology: technology, connectionString: connectionString, userId: caller.userId)
+        let bulkId = "bulk_ds_update_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        var safePatch = patch.filter { !HandlerMetadata.unstoredKeys.contains($0.key) }
+        if case .string(let password)? = patch["password"] {
+            // The password travels sealed: job payloads are stored like every other secret.
+            safePatch["sealedPassword"] = .string(try secrets.seal(password, recordId: Self.jobSecretRecordId(bulkId)))
+        }
+        let jobsToCreate = ids.map { id in
+            NewJob(type: .handlerUpdate, payload: .object(["patch": .object(safePatch)]), dataSourceId: id, bulkId: bulkId)
+        }
+        _ = try await jobs.enqueue(jobsToCreate, createdBy: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return (bulkId, jobsToCreate.count)
+    }
+
+    static func jobSecretRecordId(_ bulkId: String) -> String { "job-payload:\(bulkId)" }
+
+    /// Checks the patch's values now, so a bad bulk request is a 400 rather than failing jobs later:
+    /// it is parsed over placeholder values for the fields a patch need not carry.
+    static func validatePatch(_ patch: [String: JSONValue], technology: Technology) throws {
+        if patch["sealedPassword"] != nil {
+            throw WardenError.badRequest("`handler.metadata.sealedPassword` is not accepted", code: "request.validation_failed")
+        }
+        var probe: [String: JSONValue] = ["hostname": .string("h"), "database": .string("d"), "username": .string("u"),
+                                          "schema": .string("s"), "table": .string("t")]
+        probe.merge(patch) { _, new in new }
+        _ = try HandlerMetadata.parse(probe, path: "handler.metadata", technology: technology, passwordRequired: false)
+    }
+
+    /// Enqueues a job for one data source the caller owns and returns its id.
+    func trigger(_ type: JobType, handlerId: Int64, technology: Technology, caller: Principal) async throws -> String {
+        _ = try await handler(id: handlerId, technology: technology, caller: caller, roles: [.owner])
+        let job = try await jobs.enqueue([NewJob(type: type, dataSourceId: handlerId)], createdBy: caller.userId, now: clock.now())[0]
+        await signal.wakeAll()
+        return job.id
+    }
+}

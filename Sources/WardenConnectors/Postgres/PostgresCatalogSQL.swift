@@ -1,0 +1,102 @@
+import PostgresNIO
+import WardenDomain
+
+/// The SQL the PostgreSQL connector sends, written for the dialect Redshift shares with PostgreSQL 8.0:
+/// no `unnest`, no array parameters, no `LATERAL`, no `::regclass` tricks; catalog joins and bound
+/// parameters only. Names that must appear in SQL text are validated and quoted by the caller.
+enum PostgresCatalogSQL {
+    /// Tables per catalog query: two parameters each, far below the protocol's 65,535.
+    static let tablesPerCatalogQuery = 500
+    /// `COUNT(*)` branches per `UNION ALL` row-count query.
+    static let tablesPerCountQuery = 200
+    /// Up to this many rows the distinct counts read the whole table; beyond it, a random sample of about this size.
+    static let cardinalitySampleRows: Int64 = 100_000
+
+    /// Relation kinds Warden describes: ordinary, views, materialized views, foreign and partitioned tables.
+    static let relationKinds = "c.relkind IN ('r', 'v', 'm', 'f', 'p')"
+
+    /// `((n.nspname = $1 AND c.relname = $2) OR …)` with the names bound in order.
+    static func tableFilter(_ tables: [TableReference]) -> (sql: String, binds: PostgresBindings) {
+        var binds = PostgresBindings(capacity: tables.count * 2)
+        var conditions: [String] = []
+        conditions.reserveCapacity(tables.count)
+        for (index, table) in tables.enumerated() {
+            binds.append(table.schema)
+            binds.append(table.table)
+            conditions.append("(n.nspname = $\(2 * index + 1) AND c.relname = $\(2 * index + 2))")
+        }
+        return ("(" + conditions.joined(separator: " OR ") + ")", binds)
+    }
+
+    /// Every column of the given tables in catalog order: schema, table, column, `format_type` (the
+    /// warehouse's own spelling, with typmods), the base type name (a domain's underlying type) and
+    /// whether it may be null.
+    static func describe(_ tables: [TableReference]) -> PostgresQuery {
+        let filter = tableFilter(tables)
+        return PostgresQuery(unsafeSQL: """
+            SELECT n.nspname, c.relname, a.attname,
+                   pg_catalog.format_type(a.atttypid, a.atttypmod),
+                   CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,
+                   NOT a.attnotnull
+            FROM pg_catalog.pg_attribute a
+            JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+            LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND \(relationKinds) AND \(filter.sql)
+            ORDER BY n.nspname, c.relname, a.attnum
+            """, binds: filter.binds)
+    }
+
+    /// Which of the given tables exist: schema and table name.
+    static func existing(_ tables: [TableReference]) -> PostgresQuery {
+        let filter = tableFilter(tables)
+        return PostgresQuery(unsafeSQL: """
+            SELECT n.nspname, c.relname
+            FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE \(relationKinds) AND \(filter.sql)
+            """, binds: filter.binds)
+    }
+
+    /// `SELECT 0, COUNT(*) FROM "s"."t" UNION ALL SELECT 1, COUNT(*) FROM …`: one row per table, by position.
+    static func rowCounts(_ tables: [TableReference]) -> PostgresQuery {
+        let branches = tables.enumerated().map { index, table in
+            "SELECT CAST(\(index) AS INTEGER), COUNT(*) FROM \(SQLIdentifier.qualified(table))"
+        }
+        return PostgresQuery(unsafeSQL: branches.joined(separator: "\nUNION ALL\n"))
+    }
+
+    /// One row with `COUNT(DISTINCT CAST("c" AS TEXT))` per column, over a random sample when the table is large.
+    static func distinctCounts(of table: TableReference, columns: [String], rowCount: Int64) -> PostgresQuery {
+        let counts = columns.map { "COUNT(DISTINCT CAST(\(SQLIdentifier.quoted($0)) AS TEXT))" }.joined(separator: ", ")
+        var sql = "SELECT \(counts) FROM \(SQLIdentifier.qualified(table))"
+        var binds = PostgresBindings()
+        if rowCount > cardinalitySampleRows {
+            // RANDOM() < f keeps about f of the rows without sorting; TABLESAMPLE is not in Redshift.
+            sql += " WHERE RANDOM() < $1"
+            binds.append(Double(cardinalitySampleRows) / Double(rowCount))
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// Schemas that hold user data: not the catalogs, TOAST or temporary schemas.
+    static let listSchemas = PostgresQuery(unsafeSQL: """
+        SELECT nspname FROM pg_catalog.pg_namespace
+        WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+          AND nspname NOT LIKE 'pg!_toast%' ESCAPE '!' AND nspname NOT LIKE 'pg!_temp!_%' ESCAPE '!'
+        ORDER BY nspname
+        """)
+
+    static func listTables(schema: String) -> PostgresQuery {
+        var binds = PostgresBindings()
+        binds.append(schema)
+        return PostgresQuery(unsafeSQL: """
+            SELECT c.relname
+            FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE \(relationKinds) AND n.nspname = $1
+            ORDER BY c.relname
+            """, binds: binds)
+    }
+}

@@ -1,0 +1,160 @@
+import Logging
+import PostgresNIO
+import WardenDomain
+
+/// The connector for warehouses that speak the PostgreSQL wire protocol: Redshift and PostgreSQL.
+///
+/// Obtained from `WarehouseConnectors`, which owns the connection pools; each call uses the pool cached
+/// for these exact settings (a replaced pool, after a failure or eviction, is picked up transparently).
+public struct PostgresConnector: Connector {
+    public let settings: ConnectionSettings
+    private let pools: WarehouseConnectors
+
+    init(settings: ConnectionSettings, pools: WarehouseConnectors) {
+        self.settings = settings
+        self.pools = pools
+    }
+
+    public func testConnection() async throws {
+        _ = try await run { connection, logger in
+            try await connection.query("SELECT 1", logger: logger).collect().count
+        }
+    }
+
+    public func describe(_ tables: [TableReference]) async throws -> [TableReference: [RemoteColumn]] {
+        let tables = try Self.validated(tables)
+        var result: [TableReference: [RemoteColumn]] = [:]
+        for chunk in tables.chunks(of: PostgresCatalogSQL.tablesPerCatalogQuery) {
+            let query = PostgresCatalogSQL.describe(chunk)
+            let columns = try await run { connection, logger in
+                var columns: [TableReference: [RemoteColumn]] = [:]
+                let rows = try await connection.query(query, logger: logger)
+                for try await (schema, table, name, remoteType, baseType, nullable)
+                    in rows.decode((String, String, String, String, String, Bool).self) {
+                    columns[TableReference(schema: schema, table: table), default: []].append(
+                        RemoteColumn(name: name, remoteType: remoteType, baseType: baseType, nullable: nullable))
+                }
+                return columns
+            }
+            result.merge(columns) { _, new in new }
+        }
+        return result
+    }
+
+    public func rowCounts(_ tables: [TableReference]) async throws -> [TableReference: Int64] {
+        let tables = try Self.validated(tables)
+        // Counting a missing table would fail the whole batch; like `describe`, leave such tables out.
+        var existing: [TableReference] = []
+        for chunk in tables.chunks(of: PostgresCatalogSQL.tablesPerCatalogQuery) {
+            let query = PostgresCatalogSQL.existing(chunk)
+            let found = try await run { connection, logger in
+                var found: Set<TableReference> = []
+                for try await (schema, table) in try await connection.query(query, logger: logger).decode((String, String).self) {
+                    found.insert(TableReference(schema: schema, table: table))
+                }
+                return found
+            }
+            existing += chunk.filter(found.contains)
+        }
+
+        var result: [TableReference: Int64] = [:]
+        for chunk in existing.chunks(of: PostgresCatalogSQL.tablesPerCountQuery) {
+            let query = PostgresCatalogSQL.rowCounts(chunk)
+            let counts = try await run { connection, logger in
+                var counts: [Int: Int64] = [:]
+                for try await (index, count) in try await connection.query(query, logger: logger).decode((Int, Int64).self) {
+                    counts[index] = count
+                }
+                return counts
+            }
+            for (index, count) in counts where chunk.indices.contains(index) {
+                result[chunk[index]] = count
+            }
+        }
+        return result
+    }
+
+    public func highCardinalityColumn(of table: TableReference, columns: [String], rowCount: Int64?) async throws -> String? {
+        guard !columns.isEmpty else { return nil }
+        let table = try Self.validated([table])[0]
+        for column in columns where !SQLIdentifier.isAcceptable(column) {
+            throw WarehouseError.invalidIdentifier(column)
+        }
+        let rows: Int64
+        if let rowCount {
+            rows = rowCount
+        } else {
+            rows = try await rowCounts([table])[table] ?? 0
+        }
+
+        let query = PostgresCatalogSQL.distinctCounts(of: table, columns: columns, rowCount: rows)
+        let counts = try await run { connection, logger in
+            var counts: [Int64] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                counts = try row.map { try $0.decode(Int64.self) }
+            }
+            return counts
+        }
+        // The first column with the highest count wins, so ties go to the earlier column.
+        var best: (column: String, count: Int64)?
+        for (column, count) in zip(columns, counts) where best == nil || count > best!.count {
+            best = (column, count)
+        }
+        return best?.column
+    }
+
+    public func listSchemas() async throws -> [String] {
+        try await run { connection, logger in
+            var schemas: [String] = []
+            for try await schema in try await connection.query(PostgresCatalogSQL.listSchemas, logger: logger).decode(String.self) {
+                schemas.append(schema)
+            }
+            return schemas
+        }
+    }
+
+    public func listTables(schema: String) async throws -> [String] {
+        guard SQLIdentifier.isAcceptable(schema) else { throw WarehouseError.invalidIdentifier(schema) }
+        let query = PostgresCatalogSQL.listTables(schema: schema)
+        return try await run { connection, logger in
+            var tables: [String] = []
+            for try await table in try await connection.query(query, logger: logger).decode(String.self) {
+                tables.append(table)
+            }
+            return tables
+        }
+    }
+
+    /// Runs `body` on a connection of this warehouse's pool. If the pool was retired while the call was
+    /// under way (evicted, or replaced after a failure), the call is tried once more on the current pool.
+    private func run<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+    ) async throws -> Result {
+        let pool = try pools.pool(for: settings)
+        do {
+            return try await pool.withConnection(body)
+        } catch is WardenError where pool.wasEvicted {
+            return try await pools.pool(for: settings).withConnection(body)
+        }
+    }
+
+    /// The tables, each once, in the order given; throws `warehouse.invalid_identifier` for an unusable name.
+    static func validated(_ tables: [TableReference]) throws(WardenError) -> [TableReference] {
+        var seen: Set<TableReference> = []
+        var unique: [TableReference] = []
+        for table in tables where seen.insert(table).inserted {
+            for name in [table.schema, table.table] where !SQLIdentifier.isAcceptable(name) {
+                throw WarehouseError.invalidIdentifier(name)
+            }
+            unique.append(table)
+        }
+        return unique
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements, as arrays.
+    func chunks(of size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

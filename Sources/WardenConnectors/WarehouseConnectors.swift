@@ -1,0 +1,123 @@
+import Logging
+import PostgresNIO
+import WardenDomain
+
+/// The connector registry: hands out a connector per technology and keeps one bounded connection pool
+/// per distinct warehouse connection.
+///
+/// Pools are keyed by the full `ConnectionSettings`, so changed credentials or TLS settings get a new
+/// pool (the old one ages out). At most `maxWarehouses` pools are kept; beyond that the least recently
+/// used is closed. A pool whose warehouse turns out unreachable or rejects the settings is closed at
+/// once, so that it does not keep retrying in the background. Call `shutdown()` before exiting.
+public final class WarehouseConnectors: ConnectorFactory, Sendable {
+    private let logger: Logger
+    private let connectTimeout: Duration
+    private let operationTimeout: Duration
+    private let maxConnectionsPerWarehouse: Int
+    private let maxWarehouses: Int
+    private let state = Locked(State())
+
+    private struct State {
+        struct Entry {
+            var pool: PostgresPool
+            var lastUse: UInt64
+        }
+
+        var pools: [ConnectionSettings: Entry] = [:]
+        /// Every pool's `run()` task, including retired pools whose clients are still shutting down.
+        var runs: [ObjectIdentifier: Task<Void, Never>] = [:]
+        var useCounter: UInt64 = 0
+        var isShutDown = false
+    }
+
+    /// - Parameters:
+    ///   - connectTimeout: how long opening a connection (TCP, TLS and authentication) may take.
+    ///   - operationTimeout: how long one operation may take, waiting for a connection included.
+    ///   - maxConnectionsPerWarehouse: the size limit of each warehouse's pool.
+    ///   - maxWarehouses: how many warehouses' pools are kept open at once.
+    public init(logger: Logger, connectTimeout: Duration = .seconds(10), operationTimeout: Duration = .seconds(30),
+                maxConnectionsPerWarehouse: Int = 4, maxWarehouses: Int = 64) {
+        precondition(maxConnectionsPerWarehouse > 0 && maxWarehouses > 0, "pool limits must be positive")
+        self.logger = logger
+        self.connectTimeout = connectTimeout
+        self.operationTimeout = operationTimeout
+        self.maxConnectionsPerWarehouse = maxConnectionsPerWarehouse
+        self.maxWarehouses = maxWarehouses
+    }
+
+    public func connector(for settings: ConnectionSettings) throws -> any Connector {
+        guard settings.technology.hasConnector else { throw settings.technology.missingConnector }
+        switch settings.technology {
+        case .redshift, .postgresql:
+            _ = try pool(for: settings)
+            return PostgresConnector(settings: settings, pools: self)
+        case .snowflake, .databricks, .trino, .asa:
+            throw settings.technology.missingConnector
+        }
+    }
+
+    /// How many warehouses currently have an open pool.
+    public var openPoolCount: Int {
+        state.withLock { $0.pools.count }
+    }
+
+    /// Closes every pool and waits until their connections are closed. Connectors fail afterwards.
+    public func shutdown() async {
+        let runs = state.withLock { state in
+            state.isShutDown = true
+            for entry in state.pools.values { entry.pool.retire(.evicted) }
+            state.pools.removeAll()
+            return Array(state.runs.values)
+        }
+        for run in runs { run.cancel() }
+        for run in runs { await run.value }
+    }
+
+    /// The pool for these settings, created (and started) on first use.
+    func pool(for settings: ConnectionSettings) throws(WardenError) -> PostgresPool {
+        try state.withLock { (state) throws(WardenError) -> PostgresPool in
+            guard !state.isShutDown else {
+                throw WardenError(.unavailable, code: "warehouse.shutting_down", message: "Warden is shutting down")
+            }
+            state.useCounter += 1
+            if var entry = state.pools[settings] {
+                entry.lastUse = state.useCounter
+                state.pools[settings] = entry
+                return entry.pool
+            }
+
+            let pool = try PostgresPool(
+                settings: settings, connectTimeout: connectTimeout, operationTimeout: operationTimeout,
+                maxConnections: maxConnectionsPerWarehouse, logger: logger,
+                onBroken: { [weak self] pool in self?.drop(pool) })
+            state.pools[settings] = State.Entry(pool: pool, lastUse: state.useCounter)
+            let id = ObjectIdentifier(pool)
+            state.runs[id] = Task { [weak self] in
+                await pool.client.run()
+                self?.state.withLock { _ = $0.runs.removeValue(forKey: id) }
+            }
+
+            while state.pools.count > maxWarehouses,
+                  let oldest = state.pools.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+                state.pools.removeValue(forKey: oldest.key)
+                oldest.value.pool.retire(.evicted)
+                state.runs[ObjectIdentifier(oldest.value.pool)]?.cancel()
+                logger.debug("Closed the least recently used warehouse pool", metadata: [
+                    "warehouse": "\(oldest.key.connectionString)",
+                ])
+            }
+            return pool
+        }
+    }
+
+    /// Closes a pool whose warehouse failed its connection check, so that it stops retrying.
+    private func drop(_ pool: PostgresPool) {
+        pool.retire(.broken)
+        state.withLock { state in
+            if state.pools[pool.settings]?.pool === pool {
+                state.pools.removeValue(forKey: pool.settings)
+            }
+            state.runs[ObjectIdentifier(pool)]?.cancel()
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// A registered warehouse table, as Warden governs it.
+public struct DataSource: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var sqlTableName: String
+    public var sqlSchemaName: String
+    public var schemaProjectName: String?
+    public var technology: Technology
+    public var type: String
+    public var recordFormat: String?
+    public var isPrivate: Bool
+    public var organization: String?
+    public var category: String?
+    public var description: String?
+    public var hasExamples: Bool
+    public var connectionString: String
+    public var remoteTable: TableReference
+    public var rowCount: Int64?
+    public var highCardinalityColumn: String?
+    public var disabled: Bool
+    public var createdBy: Int64
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: Int64, name: String, sqlTableName: String, sqlSchemaName: String, schemaProjectName: String?,
+                technology: Technology, type: String, recordFormat: String?, isPrivate: Bool, organization: String?,
+                category: String?, description: String?, hasExamples: Bool, connectionString: String,
+                remoteTable: TableReference, rowCount: Int64?, highCardinalityColumn: String?, disabled: Bool,
+                createdBy: Int64, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.name = name
+        self.sqlTableName = sqlTableName
+        self.sqlSchemaName = sqlSchemaName
+        self.schemaProjectName = schemaProjectName
+        self.technology = technology
+        self.type = type
+        self.recordFormat = recordFormat
+        self.isPrivate = isPrivate
+        self.organization = organization
+        self.category = category
+        self.description = description
+        self.hasExamples = hasExamples
+        self.connectionString = connectionString
+        self.remoteTable = remoteTable
+        self.rowCount = rowCount
+        self.highCardinalityColumn = highCardinalityColumn
+        self.disabled = disabled
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The `dataSource` part of a registration payload: settings shared by every table it registers.
+public struct DataSourceSettings: Sendable, Equatable {
+    public var isPrivate: Bool
+    public var type: String
+    public var recordFormat: String?
+    public var organization: String?
+    public var category: String?
+    public var description: String?
+    public var hasExamples: Bool
+
+    public init(isPrivate: Bool = false, type: String = "queryable", recordFormat: String? = nil, organization: String? = nil,
+                category: String? = nil, description: String? = nil, hasExamples: Bool = false) {
+        self.isPrivate = isPrivate
+        self.type = type
+        self.recordFormat = recordFormat
+        self.organization = organization
+        self.category = category
+        self.description = description
+        self.hasExamples = hasExamples
+    }
+
+    public static func parse(_ object: [String: JSONValue], path: String) throws(WardenError) -> DataSourceSettings {
+        var fields = JSONFields(object, path: path)
+        let settings = DataSourceSettings(
+            isPrivate: fields.bool("private") ?? false,
+            type: fields.string("type") ?? "queryable",
+            recordFormat: fields.string("recordFormat").flatMap { $0.isEmpty ? nil : $0 },
+            organization: fields.string("organization"),
+            category: fields.string("category"),
+            description: fields.string("description"),
+            hasExamples: fields.bool("hasExamples") ?? false)
+        var validator = fields.validator
+        validator.check(settings.type == "queryable", "\(path).type", "must be queryable (the only type Warden registers)")
+        try validator.finish()
+        return settings
+    }
+}
+
+/// Everything needed to insert one data source with its handler and dictionary.
+public struct DataSourceDraft: Sendable {
+    public var names: DataSourceNames
+    public var technology: Technology
+    public var settings: DataSourceSettings
+    public var metadata: HandlerMetadata
+    public var columns: [DictionaryColumn]
+    public var rowCount: Int64?
+
+    public init(names: DataSourceNames, technology: Technology, settings: DataSourceSettings, metadata: HandlerMetadata,
+                columns: [DictionaryColumn], rowCount: Int64?) {
+        self.names = names
+        self.technology = technology
+        self.settings = settings
+        self.metadata = metadata
+        self.columns = columns
+        self.rowCount = rowCount
+    }
+}
+
+/// A user's standing on a data source. Owners manage it; experts curate its dictionary.
+public enum MemberState: String, Sendable, Codable, CaseIterable {
+    case owner, expert, subscribed, pending
+
+    /// Whether the member has been let in (a pending request has not).
+    public var isMember: Bool { self != .pending }
+}
+
+extension DataSource {
+    /// Whether a caller with `state` may know the source exists: public sources are known to everyone,
+    /// private ones only to their members. Others are answered 404, as if it did not exist.
+    public func isVisible(to state: MemberState?) -> Bool {
+        !isPrivate || state?.isMember == true
+    }
+}

@@ -1,0 +1,159 @@
+/// The `metadata` of a handler: how to reach the table, what to call it, and, on updates, its columns.
+///
+/// Fields Warden does not interpret (`staleDataTolerance`, `nativeViewName`, …) are kept in `stored`
+/// and returned as given; the password never is.
+public struct HandlerMetadata: Sendable, Equatable {
+    public var hostname: String
+    public var port: Int
+    public var database: String
+    public var username: String
+    /// Absent on updates that keep the stored password.
+    public var password: String?
+    public var ssl: Bool
+    public var trustedCertificates: [String]
+    public var table: TableReference
+    public var dataSourceName: String?
+    public var sqlTableName: String?
+    public var sqlSchemaName: String?
+    public var schemaProjectName: String?
+    /// A replacement dictionary, when given.
+    public var columns: [DictionaryColumn]?
+    /// Everything the client sent except the password and the columns.
+    public var stored: [String: JSONValue]
+
+    /// Keys Warden keeps out of the stored metadata: secrets, and the dictionary (stored on its own).
+    public static let unstoredKeys: Set<String> = ["password", "columns"]
+
+    /// Parses and validates `object`, reporting every problem under `path` (e.g. `handler[0].metadata`).
+    public static func parse(_ object: [String: JSONValue], path: String, technology: Technology,
+                             passwordRequired: Bool) throws(WardenError) -> HandlerMetadata {
+        var fields = JSONFields(object, path: path)
+        let hostname = fields.string("hostname", required: true) ?? ""
+        let port = fields.int("port") ?? technology.defaultPort
+        let database = fields.string("database", required: true) ?? ""
+        let username = fields.string("username", required: true) ?? ""
+        let password = fields.string("password", required: passwordRequired)
+        let ssl = fields.bool("ssl") ?? false
+        let schema = fields.string("schema", required: true) ?? ""
+        let table = fields.string("table", required: true) ?? ""
+        let dataSourceName = fields.string("dataSourceName")
+        let sqlTableName = fields.string("bodataTableName")
+        let sqlSchemaName = fields.string("bodataSchemaName")
+        let schemaProjectName = fields.string("schemaProjectName")
+        var certificates: [String] = []
+        for (index, item) in (fields.array("ca") ?? []).enumerated() {
+            if let pem = item.stringValue { certificates.append(pem) } else { fields.validator.add("\(path).ca[\(index)]", "must be a PEM string") }
+        }
+        for (index, item) in (fields.array("userFiles") ?? []).enumerated() {
+            guard let file = item.objectValue else {
+                fields.validator.add("\(path).userFiles[\(index)]", "must be an object")
+                continue
+            }
+            // Warden extension: a user file may carry a PEM certificate inline (there is no separate upload route).
+            // Only certificates: metadata is stored in the clear, so keys and other secrets are refused.
+            switch file["content"] {
+            case .none, .some(.null): break
+            case .some(.string(let content)) where content.contains("-----BEGIN CERTIFICATE-----") && !content.contains("PRIVATE KEY"):
+                certificates.append(content)
+            default:
+                fields.validator.add("\(path).userFiles[\(index)].content", "must be a PEM certificate; keys and other secrets are not accepted")
+            }
+        }
+        var columns: [DictionaryColumn]?
+        if let rawColumns = fields.array("columns") {
+            columns = DictionaryColumn.parse(rawColumns, path: "\(path).columns", into: &fields.validator)
+        }
+        var validator = fields.validator
+        if !hostname.isEmpty {
+            validator.check(Text.isPrintable(hostname, maxLength: 253) && !hostname.contains(" ") && !hostname.contains("/"),
+                            "\(path).hostname", "must be a host name or address")
+        }
+        validator.check((1...65535).contains(port), "\(path).port", "must be between 1 and 65535")
+        for (name, value) in [("schema", schema), ("table", table), ("database", database)] where !value.isEmpty {
+            validator.check(SQLIdentifier.isAcceptable(value), "\(path).\(name)",
+                            "must be at most \(SQLIdentifier.maxLength) bytes without control characters")
+        }
+        for (name, value) in [("bodataTableName", sqlTableName), ("bodataSchemaName", sqlSchemaName)] {
+            if let value { validator.check(SQLIdentifier.isAcceptable(value), "\(path).\(name)", "must be a valid SQL name") }
+        }
+        try validator.finish()
+        return HandlerMetadata(
+            hostname: hostname, port: port, database: database, username: username, password: password, ssl: ssl,
+            trustedCertificates: certificates, table: TableReference(schema: schema, table: table),
+            dataSourceName: dataSourceName, sqlTableName: sqlTableName, sqlSchemaName: sqlSchemaName,
+            schemaProjectName: schemaProjectName, columns: columns,
+            stored: object.filter { !unstoredKeys.contains($0.key) })
+    }
+
+    public func connectionString() -> String { "\(username)@\(hostname):\(port)/\(database)" }
+
+    /// Connection settings, with `password` standing in when the metadata has none (kept from storage).
+    public func settings(technology: Technology, storedPassword: String?) -> ConnectionSettings {
+        ConnectionSettings(technology: technology, hostname: hostname, port: port, database: database, username: username,
+                           password: password ?? storedPassword ?? "", ssl: ssl, trustedCertificates: trustedCertificates)
+    }
+
+    /// Identifies the remote table across data sources: two registrations of it are one too many.
+    public func remoteKey(technology: Technology) -> String {
+        [technology.rawValue, hostname.lowercased(), String(port), database, table.schema, table.table]
+            .map { $0.replacingOccurrences(of: "|", with: "||") }.joined(separator: "|")
+    }
+}
+
+/// Derives data source names from a table's schema and name, as `schemaEvolution.config.nameTemplate` asks.
+public struct NameTemplate: Sendable, Equatable {
+    public var nameFormat: String
+    public var tableFormat: String
+    public var sqlSchemaNameFormat: String
+    public var schemaProjectNameFormat: String
+
+    public init(nameFormat: String = "<Schema> <Tablename>", tableFormat: String = "<tablename>",
+                sqlSchemaNameFormat: String = "<schema>", schemaProjectNameFormat: String = "<Schema>") {
+        self.nameFormat = nameFormat
+        self.tableFormat = tableFormat
+        self.sqlSchemaNameFormat = sqlSchemaNameFormat
+        self.schemaProjectNameFormat = schemaProjectNameFormat
+    }
+
+    /// Replaces `<schema>`, `<tablename>`, `<database>` with the raw lowercased names, and their capitalised
+    /// forms (`<Schema>`, `<Tablename>`, `<Database>`) with title case: `army_records` becomes `Army Records`.
+    public static func apply(_ format: String, table: TableReference, database: String) -> String {
+        var result = format
+        for (placeholder, value) in [("schema", table.schema), ("tablename", table.table), ("database", database)] {
+            result = result.replacingOccurrences(of: "<\(placeholder)>", with: value.lowercased())
+            let capitalised = "<" + placeholder.prefix(1).uppercased() + placeholder.dropFirst() + ">"
+            result = result.replacingOccurrences(of: capitalised, with: titleCase(value))
+        }
+        return result
+    }
+
+    static func titleCase(_ name: String) -> String {
+        name.split(whereSeparator: { $0 == "_" || $0 == "-" || $0 == " " || $0 == "." })
+            .map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }
+            .joined(separator: " ")
+    }
+}
+
+/// The names a new data source gets: given in its metadata, or derived from the template.
+public struct DataSourceNames: Sendable, Equatable {
+    public var name: String
+    public var sqlTableName: String
+    public var sqlSchemaName: String
+    public var schemaProjectName: String
+
+    public init(metadata: HandlerMetadata, template: NameTemplate) {
+        let apply = { (format: String) in NameTemplate.apply(format, table: metadata.table, database: metadata.database) }
+        name = metadata.dataSourceName ?? apply(template.nameFormat)
+        sqlTableName = metadata.sqlTableName ?? apply(template.tableFormat)
+        sqlSchemaName = metadata.sqlSchemaName ?? apply(template.sqlSchemaNameFormat)
+        schemaProjectName = metadata.schemaProjectName ?? apply(template.schemaProjectNameFormat)
+    }
+
+    public func validate(path: String) throws(WardenError) {
+        var validator = Validator()
+        validator.check(Text.isPrintable(name, maxLength: 256), "\(path).dataSourceName", "must be 1 to 256 printable characters")
+        validator.check(SQLIdentifier.isAcceptable(sqlTableName), "\(path).bodataTableName", "must be a valid SQL name")
+        validator.check(SQLIdentifier.isAcceptable(sqlSchemaName), "\(path).bodataSchemaName", "must be a valid SQL name")
+        try validator.finish()
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+public enum JobState: String, Sendable, Codable, CaseIterable {
+    case created, active, retry, completed, failed, cancelled, expired
+
+    /// States a job never leaves.
+    public var isFinal: Bool {
+        switch self {
+        case .completed, .failed, .cancelled, .expired: true
+        case .created, .active, .retry: false
+        }
+    }
+}
+
+public enum JobType: String, Sendable, Codable, CaseIterable {
+    /// Applies new connection metadata to one handler (`PUT /{tech}/bulk`).
+    case handlerUpdate
+    /// Finds and stores a data source's highest-cardinality column.
+    case highCardinality
+    /// Regenerates a data source's native view (a no-op until enforcement exists).
+    case nativeViewRefresh
+}
+
+/// A persisted unit of background work. Every job is run at least once and is written to be idempotent.
+public struct Job: Sendable, Equatable {
+    public var id: String
+    public var bulkId: String?
+    public var type: JobType
+    public var state: JobState
+    public var payload: JSONValue
+    public var output: JSONValue?
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var dataSourceId: Int64?
+    public var createdBy: Int64
+    public var runAfter: Date
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, bulkId: String?, type: JobType, state: JobState, payload: JSONValue, output: JSONValue?,
+                attempts: Int, maxAttempts: Int, dataSourceId: Int64?, createdBy: Int64, runAfter: Date, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.bulkId = bulkId
+        self.type = type
+        self.state = state
+        self.payload = payload
+        self.output = output
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.dataSourceId = dataSourceId
+        self.createdBy = createdBy
+        self.runAfter = runAfter
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Seconds to wait before retry number `attempt` (1-based): 2, 4, 8 … capped at five minutes.
+    public static func backoff(afterAttempt attempt: Int) -> TimeInterval {
+        min(300, pow(2, Double(max(1, attempt))))
+    }
+}
+
+/// A job to be created, before it has an id and timestamps.
+public struct NewJob: Sendable {
+    public var type: JobType
+    public var payload: JSONValue
+    public var dataSourceId: Int64?
+    public var bulkId: String?
+    public var maxAttempts: Int
+
+    public init(type: JobType, payload: JSONValue = .object([:]), dataSourceId: Int64? = nil, bulkId: String? = nil, maxAttempts: Int = 5) {
+        self.type = type
+        self.payload = payload
+        self.dataSourceId = dataSourceId
+        self.bulkId = bulkId
+        self.maxAttempts = maxAttempts
+    }
+}

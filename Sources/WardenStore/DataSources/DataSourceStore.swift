@@ -1,0 +1,245 @@
+import Foundation
+import SQLKit
+import WardenDomain
+
+/// A handler as stored: its metadata without secrets, and the password sealed with the SecretBox.
+public struct StoredHandler: Sendable, Equatable {
+    public var dataSourceId: Int64
+    public var technology: Technology
+    public var metadata: [String: JSONValue]
+    public var sealedPassword: String
+    public var connectionString: String
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// Data sources, their handlers and memberships.
+public struct DataSourceStore: Sendable {
+    let metastore: Metastore
+    let secrets: SecretBox
+
+    public init(metastore: Metastore, secrets: SecretBox) {
+        self.metastore = metastore
+        self.secrets = secrets
+    }
+
+    public static let notFound = WardenError.notFound("Data source not found", code: "dataSource.not_found")
+
+    static let columns = """
+        id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
+        category, description, has_examples, connection_string, remote_schema, remote_table, row_count, high_cardinality_column,
+        disabled, created_by, created_at, updated_at
+        """
+
+    /// The associated data for a handler's sealed password: it opens only for the data source it was sealed for.
+    static func secretRecordId(_ dataSourceId: Int64) -> String { "data-source-handler:\(dataSourceId)" }
+
+    public func openPassword(of handler: StoredHandler) throws -> String {
+        try secrets.open(handler.sealedPassword, recordId: Self.secretRecordId(handler.dataSourceId))
+    }
+
+    // MARK: Creation
+
+    /// Creates every draft with its handler, dictionary, owner and follow-up jobs in one transaction:
+    /// all of them, or none when any conflicts with an existing data source.
+    public func create(_ drafts: [DataSourceDraft], owner: Int64, jobs: @escaping @Sendable (Int64) -> [NewJob],
+                       now: Date) async throws -> [DataSource] {
+        try await metastore.write { db in
+            try await rejectConflicts(drafts, on: db)
+            let rows: [[SQLBindable]] = drafts.map { draft in
+                [draft.names.name, draft.names.sqlTableName, draft.names.sqlSchemaName, draft.names.schemaProjectName,
+                 draft.technology.rawValue, draft.settings.type, draft.settings.recordFormat, draft.settings.isPrivate,
+                 draft.settings.organization, draft.settings.category, draft.settings.description, draft.settings.hasExamples,
+                 draft.metadata.connectionString(), draft.metadata.remoteKey(technology: draft.technology),
+                 draft.metadata.table.schema, draft.metadata.table.table, draft.rowCount, String?.none, false, owner,
+                 now.millis, now.millis]
+            }
+            let inserted = try await SQLBatch.insert(
+                into: "data_sources",
+                columns: ["name", "sql_table_name", "sql_schema_name", "schema_project_name", "technology", "type", "record_format",
+                          "private", "organization", "category", "description", "has_examples", "connection_string", "remote_key",
+                          "remote_schema", "remote_table", "row_count", "high_cardinality_column", "disabled", "created_by",
+                          "created_at", "updated_at"],
+                rows: rows, returning: Self.columns, chunk: 100, on: db)
+            let sources = try inserted.map(Self.dataSource(from:))
+            // RETURNING follows VALUES order on both dialects; matching by name makes that assumption harmless.
+            let draftsByName = Dictionary(uniqueKeysWithValues: drafts.map { ($0.names.name, $0) })
+
+            var handlerRows: [[SQLBindable]] = []
+            var memberRows: [[SQLBindable]] = []
+            var dictionaryRows: [[SQLBindable]] = []
+            for source in sources {
+                let draft = draftsByName[source.name]!
+                let sealed = try secrets.seal(draft.metadata.password ?? "", recordId: Self.secretRecordId(source.id))
+                handlerRows.append([source.id, draft.technology.rawValue, try JSONColumn.encode(draft.metadata.stored), sealed,
+                                    draft.metadata.connectionString(), now.millis, now.millis])
+                memberRows.append([source.id, owner, MemberState.owner.rawValue, now.millis, now.millis])
+                dictionaryRows.append([source.id, now.millis, now.millis])
+            }
+            try await SQLBatch.insert(into: "data_source_handlers",
+                                      columns: ["data_source_id", "technology", "metadata", "password_secret", "connection_string",
+                                                "created_at", "updated_at"], rows: handlerRows, on: db)
+            try await SQLBatch.insert(into: "data_source_members",
+                                      columns: ["data_source_id", "user_id", "state", "created_at", "updated_at"], rows: memberRows, on: db)
+            let dictionaries = try await SQLBatch.insert(into: "dictionaries", columns: ["data_source_id", "created_at", "updated_at"],
+                                                         rows: dictionaryRows, returning: "id, data_source_id", on: db)
+            var columnRows: [[SQLBindable]] = []
+            let namesById = Dictionary(uniqueKeysWithValues: sources.map { ($0.id, $0.name) })
+            for row in dictionaries {
+                let dataSourceId = try row.int64("data_source_id")
+                let draft = draftsByName[namesById[dataSourceId]!]!
+                columnRows += DictionaryStore.rows(dictionaryId: try row.int64("id"), columns: draft.columns)
+            }
+            try await SQLBatch.insert(into: "dictionary_columns", columns: DictionaryStore.columnNames, rows: columnRows, chunk: 500, on: db)
+            try await JobStore.enqueue(sources.flatMap { jobs($0.id) }, createdBy: owner, now: now, on: db)
+            return sources
+        }
+    }
+
+    /// Fails with a 409 naming the existing data source when a draft's table, name or SQL table name is taken.
+    private func rejectConflicts(_ drafts: [DataSourceDraft], on db: any SQLDatabase) async throws {
+        let checks: [(column: String, values: [String], describe: (DataSourceDraft) -> String, key: (DataSourceDraft) -> String)] = [
+            ("remote_key", drafts.map { $0.metadata.remoteKey(technology: $0.technology) },
+             { "Table \($0.metadata.table) in \($0.metadata.connectionString()) is already registered" },
+             { $0.metadata.remoteKey(technology: $0.technology) }),
+            ("name", drafts.map(\.names.name), { "The data source name \"\($0.names.name)\" is already taken" }, { $0.names.name }),
+            ("sql_table_name", drafts.map(\.names.sqlTableName),
+             { "The SQL table name \"\($0.names.sqlTableName)\" is already taken" }, { $0.names.sqlTableName }),
+        ]
+        for check in checks {
+            for chunk in SQLBatch.chunks(check.values) {
+                let binds: [SQLBindable] = chunk
+                guard let row = try await db.raw("""
+                    SELECT id, name, private, \(unsafeRaw: check.column) AS conflict FROM data_sources
+                    WHERE \(unsafeRaw: check.column) IN (\(binds: binds)) LIMIT 1
+                    """).first() else { continue }
+                let taken = try row.string("conflict")
+                let draft = drafts.first { check.key($0) == taken }!
+                // A private source is named only in general terms: the caller may not be allowed to know it.
+                let existing = try row.bool("private") ? "another data source"
+                    : "data source \"\(try row.string("name"))\" (id \(try row.int64("id")))"
+                throw WardenError.conflict("\(check.describe(draft)) by \(existing)", code: "dataSource.conflict")
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    public func dataSource(id: Int64) async throws -> DataSource? {
+        try await metastore.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)").first().map(Self.dataSource(from:))
+        }
+    }
+
+    public func handler(dataSourceId: Int64) async throws -> StoredHandler? {
+        try await metastore.read { db in
+            guard let row = try await db.raw("""
+                SELECT data_source_id, technology, metadata, password_secret, connection_string, created_at, updated_at
+                FROM data_source_handlers WHERE data_source_id = \(bind: dataSourceId)
+                """).first() else { return nil }
+            return StoredHandler(
+                dataSourceId: try row.int64("data_source_id"),
+                technology: try Self.technology(row.string("technology")),
+                metadata: try JSONColumn.decode([String: JSONValue].self, from: try row.string("metadata")),
+                sealedPassword: try row.string("password_secret"),
+                connectionString: try row.string("connection_string"),
+                createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+        }
+    }
+
+    /// The caller's standing on a data source, if any.
+    public func memberState(dataSourceId: Int64, userId: Int64) async throws -> MemberState? {
+        try await metastore.read { db in
+            try await db.raw("""
+                SELECT state FROM data_source_members WHERE data_source_id = \(bind: dataSourceId) AND user_id = \(bind: userId)
+                """).first().flatMap { MemberState(rawValue: try $0.string("state")) }
+        }
+    }
+
+    /// Ids of the handlers of `technology` with this connection string that `userId` owns.
+    public func ownedHandlerIds(technology: Technology, connectionString: String, userId: Int64) async throws -> [Int64] {
+        try await metastore.read { db in
+            try await db.raw("""
+                SELECT h.data_source_id FROM data_source_handlers h
+                JOIN data_source_members m ON m.data_source_id = h.data_source_id AND m.user_id = \(bind: userId) AND m.state = \(bind: MemberState.owner.rawValue)
+                WHERE h.technology = \(bind: technology.rawValue) AND h.connection_string = \(bind: connectionString)
+                ORDER BY h.data_source_id
+                """).all().map { try $0.int64("data_source_id") }
+        }
+    }
+
+    // MARK: Updates
+
+    /// Replaces a handler's metadata (and, when given, its password, names and dictionary) and enqueues `jobs`,
+    /// in one transaction.
+    public func updateHandler(dataSourceId: Int64, technology: Technology, metadata: HandlerMetadata, newPassword: String?,
+                              rowCount: Int64?, columns: [DictionaryColumn]?, jobs: [NewJob] = [], by userId: Int64,
+                              now: Date) async throws -> DataSource {
+        try await metastore.write { db in
+            guard let current = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: dataSourceId)")
+                .first().map(Self.dataSource(from:)) else { throw Self.notFound }
+            let name = metadata.dataSourceName ?? current.name
+            do {
+                try await db.raw("""
+                    UPDATE data_sources SET name = \(bind: name), sql_table_name = \(bind: metadata.sqlTableName ?? current.sqlTableName),
+                        sql_schema_name = \(bind: metadata.sqlSchemaName ?? current.sqlSchemaName),
+                        schema_project_name = \(bind: metadata.schemaProjectName ?? current.schemaProjectName),
+                        connection_string = \(bind: metadata.connectionString()),
+                        remote_key = \(bind: metadata.remoteKey(technology: technology)), remote_schema = \(bind: metadata.table.schema),
+                        remote_table = \(bind: metadata.table.table), row_count = \(bind: rowCount ?? current.rowCount),
+                        updated_at = \(bind: now.millis)
+                    WHERE id = \(bind: dataSourceId)
+                    """).run()
+            } catch where DatabaseErrors.isUniqueViolation(error) {
+                throw WardenError.conflict("Another data source already has the name \"\(name)\", the SQL table name, or table \(metadata.table)",
+                                           code: "dataSource.conflict")
+            }
+            let sealedUpdate: SQLQueryString = try newPassword.map {
+                ", password_secret = \(bind: try secrets.seal($0, recordId: Self.secretRecordId(dataSourceId)))"
+            } ?? ""
+            try await db.raw("""
+                UPDATE data_source_handlers SET metadata = \(bind: try JSONColumn.encode(metadata.stored)),
+                    connection_string = \(bind: metadata.connectionString()), updated_at = \(bind: now.millis)\(sealedUpdate)
+                WHERE data_source_id = \(bind: dataSourceId)
+                """).run()
+            if let columns {
+                _ = try await DictionaryStore.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db)
+            }
+            try await JobStore.enqueue(jobs, createdBy: userId, now: now, on: db)
+            return try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: dataSourceId)")
+                .first().map(Self.dataSource(from:))!
+        }
+    }
+
+    public func setHighCardinalityColumn(dataSourceId: Int64, column: String?, now: Date) async throws {
+        try await metastore.write { db in
+            try await db.raw("""
+                UPDATE data_sources SET high_cardinality_column = \(bind: column), updated_at = \(bind: now.millis) WHERE id = \(bind: dataSourceId)
+                """).run()
+        }
+    }
+
+    // MARK: Rows
+
+    static func technology(_ raw: String) throws -> Technology {
+        guard let technology = Technology(rawValue: raw) else {
+            throw WardenError(.internalError, code: "metastore.corrupt", message: "Unknown technology \(raw) in the metastore")
+        }
+        return technology
+    }
+
+    static func dataSource(from row: any SQLRow) throws -> DataSource {
+        DataSource(
+            id: try row.int64("id"), name: try row.string("name"), sqlTableName: try row.string("sql_table_name"),
+            sqlSchemaName: try row.string("sql_schema_name"), schemaProjectName: try row.optionalString("schema_project_name"),
+            technology: try technology(row.string("technology")), type: try row.string("type"),
+            recordFormat: try row.optionalString("record_format"), isPrivate: try row.bool("private"),
+            organization: try row.optionalString("organization"), category: try row.optionalString("category"),
+            description: try row.optionalString("description"), hasExamples: try row.bool("has_examples"),
+            connectionString: try row.string("connection_string"),
+            remoteTable: TableReference(schema: try row.string("remote_schema"), table: try row.string("remote_table")),
+            rowCount: try row.decode(column: "row_count", as: Int64?.self),
+            highCardinalityColumn: try row.optionalString("high_cardinality_column"), disabled: try row.bool("disabled"),
+            createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+    }
+}

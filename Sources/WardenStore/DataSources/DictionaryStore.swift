@@ -1,0 +1,113 @@
+import Foundation
+import SQLKit
+import WardenDomain
+
+/// Data dictionaries: one per data source, its columns kept in order.
+public struct DictionaryStore: Sendable {
+    let metastore: Metastore
+
+    public init(metastore: Metastore) {
+        self.metastore = metastore
+    }
+
+    public static let notFound = WardenError.notFound("Dictionary not found", code: "dictionary.not_found")
+
+    static let columnNames = ["dictionary_id", "position", "name", "data_type", "remote_type", "nullable", "description"]
+
+    static func rows(dictionaryId: Int64, columns: [DictionaryColumn]) -> [[SQLBindable]] {
+        columns.enumerated().map { position, column in
+            [dictionaryId, position, column.name, column.dataType, column.remoteType, column.nullable, column.description]
+        }
+    }
+
+    public func dictionary(dataSourceId: Int64) async throws -> DataDictionary? {
+        try await metastore.read { db in try await Self.dictionary(dataSourceId: dataSourceId, on: db) }
+    }
+
+    static func dictionary(dataSourceId: Int64, on db: any SQLDatabase) async throws -> DataDictionary? {
+        guard let row = try await db.raw("""
+            SELECT id, created_at, updated_at FROM dictionaries WHERE data_source_id = \(bind: dataSourceId)
+            """).first() else { return nil }
+        let id = try row.int64("id")
+        let columns = try await db.raw("""
+            SELECT name, data_type, remote_type, nullable, description FROM dictionary_columns
+            WHERE dictionary_id = \(bind: id) ORDER BY position
+            """).all().map { row in
+            DictionaryColumn(name: try row.string("name"), dataType: try row.string("data_type"),
+                             remoteType: try row.string("remote_type"), nullable: try row.decode(column: "nullable", as: Bool?.self),
+                             description: try row.optionalString("description"))
+        }
+        return DataDictionary(id: id, dataSourceId: dataSourceId, columns: columns, createdAt: try row.date("created_at"),
+                              updatedAt: try row.date("updated_at"))
+    }
+
+    /// Creates the dictionary; a data source that already has one is a conflict.
+    public func create(dataSourceId: Int64, columns: [DictionaryColumn], now: Date) async throws -> DataDictionary {
+        try await metastore.write { db in
+            if try await Self.dictionary(dataSourceId: dataSourceId, on: db) != nil {
+                throw WardenError.conflict("The data source already has a dictionary; use PUT to replace it", code: "dictionary.conflict")
+            }
+            return try await Self.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db)
+        }
+    }
+
+    /// Replaces the dictionary's columns, creating the dictionary when there is none.
+    public func replace(dataSourceId: Int64, columns: [DictionaryColumn], now: Date) async throws -> DataDictionary {
+        try await metastore.write { db in try await Self.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db) }
+    }
+
+    static func replace(dataSourceId: Int64, columns: [DictionaryColumn], now: Date, on db: any SQLDatabase) async throws -> DataDictionary {
+        let id: Int64
+        if let existing = try await db.raw("SELECT id FROM dictionaries WHERE data_source_id = \(bind: dataSourceId)").first() {
+            id = try existing.int64("id")
+            try await db.raw("UPDATE dictionaries SET updated_at = \(bind: now.millis) WHERE id = \(bind: id)").run()
+            try await db.raw("DELETE FROM dictionary_columns WHERE dictionary_id = \(bind: id)").run()
+        } else {
+            id = try await db.raw("""
+                INSERT INTO dictionaries (data_source_id, created_at, updated_at) VALUES (\(bind: dataSourceId), \(bind: now.millis), \(bind: now.millis))
+                RETURNING id
+                """).first()!.int64("id")
+        }
+        try await SQLBatch.insert(into: "dictionary_columns", columns: columnNames, rows: rows(dictionaryId: id, columns: columns),
+                                  chunk: 500, on: db)
+        return try await dictionary(dataSourceId: dataSourceId, on: db)!
+    }
+
+    /// Deletes the dictionary; false when there was none.
+    public func delete(dataSourceId: Int64) async throws -> Bool {
+        try await metastore.write { db in
+            guard let row = try await db.raw("SELECT id FROM dictionaries WHERE data_source_id = \(bind: dataSourceId)").first() else {
+                return false
+            }
+            let id = try row.int64("id")
+            try await db.raw("DELETE FROM dictionary_columns WHERE dictionary_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM dictionaries WHERE id = \(bind: id)").run()
+            return true
+        }
+    }
+
+    /// Distinct column names containing `text`, from dictionaries of data sources `userId` may see
+    /// (public ones and those they are a member of).
+    public func searchColumnNames(containing text: String?, limit: Int, visibleTo userId: Int64) async throws -> [String] {
+        let filter: SQLQueryString = text.map { "AND LOWER(c.name) LIKE \(bind: SQLText.containsPattern($0)) ESCAPE '\\'" } ?? ""
+        return try await metastore.read { db in
+            try await db.raw("""
+                SELECT DISTINCT c.name FROM dictionary_columns c
+                JOIN dictionaries d ON d.id = c.dictionary_id JOIN data_sources s ON s.id = d.data_source_id
+                WHERE (s.private = \(bind: false) OR EXISTS (SELECT 1 FROM data_source_members m WHERE m.data_source_id = s.id AND m.user_id = \(bind: userId)
+                       AND m.state <> \(bind: MemberState.pending.rawValue)))
+                \(filter)
+                ORDER BY c.name LIMIT \(bind: limit)
+                """).all().map { try $0.string("name") }
+        }
+    }
+
+    /// Distinct data types across saved dictionaries, optionally containing `query`.
+    public func types(containing query: String?) async throws -> [String] {
+        let filter: SQLQueryString = query.map { "WHERE LOWER(data_type) LIKE \(bind: SQLText.containsPattern($0)) ESCAPE '\\'" } ?? ""
+        return try await metastore.read { db in
+            try await db.raw("SELECT DISTINCT data_type FROM dictionary_columns \(filter) ORDER BY data_type").all()
+                .map { try $0.string("data_type") }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import SQLKit
+import WardenDomain
+
+/// The persisted job queue. Workers claim jobs under a lease they renew; a job whose lease ran out
+/// (its worker died) is claimed again, so every job runs at least once.
+public struct JobStore: Sendable {
+    let metastore: Metastore
+
+    public init(metastore: Metastore) {
+        self.metastore = metastore
+    }
+
+    static let columns = """
+        id, bulk_id, type, state, payload, output, attempts, max_attempts, data_source_id, created_by, run_after, created_at, updated_at
+        """
+
+    public func enqueue(_ jobs: [NewJob], createdBy: Int64, now: Date) async throws -> [Job] {
+        try await metastore.write { db in try await Self.enqueue(jobs, createdBy: createdBy, now: now, on: db) }
+    }
+
+    /// Enqueues inside a caller's transaction, so a job exists exactly when the change that needs it commits.
+    @discardableResult
+    static func enqueue(_ jobs: [NewJob], createdBy: Int64, now: Date, on db: any SQLDatabase) async throws -> [Job] {
+        let created = jobs.map { job in
+            Job(id: UUID().uuidString.lowercased(), bulkId: job.bulkId, type: job.type, state: .created, payload: job.payload,
+                output: nil, attempts: 0, maxAttempts: job.maxAttempts, dataSourceId: job.dataSourceId, createdBy: createdBy,
+                runAfter: now, createdAt: now, updatedAt: now)
+        }
+        let rows: [[SQLBindable]] = try created.map { job in
+            [job.id, job.bulkId, job.type.rawValue, job.state.rawValue, try JSONColumn.encode(job.payload), String?.none,
+             job.attempts, job.maxAttempts, job.dataSourceId, job.createdBy, job.runAfter.millis, job.createdAt.millis,
+             job.updatedAt.millis]
+        }
+        try await SQLBatch.insert(into: "jobs", columns: ["id", "bulk_id", "type", "state", "payload", "output", "attempts",
+                                                          "max_attempts", "data_source_id", "created_by", "run_after",
+                                                          "created_at", "updated_at"], rows: rows, chunk: 200, on: db)
+        return created
+    }
+
+    /// Claims the oldest runnable job for `workerId` until `leaseUntil`: a created or retrying job that is due,
+    /// or an active one whose lease expired. Exactly one worker gets each claim.
+    public func claim(workerId: String, now: Date, leaseUntil: Date) async throws -> Job? {
+        let runnable: SQLQueryString = """
+            ((state IN ('created', 'retry') AND run_after <= \(bind: now.millis)) OR (state = 'active' AND locked_until < \(bind: now.millis)))
+            """
+        return try await metastore.write { db in
+            let candidate: SQLQueryString
+            switch metastore.kind {
+            case .postgresql:
+                // SKIP LOCKED lets concurrent workers in several processes pass over each other's claims.
+                candidate = "SELECT id FROM jobs WHERE \(runnable) ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            case .sqlite:
+                // The SQLite writer is already exclusive for the whole transaction.
+                candidate = "SELECT id FROM jobs WHERE \(runnable) ORDER BY created_at, id LIMIT 1"
+            }
+            guard let id = try await db.raw(candidate).first().map({ try $0.string("id") }) else { return nil }
+            return try await db.raw("""
+                UPDATE jobs SET state = 'active', attempts = attempts + 1, locked_by = \(bind: workerId),
+                    locked_until = \(bind: leaseUntil.millis), updated_at = \(bind: now.millis)
+                WHERE id = \(bind: id) RETURNING \(unsafeRaw: Self.columns)
+                """).first().map(Self.job(from:))
+        }
+    }
+
+    /// Extends the lease of a job `workerId` still holds; false when the job was taken over.
+    @discardableResult
+    public func renewLease(jobId: String, workerId: String, until: Date) async throws -> Bool {
+        try await metastore.write { db in
+            !(try await db.raw("""
+                UPDATE jobs SET locked_until = \(bind: until.millis)
+                WHERE id = \(bind: jobId) AND locked_by = \(bind: workerId) AND state = 'active' RETURNING id
+                """).all().isEmpty)
+        }
+    }
+
+    /// Records success, unless another worker took the job over meanwhile.
+    @discardableResult
+    public func complete(jobId: String, workerId: String, output: JSONValue, now: Date) async throws -> Bool {
+        try await finish(jobId: jobId, workerId: workerId, state: .completed, output: output, runAfter: nil, now: now)
+    }
+
+    /// Records a failure: the job is retried after a backoff while attempts remain, else it has failed.
+    @discardableResult
+    public func fail(_ job: Job, workerId: String, error message: String, now: Date) async throws -> JobState {
+        let output = JSONValue.object(["error": .string(message)])
+        if job.attempts < job.maxAttempts {
+            try await finish(jobId: job.id, workerId: workerId, state: .retry, output: output,
+                             runAfter: now.addingTimeInterval(Job.backoff(afterAttempt: job.attempts)), now: now)
+            return .retry
+        }
+        try await finish(jobId: job.id, workerId: workerId, state: .failed, output: output, runAfter: nil, now: now)
+        return .failed
+    }
+
+    private func finish(jobId: String, workerId: String, state: JobState, output: JSONValue, runAfter: Date?, now: Date) async throws -> Bool {
+        let reschedule: SQLQueryString = runAfter.map { ", run_after = \(bind: $0.millis)" } ?? ""
+        return try await metastore.write { db in
+            !(try await db.raw("""
+                UPDATE jobs SET state = \(bind: state.rawValue), output = \(bind: try JSONColumn.encode(output)), locked_by = NULL,
+                    locked_until = NULL, updated_at = \(bind: now.millis)\(reschedule)
+                WHERE id = \(bind: jobId) AND locked_by = \(bind: workerId) AND state = 'active' RETURNING id
+                """).all().isEmpty)
+        }
+    }
+
+    public func job(id: String) async throws -> Job? {
+        try await metastore.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id = \(bind: id)").first().map(Self.job(from:))
+        }
+    }
+
+    public func jobs(bulkId: String) async throws -> [Job] {
+        try await metastore.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE bulk_id = \(bind: bulkId) ORDER BY created_at, id")
+                .all().map(Self.job(from:))
+        }
+    }
+
+    public func jobs(ids: [String]) async throws -> [Job] {
+        let ids = Array(Set(ids))
+        guard !ids.isEmpty else { return [] }
+        return try await metastore.read { db in
+            var result: [Job] = []
+            for chunk in SQLBatch.chunks(ids) {
+                let binds: [SQLBindable] = chunk
+                result += try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id IN (\(binds: binds))").all().map(Self.job(from:))
+            }
+            return result
+        }
+    }
+
+    static func job(from row: any SQLRow) throws -> Job {
+        guard let type = JobType(rawValue: try row.string("type")), let state = JobState(rawValue: try row.string("state")) else {
+            throw WardenError(.internalError, code: "metastore.corrupt", message: "A job in the metastore has an unknown type or state")
+        }
+        return Job(
+            id: try row.string("id"), bulkId: try row.optionalString("bulk_id"), type: type, state: state,
+            payload: try JSONColumn.decode(JSONValue.self, from: try row.string("payload")),
+            output: try row.optionalString("output").map { try JSONColumn.decode(JSONValue.self, from: $0) },
+            attempts: try row.decode(column: "attempts", as: Int.self), maxAttempts: try row.decode(column: "max_attempts", as: Int.self),
+            dataSourceId: try row.decode(column: "data_source_id", as: Int64?.self), createdBy: try row.int64("created_by"),
+            runAfter: try row.date("run_after"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+    }
+}

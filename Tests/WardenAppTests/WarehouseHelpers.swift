@@ -1,0 +1,64 @@
+import Foundation
+import SQLKit
+import Testing
+import WardenDomain
+import WardenStore
+import WardenTestSupport
+
+extension TestWarehouse {
+    /// The specification's Redshift example, pointed at this warehouse.
+    func registrationPayload(tables: [String] = ["army_records", "data"], password: String? = nil, port: Int? = nil, ssl: Bool = false,
+                             ca: [String] = [], isPrivate: Bool = false, schema: String = "army") -> String {
+        let handlers = tables.map { table in
+            """
+            {"metadata": {"ssl": \(ssl), "userFiles": [], "port": \(port ?? self.port), "hostname": "\(host)", "database": "\(database)",
+              "username": "\(username)", "password": "\(password ?? self.password)", "schemaProjectName": "Army", "staleDataTolerance": 86400,
+              "table": "\(table)", "schema": "\(schema)", "nativeViewName": "\(table)_immuta", "nativeSchemaName": "army_immuta",
+              "ca": \(String(decoding: try! JSONEncoder().encode(ca), as: UTF8.self))}}
+            """
+        }.joined(separator: ",")
+        return """
+            {"handler": [\(handlers)],
+             "dataSource": {"blobHandler": {"scheme": "https", "url": ""}, "blobHandlerType": "PostgreSQL", "recordFormat": "",
+                            "type": "queryable", "schemaEvolutionId": null, "columnEvolutionEnabled": true, "private": \(isPrivate)},
+             "schemaEvolution": {"ownerProfileId": 2, "config": {"nameTemplate": {"nameFormat": "<Schema> <Tablename>",
+                 "tableFormat": "<tablename>", "sqlSchemaNameFormat": "<schema>", "schemaProjectNameFormat": "<Schema>"}}, "schemas": []}}
+            """
+    }
+
+    /// Reads the catalog through information_schema, independently of the connector under test.
+    func informationSchemaColumns(_ table: String) async throws -> [(name: String, nullable: Bool)] {
+        let metastore = try await Metastore.open(.postgresql(PostgresSettings(host: host, port: port, username: username,
+                                                                               password: password, database: database)),
+                                                 logger: TestMetastores.logger)
+        defer { Task { await metastore.close() } }
+        let rows = try await metastore.read { db in
+            try await db.raw("""
+                SELECT column_name, is_nullable FROM information_schema.columns
+                WHERE table_schema = 'army' AND table_name = \(bind: table) ORDER BY ordinal_position
+                """).all()
+        }
+        return try rows.map { (try $0.decode(column: "column_name", as: String.self), try $0.decode(column: "is_nullable", as: String.self) == "YES") }
+    }
+}
+
+extension TestServer {
+    /// Registers the army example and returns the ids of the data sources, by table.
+    @discardableResult
+    func registerArmy(_ warehouse: TestWarehouse, tables: [String] = ["army_records", "data"], auth: String = TestServer.adminKey,
+                      isPrivate: Bool = false) async throws -> [String: Int] {
+        let reply = try await call(.post, "/postgresql/handler", auth: auth,
+                                   json: warehouse.registrationPayload(tables: tables, isPrivate: isPrivate)).expect(.ok).object
+        let created = try #require(reply["dataSources"] as? [[String: Any]])
+        var ids: [String: Int] = [:]
+        for (table, source) in zip(tables, created) { ids[table] = source["dataSourceId"] as? Int }
+        return ids
+    }
+
+    /// Waits (server side) until every job is final and returns their states and outputs by id.
+    func waitForJobs(_ ids: [String], auth: String = TestServer.adminKey) async throws -> [String: [String: Any]] {
+        let list = ids.map { "\"\($0)\"" }.joined(separator: ",")
+        let reply = try await call(.post, "/jobs/statuses", auth: auth, json: #"{"jobIds":[\#(list)],"wait":30,"pollInterval":1}"#).expect(.ok)
+        return reply.object as? [String: [String: Any]] ?? [:]
+    }
+}

@@ -1,0 +1,92 @@
+import Testing
+import WardenConnectors
+import WardenDomain
+import WardenTestSupport
+
+@Suite struct PostgresConnectorCatalogTests {
+    @Test func listSchemasShowsUserSchemasButNotSystemOnes() async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await warehouse.execute("CREATE SCHEMA sales")
+
+        let schemas = try await withConnectors { connectors in
+            try await connectors.connector(for: warehouse.settings()).listSchemas()
+        }
+
+        #expect(schemas == ["army", "public", "sales"])
+    }
+
+    @Test func listTablesShowsTablesAndViewsOfOneSchema() async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await warehouse.execute("CREATE SEQUENCE army.numbers")
+        try await warehouse.execute("CREATE TABLE public.elsewhere (id integer)")
+
+        let (army, empty) = try await withConnectors { connectors in
+            let connector = try connectors.connector(for: warehouse.settings())
+            return (try await connector.listTables(schema: "army"), try await connector.listTables(schema: "no_such_schema"))
+        }
+
+        #expect(army == ["army_records", "data", "records_view"])
+        #expect(empty == [])
+    }
+
+    @Test func quotesInNamesAreHandledSafely() async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await warehouse.execute(#"CREATE SCHEMA "weird""schema""#)
+        try await warehouse.execute(#"CREATE TABLE "weird""schema"."odd""name; DROP TABLE army.data; --" ("we""ird" integer, "select" text)"#)
+        try await warehouse.execute(#"INSERT INTO "weird""schema"."odd""name; DROP TABLE army.data; --" SELECT i, 'x' FROM generate_series(1, 3) AS i"#)
+        let table = TableReference(schema: #"weird"schema"#, table: #"odd"name; DROP TABLE army.data; --"#)
+
+        let (columns, counts, column, tables) = try await withConnectors { connectors in
+            let connector = try connectors.connector(for: warehouse.settings())
+            return (
+                try await connector.describe([table])[table]?.map(\.name),
+                try await connector.rowCounts([table]),
+                try await connector.highCardinalityColumn(of: table, columns: ["select", #"we"ird"#], rowCount: nil),
+                try await connector.listTables(schema: #"weird"schema"#)
+            )
+        }
+
+        #expect(columns == [#"we"ird"#, "select"])
+        #expect(counts == [table: 3])
+        #expect(column == #"we"ird"#)
+        #expect(tables == [#"odd"name; DROP TABLE army.data; --"#])
+        #expect(try await warehouse.rows("SELECT count(*)::text FROM army.data") == [["7"]])
+    }
+
+    @Test(arguments: ["", "bell\u{7}", "nul\u{0}", String(repeating: "x", count: 128)])
+    func unusableIdentifiersAreRefusedBeforeAnyQuery(name: String) async throws {
+        let settings = ConnectionSettings(technology: .postgresql, hostname: "127.0.0.1", port: try await closedPort(),
+                                          database: "none", username: "nobody", password: "secret", ssl: false)
+
+        try await withConnectors { connectors in
+            let connector = try connectors.connector(for: settings)
+            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+                _ = try await connector.rowCounts([TableReference(schema: "army", table: name)])
+            }
+            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+                _ = try await connector.describe([TableReference(schema: name, table: "data")])
+            }
+            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+                _ = try await connector.highCardinalityColumn(of: TableReference(schema: "army", table: "data"), columns: [name], rowCount: 1)
+            }
+            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+                _ = try await connector.listTables(schema: name)
+            }
+        }
+    }
+
+    @Test func aFailingQueryReportsTheServersMessage() async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await warehouse.execute("CREATE VIEW army.broken AS SELECT 1 / (rank - rank) AS boom FROM army.army_records")
+
+        let error = try await withConnectors { connectors in
+            let connector = try connectors.connector(for: warehouse.settings())
+            return await expectWarehouseError(WarehouseError.queryFailedCode) {
+                _ = try await connector.rowCounts([warehouse.table("broken")]).count
+                _ = try await connector.highCardinalityColumn(of: warehouse.table("broken"), columns: ["boom"], rowCount: 25)
+            }
+        }
+
+        #expect(error?.message.contains("division by zero") == true, "\(String(describing: error))")
+    }
+}

@@ -1,0 +1,37 @@
+import Testing
+import WardenConnectors
+import WardenDomain
+
+@Suite struct WarehouseErrorTests {
+    let settings = ConnectionSettings(technology: .redshift, hostname: "wh.example.com", port: 5439, database: "dev",
+                                      username: "analyst", password: "hunter2-secret", ssl: true)
+
+    @Test func queryFailuresNeverRepeatThePassword() {
+        let error = WarehouseError.queryFailed(settings, reason: "syntax error near \"hunter2-secret\"")
+
+        #expect(error.message == "The warehouse at wh.example.com:5439 could not run a query: syntax error near \"********\"")
+        #expect(error.code == "warehouse.query_failed")
+        #expect(error.kind == .badRequest)
+    }
+
+    @Test(arguments: [(Duration.seconds(1), "1 second"), (.seconds(30), "30 seconds"), (.milliseconds(1500), "1.5 seconds")])
+    func timeoutsSayHowLongWasWaited(limit: Duration, text: String) {
+        let error = WarehouseError.timeout(settings, after: limit)
+
+        #expect(error.message == "The warehouse at wh.example.com:5439 did not answer within \(text)")
+    }
+
+    @Test func ipv6HostsAreBracketed() {
+        var settings = settings
+        settings.hostname = "::1"
+
+        #expect(WarehouseError.unreachable(settings, reason: "Connection refused").message
+                == "Could not connect to the warehouse at [::1]:5439: Connection refused")
+    }
+
+    @Test func invalidIdentifiersAreShownEscaped() {
+        let error = WarehouseError.invalidIdentifier("bell\u{7}")
+
+        #expect(error.message.hasPrefix("\"bell\\u{07}\" cannot be used as a warehouse identifier"))
+    }
+}

@@ -18,6 +18,8 @@ struct TestServer {
     let clock: TestClock
     let config: AppConfig
     let routes: [String]
+    /// The server's own metastore, for facts the API does not show yet.
+    let metastore: Metastore
 
     /// Starts a server, runs `body` against it, and shuts it down.
     static func run(_ kind: MetastoreKind, clock: TestClock = TestClock(), configure: (inout AppConfig) -> Void = { _ in },
@@ -29,7 +31,7 @@ struct TestServer {
         let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock)
         let frozenConfig = config
         try await server.application.test(.live) { client in
-            try await body(TestServer(client: client, clock: clock, config: frozenConfig, routes: server.routes))
+            try await body(TestServer(client: client, clock: clock, config: frozenConfig, routes: server.routes, metastore: server.metastore))
         }
     }
 

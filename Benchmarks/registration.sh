@@ -210,7 +210,7 @@ psql_admin -c "CREATE DATABASE $wh_db" >/dev/null || die "CREATE DATABASE $wh_db
 databases+=("$wh_db")
 setup_start=$(date +%s%N)
 # One DO block; it commits every 100 tables so the lock table never has to hold them all at once.
-psql "$wh_url" -X -q -v ON_ERROR_STOP=1 -v tables="$TABLES" <<'SQL' || die "creating the warehouse tables failed"
+psql "$wh_url" -X -q -v ON_ERROR_STOP=1 -v tables="$TABLES" >/dev/null <<'SQL' || die "creating the warehouse tables failed"
 CREATE SCHEMA bench;
 SELECT set_config('bench.tables', :'tables', false);
 DO $$
@@ -470,7 +470,7 @@ for metastore in sqlite postgresql; do
     done
     post=$(median "${times[@]}")
     row=$(awk -v m="$metastore" -v n="$TABLES" -v p="$post" -v c="$catalog_ms" \
-        'BEGIN { printf "| %s | %d | %.2f | %.0f | %.1f | %.0f |", m, n, p, n / p, c, p * 1000 / c }')
+        'BEGIN { printf "| %s | %d | %.3f | %.0f | %.1f | %.0f |", m, n, p, n / p, c, p * 1000 / c }')
     rows+=("$row")
     both=$(awk -v p="$post" -v c="$catalog_ms" -v r="$counts_ms" 'BEGIN { printf "%.0f", p * 1000 / (c + r) }')
     details+=("$metastore: POST ${times[*]} s; catalog query $catalog_all ms; row counts $counts_all ms (median $counts_ms ms; POST / (catalog query + row counts) = $both)")
@@ -490,14 +490,15 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "The ratio is how many times longer registering the tables through Warden takes (HTTP, parsing, the catalog" \
-     "query, the row counts, one metastore transaction with 1,000 data sources, handlers, members, dictionaries," \
-     "$(( TABLES * COLUMNS_PER_TABLE )) dictionary columns and 1,000 jobs, the response) than the catalog query alone." \
+     "query, the row counts, one metastore transaction with $TABLES data sources, handlers, members, dictionaries," \
+     "$(( TABLES * COLUMNS_PER_TABLE )) dictionary columns and $TABLES jobs, the response) than the catalog query alone." \
      "Both run on the same $(nproc)-core machine, which also runs PostgreSQL (warehouse and postgresql metastore)."
 echo "The server ran with WARDEN_JOB_CONCURRENCY=0: the high-cardinality jobs the registration enqueues were not run," \
      "so they did not compete with the measurement."
 echo
-echo "Row-count reference: the connector's existence check and COUNT(*) UNION ALL batches" \
-     "($((count_statements - catalog_statements)) x up to $COUNT_CHUNK tables), timed in the same psql sessions."
+echo "Row-count reference: the connector's existence check ($catalog_statements x up to $CATALOG_CHUNK tables) and" \
+     "COUNT(*) UNION ALL batches ($((count_statements - catalog_statements)) x up to $COUNT_CHUNK tables), timed in the" \
+     "same psql sessions right after the catalog query (not part of the ratio in the table)."
 echo
 for note in "${details[@]}" "${server_log_notes[@]}"; do
     echo "- $note"

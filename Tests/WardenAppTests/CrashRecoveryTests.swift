@@ -20,6 +20,8 @@ import WardenTestSupport
         let location = try await TestMetastores.freshLocation(kind)
         let port = Int.random(in: 20_000...60_000)
         var server = try WardenProcess(port: port, dataDirectory: dataDirectory, metastore: location)
+        // A child left running would keep the test run from ending; stop whichever server is current on every path.
+        defer { server.kill() }
         try await server.waitUntilReady()
 
         let created = try await server.request(.post, "/postgresql/handler", json: warehouse.registrationPayload(tables: Self.tables))
@@ -56,7 +58,6 @@ import WardenTestSupport
             let dictionary = try await server.request(.get, "/dictionary/\(source)").object
             #expect((dictionary["metadata"] as? [Any])?.count == 2)
         }
-        server.stop()
 
         #expect(jobIds.count == Self.tables.count)
         #expect(final.count == Self.tables.count)
@@ -90,7 +91,13 @@ struct WardenProcess {
             environment["WARDEN_DATABASE_URL"] = "postgres://\(settings.username):\(settings.password ?? "")@\(settings.host):\(settings.port)/\(settings.database)"
         }
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
+        // Its output goes to a file, never to the test runner's pipes, which a surviving child would hold open.
+        let log = dataDirectory + "/warden-\(port).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        process.standardInput = FileHandle.nullDevice
         try process.run()
     }
 
@@ -113,14 +120,10 @@ struct WardenProcess {
         }
     }
 
-    /// SIGKILL: no graceful shutdown, nothing flushed.
+    /// SIGKILL: no graceful shutdown, nothing flushed. Does nothing once the process has ended.
     func kill() {
+        guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func stop() {
-        process.terminate()
         process.waitUntilExit()
     }
 }

@@ -75,25 +75,22 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
 
     /// The pool for these settings, created (and started) on first use.
     func pool(for settings: ConnectionSettings) throws(WardenError) -> PostgresPool {
-        try state.withLock { (state) throws(WardenError) -> PostgresPool in
-            guard !state.isShutDown else {
-                throw WardenError(.unavailable, code: "warehouse.shutting_down", message: "Warden is shutting down")
-            }
-            state.useCounter += 1
-            if var entry = state.pools[settings] {
-                entry.lastUse = state.useCounter
-                state.pools[settings] = entry
-                return entry.pool
-            }
-
-            let pool = try PostgresPool(
-                settings: settings, connectTimeout: connectTimeout, operationTimeout: operationTimeout,
-                maxConnections: maxConnectionsPerWarehouse, logger: logger,
-                onBroken: { [weak self] pool in self?.drop(pool) })
-            state.pools[settings] = State.Entry(pool: pool, lastUse: state.useCounter)
-            let id = ObjectIdentifier(pool)
-            state.runs[id] = Task { [weak self] in
-                await pool.client.run()
+        if let pool = try cachedPool(for: settings) { return pool }
+        // Built outside the lock: reading the system's trust roots for TLS takes a moment, and other
+        // warehouses need not wait for it. If another caller won the race, its pool is used and this
+        // one, never started, is dropped.
+        let candidate = try PostgresPool(
+            settings: settings, connectTimeout: connectTimeout, operationTimeout: operationTimeout,
+            maxConnections: maxConnectionsPerWarehouse, logger: logger,
+            onBroken: { [weak self] pool in self?.drop(pool) })
+        return try state.withLock { (state) throws(WardenError) -> PostgresPool in
+            if let pool = try Self.touch(settings, in: &state) { return pool }
+            state.pools[settings] = State.Entry(pool: candidate, lastUse: state.useCounter)
+            let id = ObjectIdentifier(candidate)
+            // Detached: PostgresClient.run() ends itself on an inherited graceful shutdown, which would cut
+            // running jobs off from their warehouse; `shutdown()` ends these tasks once the worker is done.
+            state.runs[id] = Task.detached { [weak self] in
+                await candidate.client.run()
                 self?.state.withLock { _ = $0.runs.removeValue(forKey: id) }
             }
 
@@ -106,8 +103,24 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
                     "warehouse": "\(oldest.key.connectionString)",
                 ])
             }
-            return pool
+            return candidate
         }
+    }
+
+    private func cachedPool(for settings: ConnectionSettings) throws(WardenError) -> PostgresPool? {
+        try state.withLock { (state) throws(WardenError) -> PostgresPool? in try Self.touch(settings, in: &state) }
+    }
+
+    /// Counts a use and returns the cached pool, if any; throws once shut down.
+    private static func touch(_ settings: ConnectionSettings, in state: inout State) throws(WardenError) -> PostgresPool? {
+        guard !state.isShutDown else {
+            throw WardenError(.unavailable, code: "warehouse.shutting_down", message: "Warden is shutting down")
+        }
+        state.useCounter += 1
+        guard var entry = state.pools[settings] else { return nil }
+        entry.lastUse = state.useCounter
+        state.pools[settings] = entry
+        return entry.pool
     }
 
     /// Closes a pool whose warehouse failed its connection check, so that it stops retrying.

@@ -33,7 +33,6 @@ func expectWarehouseError(_ code: String, sourceLocation: SourceLocation = #_sou
         Issue.record("expected \(code), but nothing was thrown", sourceLocation: sourceLocation)
         return nil
     } catch let error as WardenError {
-        print("WAREHOUSE-ERROR \(error.code): \(error.message)")
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
         #expect(error.kind == .badRequest, sourceLocation: sourceLocation)
         return error

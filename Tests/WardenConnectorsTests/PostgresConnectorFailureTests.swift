@@ -123,20 +123,26 @@ import WardenTestSupport
         }
     }
 
-    @Test func aWarehouseThatNeverAnswersIsCutOffByTheTimeout() async throws {
+    /// Whichever limit is shorter cuts the silence off: the connect timeout (the handshake never ends) or
+    /// the operation timeout (cancelling the connection attempt).
+    @Test(arguments: [(connect: 1, operation: 1), (connect: 10, operation: 1), (connect: 1, operation: 10)])
+    func aWarehouseThatNeverAnswersIsCutOffByTheTimeout(connect: Int, operation: Int) async throws {
         let server = try await SilentServer.start()
         defer { Task { await server.stop() } }
         let settings = ConnectionSettings(technology: .postgresql, hostname: "127.0.0.1", port: server.port, database: "dev",
                                           username: "admin", password: "secret-pw", ssl: false)
         let clock = ContinuousClock()
-        let start = clock.now
 
-        let error = try await withConnectors(connectTimeout: .seconds(1), operationTimeout: .seconds(1)) { connectors in
+        let (error, elapsed) = try await withConnectors(connectTimeout: .seconds(connect), operationTimeout: .seconds(operation)) { connectors in
             let connector = try connectors.connector(for: settings)
-            return await expectWarehouseError(WarehouseError.timeoutCode) { _ = try await connector.listSchemas() }
+            let start = clock.now
+            let error = await expectWarehouseError(WarehouseError.timeoutCode) { _ = try await connector.listSchemas() }
+            return (error, clock.now - start)
         }
 
-        #expect(clock.now - start < .milliseconds(2500))
+        // About 1 second when run alone. The bound is loose because the whole suite shares two cores with
+        // tests that start processes; what it rules out is waiting for the 10-second limit, or for ever.
+        #expect(elapsed < .seconds(5))
         #expect(error?.message == "The warehouse at 127.0.0.1:\(server.port) did not answer within 1 second")
     }
 
@@ -145,7 +151,9 @@ import WardenTestSupport
         try await warehouse.execute("CREATE VIEW army.slow AS SELECT CAST(pg_sleep(30) AS text) AS nap")
         let clock = ContinuousClock()
 
-        let (error, elapsed) = try await withConnectors(operationTimeout: .seconds(1)) { connectors in
+        // Three seconds leave room for the new connection (SCRAM authentication) the pool opens afterwards,
+        // even on a busy machine.
+        let (error, elapsed) = try await withConnectors(operationTimeout: .seconds(3)) { connectors in
             let connector = try connectors.connector(for: warehouse.settings())
             try await connector.testConnection()
             let start = clock.now
@@ -158,7 +166,7 @@ import WardenTestSupport
             return (error, elapsed)
         }
 
-        #expect(elapsed < .milliseconds(2500))
-        #expect(error?.message == "The warehouse at \(warehouse.host):\(warehouse.port) did not answer within 1 second")
+        #expect(elapsed < .seconds(10), "cut off after 3 seconds rather than waiting for the 30-second query")
+        #expect(error?.message == "The warehouse at \(warehouse.host):\(warehouse.port) did not answer within 3 seconds")
     }
 }

@@ -71,6 +71,7 @@ let package = Package(
             name: "warden",
             dependencies: [
                 "WardenApp",
+                "WardenDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import WardenApp
+import WardenDomain
 
 @main
 struct Warden: AsyncParsableCommand {
@@ -27,7 +28,7 @@ struct ConfigOptions: ParsableArguments {
             config = try AppConfig.load(flags: ConfigFlags(host: host, port: port, dataDirectory: dataDir,
                                                            databaseURL: databaseURL, logLevel: logLevel))
         } catch {
-            throw ValidationError(error.description)
+            throw OperatorError(message: error.description)
         }
         var logger = Logger(label: "warden")
         logger.logLevel = config.logLevel
@@ -79,7 +80,17 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             let (config, logger) = try options.load()
-            print(try await AdminTasks.createAPIKey(config: config, userid: user, name: name, logger: logger))
+            do {
+                print(try await AdminTasks.createAPIKey(config: config, userid: user, name: name, logger: logger))
+            } catch let error as WardenError {
+                throw OperatorError(message: error.message)
+            }
         }
     }
+}
+
+/// A failure explained to the operator in plain words, without usage text.
+struct OperatorError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }

@@ -20,45 +20,20 @@
 # Tunables (environment): BENCH_COLD_RUNS (5), BENCH_DURATION (15s), BENCH_THREADS (2), BENCH_CONNECTIONS (32).
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 COLD_RUNS=${BENCH_COLD_RUNS:-5}
 DURATION=${BENCH_DURATION:-15s}
 THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
-ADMIN_KEY=bench-admin-key-0123456789abcdef
-SCRATCH=.build-bench
-BIN=$SCRATCH/release/warden
-
-log() { printf 'identity.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # Only what this script passes may configure the server.
-unset WARDEN_HOST WARDEN_PORT WARDEN_DATA_DIR WARDEN_DATABASE_URL WARDEN_LOG_LEVEL WARDEN_MASTER_KEY \
-      WARDEN_ADMIN_API_KEY WARDEN_TOKEN_TTL WARDEN_MAX_BODY_SIZE
+unset_server_env
 
 # --- Prerequisites ----------------------------------------------------------------
-[[ -n "${WARDEN_TEST_POSTGRES_URL:-}" ]] ||
-    die "WARDEN_TEST_POSTGRES_URL is not set; run this as: scripts/with-postgres $0"
-if [[ ! "$WARDEN_TEST_POSTGRES_URL" =~ ^postgres(ql)?://([^:@/]+)(:([^@/]*))?@([^:/]+):([0-9]+)(/.*)?$ ]]; then
-    die "cannot parse WARDEN_TEST_POSTGRES_URL ($WARDEN_TEST_POSTGRES_URL); expected postgres://user[:pass]@host:port/db"
-fi
-pg_user=${BASH_REMATCH[2]}
-pg_pass=${BASH_REMATCH[4]}
-pg_host=${BASH_REMATCH[5]}
-pg_port=${BASH_REMATCH[6]}
-pg_auth=$pg_user${pg_pass:+:$pg_pass}
-
-if ! command -v psql >/dev/null 2>&1; then
-    if [[ -n "${WARDEN_TEST_POSTGRES_BIN:-}" && -x "$WARDEN_TEST_POSTGRES_BIN/psql" ]]; then
-        PATH="$WARDEN_TEST_POSTGRES_BIN:$PATH"
-    else
-        die "psql not found"
-    fi
-fi
-for tool in curl python3 swift; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool not found"
-done
+check_prerequisites
 
 if ! command -v wrk >/dev/null 2>&1; then
     if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
@@ -79,125 +54,11 @@ if ! command -v wrk >/dev/null 2>&1; then
     command -v wrk >/dev/null 2>&1 || die "wrk installed but not on PATH"
 fi
 
-# --- Scratch state and cleanup ----------------------------------------------------
-work=$(mktemp -d /tmp/warden-bench.XXXXXX)
-server_pid=
-databases=()
-
-psql_admin() {
-    psql "$WARDEN_TEST_POSTGRES_URL" -X -q -v ON_ERROR_STOP=1 "$@"
-}
-
-stop_server() {
-    [[ -n "$server_pid" ]] || return 0
-    local pid=$server_pid status=0
-    server_pid=
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 200); do   # up to 10 s for a graceful shutdown
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "warning: server $pid did not stop within 10 s of SIGTERM; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || status=$?
-    if [[ $status -ne 0 && $status -ne 143 ]]; then
-        log "warning: server $pid exited with status $status after SIGTERM"
-    fi
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_server
-    local db
-    for db in "${databases[@]}"; do
-        psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    done
-    rm -rf "$work"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# --- Build ------------------------------------------------------------------------
-log "building warden (release, --scratch-path $SCRATCH)"
-swift build -c release --product warden --scratch-path "$SCRATCH" >&2 || die "swift build failed"
-[[ -x "$BIN" ]] || die "$BIN not found after the build"
+# --- Scratch state, cleanup and build ----------------------------------------------
+setup_scratch
+build_warden
 
 # --- Helpers ----------------------------------------------------------------------
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-db_seq=0
-# Creates a fresh database and prints its WARDEN_DATABASE_URL.
-new_database() {
-    db_seq=$((db_seq + 1))
-    local name="bench_$$_$db_seq"
-    psql_admin -c "CREATE DATABASE $name" >/dev/null || die "CREATE DATABASE $name failed"
-    databases+=("$name")
-    new_db_url="postgres://$pg_auth@$pg_host:$pg_port/$name"
-}
-
-run_seq=0
-# start_server METASTORE: launches warden in the background on a fresh data dir (and, for postgresql, a
-# fresh database). Sets server_pid, port, base, server_log and launch_ns (just before the launch).
-start_server() {
-    local metastore=$1 dir db_url=
-    run_seq=$((run_seq + 1))
-    dir="$work/data-$run_seq"
-    server_log="$work/server-$run_seq.log"
-    mkdir -p "$dir"
-    if [[ "$metastore" == postgresql ]]; then
-        new_database
-        db_url=$new_db_url
-    fi
-    port=$(free_port)
-    base="http://127.0.0.1:$port"
-    launch_ns=$(date +%s%N)
-    if [[ -n "$db_url" ]]; then
-        WARDEN_DATABASE_URL="$db_url" WARDEN_ADMIN_API_KEY="$ADMIN_KEY" WARDEN_LOG_LEVEL=warning \
-            "$BIN" serve --port "$port" --data-dir "$dir" >"$server_log" 2>&1 &
-    else
-        WARDEN_ADMIN_API_KEY="$ADMIN_KEY" WARDEN_LOG_LEVEL=warning \
-            "$BIN" serve --port "$port" --data-dir "$dir" >"$server_log" 2>&1 &
-    fi
-    server_pid=$!
-}
-
-# Polls GET /health until it answers 200; sets ready_ns. Fails if the server dies or takes over 60 s.
-wait_ready() {
-    local code deadline=$(( $(date +%s) + 60 ))
-    while :; do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/health" 2>/dev/null || true)
-        if [[ "$code" == 200 ]]; then ready_ns=$(date +%s%N); return 0; fi
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$server_log" >&2
-            server_pid=
-            die "the server exited before answering GET /health (its output is above)"
-        fi
-        if (( $(date +%s) > deadline )); then
-            cat "$server_log" >&2
-            die "GET /health did not answer 200 within 60 s (last status: $code; server output above)"
-        fi
-        sleep 0.005
-    done
-}
-
-# Prints the server's output that is not the normal start-up banner, if any, under a heading.
-report_server_log() {
-    local what=$1 extra
-    extra=$(grep -v -E '^Warden .* listening on ' "$server_log" || true)
-    if [[ -n "$extra" ]]; then
-        log "server output ($what):"
-        printf '%s\n' "$extra" | sed 's/^/    /' >&2
-        server_log_notes+=("$what: $(printf '%s\n' "$extra" | wc -l) line(s) of server output at warning level or above")
-    fi
-}
-
 # Checks one request with curl before loading a route with wrk.
 check_route() {
     local path=$1 auth=$2 out code header=()
@@ -251,8 +112,6 @@ run_wrk() {
     fi
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 # --- Measurements -----------------------------------------------------------------
 rows=()
 cold_details=()
@@ -264,7 +123,7 @@ for metastore in sqlite postgresql; do
     times=()
     for i in $(seq 1 "$COLD_RUNS"); do
         start_server "$metastore"
-        wait_ready
+        wait_ready 0.005
         ms=$(awk -v a="$launch_ns" -v b="$ready_ns" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
         times+=("$ms")
         log "$metastore cold start $i/$COLD_RUNS: $ms ms"
@@ -277,11 +136,8 @@ for metastore in sqlite postgresql; do
 
     # 2. Latency under load.
     start_server "$metastore"
-    wait_ready
-    auth_out=$(curl -s --max-time 10 -X POST "$base/bim/apikey/authenticate" \
-        -H 'Content-Type: application/json' -d "{\"apikey\":\"$ADMIN_KEY\"}") || die "POST /bim/apikey/authenticate failed"
-    token=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["token"])' "$auth_out" 2>/dev/null) ||
-        die "no token in the /bim/apikey/authenticate response: $auth_out"
+    wait_ready 0.005
+    fetch_token
 
     routes=("GET /health||/health"
             "GET /bim/rpc/user/current (Bearer token)|Bearer $token|/bim/rpc/user/current"

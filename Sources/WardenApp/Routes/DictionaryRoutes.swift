@@ -65,9 +65,7 @@ struct DictionaryRoutes {
     /// see a private source gets 404, as if it did not exist.
     private func authorize(_ context: AuthenticatedContext, action: String?) async throws -> Int64 {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        guard let source = try await dataSources.dataSource(id: id) else { throw DataSourceStore.notFound }
-        let state = try await dataSources.memberState(dataSourceId: id, userId: context.principal.userId)
-        if !source.isVisible(to: state) { throw DataSourceStore.notFound }
+        let (_, state) = try await DataSourceAccess(dataSources: dataSources).visible(id, to: context.principal)
         if let action {
             guard state == .owner || state == .expert else {
                 throw WardenError.forbidden("User must have one of the following roles to \(action) dictionary: owner,expert",

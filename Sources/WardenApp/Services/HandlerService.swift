@@ -6,6 +6,7 @@ import WardenStore
 /// Registers warehouse tables as data sources and manages their handlers.
 struct HandlerService: Sendable {
     let dataSources: DataSourceStore
+    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
     let jobs: JobStore
     let connectors: any ConnectorFactory
     let secrets: SecretBox
@@ -92,13 +93,14 @@ struct HandlerService: Sendable {
     /// Others get 404 when they cannot see the source at all, 403 when they can.
     func handler(id: Int64, technology: Technology, caller: Principal, roles: Set<MemberState> = [.owner, .expert])
         async throws -> (DataSource, StoredHandler) {
-        guard let source = try await dataSources.dataSource(id: id), source.technology == technology,
-              let handler = try await dataSources.handler(dataSourceId: id) else { throw Self.handlerNotFound }
-        let state = try await dataSources.memberState(dataSourceId: id, userId: caller.userId)
-        guard let state, roles.contains(state) else {
-            if !source.isVisible(to: state) { throw Self.handlerNotFound }
-            throw WardenError.forbidden("User must have one of the following roles to manage this data source: "
-                                        + roles.map(\.rawValue).sorted().joined(separator: ","), code: "dataSource.role_required")
+        let source: DataSource
+        do {
+            source = try await access.require(roles, on: id, caller: caller)
+        } catch let error as WardenError where error.kind == .notFound {
+            throw Self.handlerNotFound
+        }
+        guard source.technology == technology, let handler = try await dataSources.handler(dataSourceId: id) else {
+            throw Self.handlerNotFound
         }
         return (source, handler)
     }

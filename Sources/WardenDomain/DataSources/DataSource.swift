@@ -20,6 +20,11 @@ public struct DataSource: Sendable, Equatable {
     public var rowCount: Int64?
     public var highCardinalityColumn: String?
     public var disabled: Bool
+    /// `passed` or `failed`: the outcome of the last health check.
+    public var status: String
+    /// What the last health check found, check by check.
+    public var statusInfo: JSONValue?
+    public var documentation: String?
     public var createdBy: Int64
     public var createdAt: Date
     public var updatedAt: Date
@@ -28,6 +33,7 @@ public struct DataSource: Sendable, Equatable {
                 technology: Technology, type: String, recordFormat: String?, isPrivate: Bool, organization: String?,
                 category: String?, description: String?, hasExamples: Bool, connectionString: String,
                 remoteTable: TableReference, rowCount: Int64?, highCardinalityColumn: String?, disabled: Bool,
+                status: String = "passed", statusInfo: JSONValue? = nil, documentation: String? = nil,
                 createdBy: Int64, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.name = name
@@ -47,6 +53,9 @@ public struct DataSource: Sendable, Equatable {
         self.rowCount = rowCount
         self.highCardinalityColumn = highCardinalityColumn
         self.disabled = disabled
+        self.status = status
+        self.statusInfo = statusInfo
+        self.documentation = documentation
         self.createdBy = createdBy
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -121,8 +130,10 @@ public enum MemberState: String, Sendable, Codable, CaseIterable {
 
 extension DataSource {
     /// Whether a caller with `state` may know the source exists: public sources are known to everyone,
-    /// private ones only to their members. Others are answered 404, as if it did not exist.
+    /// private ones only to their members, and disabled (soft-deleted) ones only to their owners.
+    /// Others are answered 404, as if it did not exist.
     public func isVisible(to state: MemberState?) -> Bool {
-        !isPrivate || state?.isMember == true
+        if disabled { return state == .owner }
+        return !isPrivate || state?.isMember == true
     }
 }

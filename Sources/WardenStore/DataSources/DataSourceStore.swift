@@ -28,7 +28,7 @@ public struct DataSourceStore: Sendable {
     static let columns = """
         id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
         category, description, has_examples, connection_string, remote_schema, remote_table, row_count, high_cardinality_column,
-        disabled, created_by, created_at, updated_at
+        disabled, status, status_info, documentation, created_by, created_at, updated_at
         """
 
     /// The associated data for a handler's sealed password: it opens only for the data source it was sealed for.
@@ -240,6 +240,9 @@ public struct DataSourceStore: Sendable {
             remoteTable: TableReference(schema: try row.string("remote_schema"), table: try row.string("remote_table")),
             rowCount: try row.decode(column: "row_count", as: Int64?.self),
             highCardinalityColumn: try row.optionalString("high_cardinality_column"), disabled: try row.bool("disabled"),
+            status: try row.string("status"),
+            statusInfo: try row.optionalString("status_info").map { try JSONColumn.decode(JSONValue.self, from: $0) },
+            documentation: try row.optionalString("documentation"),
             createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 }

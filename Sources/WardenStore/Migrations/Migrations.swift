@@ -216,6 +216,27 @@ enum Migrations {
                 "CREATE INDEX jobs_data_source ON jobs (data_source_id)",
             ]
         },
+        Migration(id: 3, name: "AddStatusDocumentationAndActivities") { ddl in
+            [
+                "ALTER TABLE data_sources ADD COLUMN status TEXT NOT NULL DEFAULT 'passed'",
+                "ALTER TABLE data_sources ADD COLUMN status_info TEXT",
+                "ALTER TABLE data_sources ADD COLUMN documentation TEXT",
+                "ALTER TABLE data_sources ADD COLUMN deleted_at BIGINT",
+                "CREATE INDEX data_sources_created_at ON data_sources (created_at)",
+                "CREATE INDEX data_sources_connection_string ON data_sources (connection_string)",
+                """
+                CREATE TABLE activities (
+                    id \(ddl.autoId),
+                    data_source_id BIGINT NOT NULL,
+                    actor_id BIGINT,
+                    type TEXT NOT NULL,
+                    details TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX activities_data_source ON activities (data_source_id, id)",
+            ]
+        },
     ]
 }
 

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Kinds of change recorded on a data source.
+public enum ActivityType: String, Sendable, Codable, CaseIterable {
+    case created, updated, handlerUpdated, dictionaryUpdated, disabled, restored
+    case tagAdded, tagRemoved, blobAdded, blobRemoved, lineageAdded, lineageRemoved, healthChecked
+    // Access (subscriptions) and policies record here too as they arrive.
+    case accessRequested, accessApproved, accessDenied, memberAdded, memberStateChanged, memberRemoved, accessExpired
+}
+
+public struct NewActivity: Sendable {
+    public var dataSourceId: Int64
+    public var actorId: Int64?
+    public var type: ActivityType
+    public var details: JSONValue
+
+    public init(dataSourceId: Int64, actorId: Int64?, type: ActivityType, details: JSONValue = .object([:])) {
+        self.dataSourceId = dataSourceId
+        self.actorId = actorId
+        self.type = type
+        self.details = details
+    }
+}
+
+public struct Activity: Sendable, Equatable {
+    public var id: Int64
+    public var dataSourceId: Int64
+    public var actorId: Int64?
+    public var actorUserid: String?
+    public var actorName: String?
+    public var type: ActivityType
+    public var details: JSONValue
+    public var createdAt: Date
+
+    public init(id: Int64, dataSourceId: Int64, actorId: Int64?, actorUserid: String?, actorName: String?, type: ActivityType,
+                details: JSONValue, createdAt: Date) {
+        self.id = id
+        self.dataSourceId = dataSourceId
+        self.actorId = actorId
+        self.actorUserid = actorUserid
+        self.actorName = actorName
+        self.type = type
+        self.details = details
+        self.createdAt = createdAt
+    }
+}

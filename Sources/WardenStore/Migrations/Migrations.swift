@@ -257,7 +257,7 @@ extension Metastore {
             let applied = Set(try await db.raw("SELECT id FROM warden_migrations").all()
                 .map { try $0.decode(column: "id", as: Int.self) })
             var names: [String] = []
-            for migration in Migrations.all where !applied.contains(migration.id) {
+            for migration in Migrations.all.sorted(by: { $0.id < $1.id }) where !applied.contains(migration.id) {
                 for statement in migration.statements(ddl) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }

@@ -40,6 +40,8 @@ public struct AppConfig: Sendable {
     public var tokenTTL: Int
     public var logLevel: Logger.Level
     public var maxBodySize: Int
+    /// The largest blob content `persistBlob` accepts, in bytes; uploads stream to disk, so this bounds disk, not memory.
+    public var maxBlobSize: Int
     /// PBKDF2 rounds for new password hashes; lowered only by tests.
     public var passwordRounds: Int
     /// Jobs run at once by this process's worker.
@@ -54,6 +56,7 @@ public struct AppConfig: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.warden",
                 metastore: MetastoreLocation? = nil, masterKey: Data? = nil, adminAPIKey: String? = nil,
                 tokenTTL: Int = 3600, logLevel: Logger.Level = .info, maxBodySize: Int = 10 * 1024 * 1024,
+                maxBlobSize: Int = 1 << 30,
                 passwordRounds: Int = PasswordHasher.recommendedRounds, jobConcurrency: Int = 2, jobLeaseSeconds: Int = 60,
                 jobPollInterval: Duration = .seconds(1), warehouseConnectTimeout: Duration = .seconds(10),
                 warehouseOperationTimeout: Duration = .seconds(60)) {
@@ -66,6 +69,7 @@ public struct AppConfig: Sendable {
         self.tokenTTL = tokenTTL
         self.logLevel = logLevel
         self.maxBodySize = maxBodySize
+        self.maxBlobSize = maxBlobSize
         self.passwordRounds = passwordRounds
         self.jobConcurrency = jobConcurrency
         self.jobLeaseSeconds = jobLeaseSeconds
@@ -126,6 +130,11 @@ public struct AppConfig: Sendable {
         if let size = value(nil, "WARDEN_MAX_BODY_SIZE") {
             if let bytes = Int(size), bytes >= 1024 { config.maxBodySize = bytes } else {
                 problems.append("WARDEN_MAX_BODY_SIZE must be a number of bytes, at least 1024")
+            }
+        }
+        if let size = value(nil, "WARDEN_MAX_BLOB_SIZE") {
+            if let bytes = Int(size), bytes >= 1 { config.maxBlobSize = bytes } else {
+                problems.append("WARDEN_MAX_BLOB_SIZE must be a number of bytes, at least 1")
             }
         }
         func seconds(_ variable: String, range: ClosedRange<Int>, apply: (Int) -> Void) {

@@ -36,12 +36,19 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                              operationTimeout: config.warehouseOperationTimeout)
         let dataSources = DataSourceStore(metastore: metastore, secrets: secrets)
         let dictionaries = DictionaryStore(metastore: metastore)
+        let tags = TagStore(metastore: metastore)
         let jobs = JobStore(metastore: metastore)
+        let blobs = BlobStore(metastore: metastore)
+        let blobContent = BlobContentStore(directory: config.dataDirectory + "/blobs", logger: logger)
+        try blobContent.prepare()
+        let lineage = LineageStore(metastore: metastore)
         let jobSignal = JobSignal()
         let handlers = HandlerService(dataSources: dataSources, jobs: jobs, connectors: connectors, secrets: secrets,
                                       signal: jobSignal, clock: clock)
-        let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, connectors: connectors,
-                               secrets: secrets, clock: clock)
+        let dataSourceService = DataSourceService(dataSources: dataSources, dictionaries: dictionaries, tags: tags, jobs: jobs, connectors: connectors,
+                                                  signal: jobSignal, clock: clock)
+        let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
+                               connectors: connectors, secrets: secrets, clock: clock)
 
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestIdMiddleware(bodyLimit: config.maxBodySize))
@@ -52,8 +59,13 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
         BimRoutes(identity: identity, auth: auth, clock: clock).register(public: router, api: api)
         HandlerRoutes(service: handlers, dictionaries: dictionaries).register(on: api)
-        DictionaryRoutes(dataSources: dataSources, dictionaries: dictionaries, clock: clock).register(on: api)
+        DictionaryRoutes(dataSources: dataSources, dictionaries: dictionaries, tags: tags, clock: clock).register(on: api)
+        TagRoutes(tags: tags, dataSources: dataSources, clock: clock).register(on: api)
         JobRoutes(jobs: jobs).register(on: api)
+        BlobRoutes(dataSources: dataSources, blobs: blobs, content: blobContent, metastore: metastore, maxBlobSize: config.maxBlobSize,
+                   clock: clock).register(on: api)
+        LineageRoutes(dataSources: dataSources, lineage: lineage, clock: clock).register(on: api)
+        DataSourceRoutes(service: dataSourceService, activities: ActivityStore(metastore: metastore)).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
         var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]

@@ -8,11 +8,14 @@ struct JobRunner: Sendable {
     let dataSources: DataSourceStore
     let dictionaries: DictionaryStore
     let handlers: HandlerService
+    let bulk: DataSourceService
     let connectors: any ConnectorFactory
     let secrets: SecretBox
     let clock: any WardenClock
 
     func run(_ job: Job) async throws -> JSONValue {
+        // A bulk action on a missing source must fail visibly rather than be skipped.
+        if job.type == .dataSourceBulk { return try await bulk.applyBulk(job) }
         guard let id = job.dataSourceId else {
             throw WardenError.badRequest("The job names no data source", code: "job.invalid_payload")
         }
@@ -28,6 +31,8 @@ struct JobRunner: Sendable {
                             "message": .string("Native views are not generated yet: policy enforcement is not built, so there is nothing to refresh")])
         case .handlerUpdate:
             return try await applyHandlerPatch(job, source: source, handler: handler)
+        case .dataSourceBulk:
+            return try await bulk.applyBulk(job)
         }
     }
 

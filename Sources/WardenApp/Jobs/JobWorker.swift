@@ -66,8 +66,11 @@ struct JobWorker: Service {
             }
             logger.info("job completed", metadata: ["attempt": .stringConvertible(job.attempts)])
         } catch {
-            let message = (error as? WardenError)?.message ?? "The job failed unexpectedly"
-            let state = try? await jobs.fail(job, workerId: workerId, error: message, now: clock.now())
+            let wardenError = error as? WardenError
+            let message = wardenError?.message ?? "The job failed unexpectedly"
+            // Retrying cannot fix a missing source or a refusal; warehouse trouble may pass.
+            let permanent = [.notFound, .forbidden, .conflict].contains(wardenError?.kind)
+            let state = try? await jobs.fail(job, workerId: workerId, error: message, permanent: permanent, now: clock.now())
             logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
                                                     "cause": .string("\(error)")])
         }

@@ -7,6 +7,7 @@ import WardenStore
 struct DictionaryRoutes {
     let dataSources: DataSourceStore
     let dictionaries: DictionaryStore
+    let tags: TagStore
     let clock: any WardenClock
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
@@ -38,26 +39,28 @@ struct DictionaryRoutes {
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> DictionaryPayload {
         let id = try await authorize(context, action: nil)
         guard let dictionary = try await dictionaries.dictionary(dataSourceId: id) else { throw DictionaryStore.notFound }
-        return DictionaryPayload(dictionary)
+        return DictionaryPayload(dictionary, columnTags: try await tags.columnTags(dataSourceId: id))
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> DictionaryPayload {
         let id = try await authorize(context, action: "create")
         let columns = try await Self.columns(request, context: context)
-        return DictionaryPayload(try await dictionaries.create(dataSourceId: id, columns: columns, now: clock.now()))
+        let dictionary = try await dictionaries.create(dataSourceId: id, columns: columns, actorId: context.principal.userId, now: clock.now())
+        return DictionaryPayload(dictionary, columnTags: try await tags.columnTags(dataSourceId: id))
     }
 
     @Sendable func replace(_ request: Request, context: AuthenticatedContext) async throws -> DictionaryPayload {
         let id = try await authorize(context, action: "update")
         let columns = try await Self.columns(request, context: context)
-        return DictionaryPayload(try await dictionaries.replace(dataSourceId: id, columns: columns, now: clock.now()))
+        let dictionary = try await dictionaries.replace(dataSourceId: id, columns: columns, actorId: context.principal.userId, now: clock.now())
+        return DictionaryPayload(dictionary, columnTags: try await tags.columnTags(dataSourceId: id))
     }
 
     struct Empty: ResponseEncodable {}
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Empty {
         let id = try await authorize(context, action: "delete")
-        guard try await dictionaries.delete(dataSourceId: id) else { throw DictionaryStore.notFound }
+        guard try await dictionaries.delete(dataSourceId: id, actorId: context.principal.userId, now: clock.now()) else { throw DictionaryStore.notFound }
         return Empty()
     }
 

@@ -134,10 +134,14 @@ struct DictionaryPayload: ResponseEncodable {
     var createdAt: Date
     var updatedAt: Date
 
-    init(_ dictionary: DataDictionary) {
+    /// With `columnTags`, every column carries its `tags` (an empty list when it has none).
+    init(_ dictionary: DataDictionary, columnTags: [String: [TagAttachment]]? = nil) {
         id = dictionary.id
         dataSource = dictionary.dataSourceId
-        metadata = dictionary.columns.map(Self.column)
+        metadata = dictionary.columns.map { column in
+            guard let columnTags else { return Self.column(column) }
+            return Self.column(column, tags: columnTags[column.name] ?? [])
+        }
         types = dictionary.types
         createdAt = dictionary.createdAt
         updatedAt = dictionary.updatedAt
@@ -148,6 +152,12 @@ struct DictionaryPayload: ResponseEncodable {
                                            "remoteType": .string(column.remoteType)]
         if let nullable = column.nullable { object["nullable"] = .bool(nullable) }
         if let description = column.description { object["description"] = .string(description) }
+        return .object(object)
+    }
+
+    static func column(_ column: DictionaryColumn, tags: [TagAttachment]) -> JSONValue {
+        guard case .object(var object) = Self.column(column) else { return Self.column(column) }
+        object["tags"] = .array(tags.map(TagAttachmentPayload.json))
         return .object(object)
     }
 }

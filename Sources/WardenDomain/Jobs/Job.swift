@@ -19,6 +19,14 @@ public enum JobType: String, Sendable, Codable, CaseIterable {
     case highCardinality
     /// Regenerates a data source's native view (a no-op until enforcement exists).
     case nativeViewRefresh
+    /// One data source's share of `PUT /dataSource/bulk/{type}`.
+    case dataSourceBulk
+}
+
+/// The actions of `PUT /dataSource/bulk/{type}`.
+public enum BulkAction: String, Sendable, CaseIterable, Codable {
+    case addUsers = "add-users"
+    case disable, restore, delete, tags
 }
 
 /// A persisted unit of background work. Every job is run at least once and is written to be idempotent.

@@ -92,6 +92,7 @@ public struct DataSourceStore: Sendable {
             }
             try await SQLBatch.insert(into: "dictionary_columns", columns: DictionaryStore.columnNames, rows: columnRows, chunk: 500, on: db)
             try await JobStore.enqueue(sources.flatMap { jobs($0.id) }, createdBy: owner, now: now, on: db)
+            try await ActivityStore.record(sources.map { NewActivity(dataSourceId: $0.id, actorId: owner, type: .created) }, now: now, on: db)
             return sources
         }
     }
@@ -206,6 +207,9 @@ public struct DataSourceStore: Sendable {
                 _ = try await DictionaryStore.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db)
             }
             try await JobStore.enqueue(jobs, createdBy: userId, now: now, on: db)
+            try await ActivityStore.record([NewActivity(dataSourceId: dataSourceId, actorId: userId, type: .handlerUpdated,
+                                                        details: .object(["connectionString": .string(metadata.connectionString())]))],
+                                           now: now, on: db)
             return try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: dataSourceId)")
                 .first().map(Self.dataSource(from:))!
         }

@@ -42,18 +42,27 @@ public struct DictionaryStore: Sendable {
     }
 
     /// Creates the dictionary; a data source that already has one is a conflict.
-    public func create(dataSourceId: Int64, columns: [DictionaryColumn], now: Date) async throws -> DataDictionary {
+    public func create(dataSourceId: Int64, columns: [DictionaryColumn], actorId: Int64, now: Date) async throws -> DataDictionary {
         try await metastore.write { db in
             if try await Self.dictionary(dataSourceId: dataSourceId, on: db) != nil {
                 throw WardenError.conflict("The data source already has a dictionary; use PUT to replace it", code: "dictionary.conflict")
             }
+            try await Self.recordChange(dataSourceId, actorId: actorId, action: "created", now: now, on: db)
             return try await Self.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db)
         }
     }
 
     /// Replaces the dictionary's columns, creating the dictionary when there is none.
-    public func replace(dataSourceId: Int64, columns: [DictionaryColumn], now: Date) async throws -> DataDictionary {
-        try await metastore.write { db in try await Self.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db) }
+    public func replace(dataSourceId: Int64, columns: [DictionaryColumn], actorId: Int64, now: Date) async throws -> DataDictionary {
+        try await metastore.write { db in
+            try await Self.recordChange(dataSourceId, actorId: actorId, action: "replaced", now: now, on: db)
+            return try await Self.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db)
+        }
+    }
+
+    private static func recordChange(_ dataSourceId: Int64, actorId: Int64, action: String, now: Date, on db: any SQLDatabase) async throws {
+        try await ActivityStore.record([NewActivity(dataSourceId: dataSourceId, actorId: actorId, type: .dictionaryUpdated,
+                                                    details: .object(["action": .string(action)]))], now: now, on: db)
     }
 
     static func replace(dataSourceId: Int64, columns: [DictionaryColumn], now: Date, on db: any SQLDatabase) async throws -> DataDictionary {
@@ -70,18 +79,22 @@ public struct DictionaryStore: Sendable {
         }
         try await SQLBatch.insert(into: "dictionary_columns", columns: columnNames, rows: rows(dictionaryId: id, columns: columns),
                                   chunk: 500, on: db)
+        try await TagStore.pruneColumnTags(dataSourceId: dataSourceId, now: now, on: db)
         return try await dictionary(dataSourceId: dataSourceId, on: db)!
     }
 
     /// Deletes the dictionary; false when there was none.
-    public func delete(dataSourceId: Int64) async throws -> Bool {
+    public func delete(dataSourceId: Int64, actorId: Int64, now: Date) async throws -> Bool {
         try await metastore.write { db in
             guard let row = try await db.raw("SELECT id FROM dictionaries WHERE data_source_id = \(bind: dataSourceId)").first() else {
                 return false
             }
+            try await Self.recordChange(dataSourceId, actorId: actorId, action: "deleted", now: now, on: db)
             let id = try row.int64("id")
             try await db.raw("DELETE FROM dictionary_columns WHERE dictionary_id = \(bind: id)").run()
             try await db.raw("DELETE FROM dictionaries WHERE id = \(bind: id)").run()
+            // No clock here: the activity recording the lost column tags is stamped with the system time.
+            try await TagStore.pruneColumnTags(dataSourceId: dataSourceId, now: Date(), on: db)
             return true
         }
     }

@@ -81,10 +81,11 @@ public struct JobStore: Sendable {
     }
 
     /// Records a failure: the job is retried after a backoff while attempts remain, else it has failed.
+    /// A `permanent` failure (the data source is gone, the starter may not do this) fails at once.
     @discardableResult
-    public func fail(_ job: Job, workerId: String, error message: String, now: Date) async throws -> JobState {
+    public func fail(_ job: Job, workerId: String, error message: String, permanent: Bool = false, now: Date) async throws -> JobState {
         let output = JSONValue.object(["error": .string(message)])
-        if job.attempts < job.maxAttempts {
+        if !permanent, job.attempts < job.maxAttempts {
             try await finish(jobId: job.id, workerId: workerId, state: .retry, output: output,
                              runAfter: now.addingTimeInterval(Job.backoff(afterAttempt: job.attempts)), now: now)
             return .retry

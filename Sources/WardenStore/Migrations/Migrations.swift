@@ -23,6 +23,121 @@ struct DDL: Sendable {
 }
 
 enum Migrations {
+    /// The tag vocabulary and its attachments. The hierarchy is stored twice on purpose: in the dotted `name`
+    /// (what clients send) and in `parent_id`, which lets queries walk a subtree (`WITH RECURSIVE`) instead of
+    /// matching name prefixes, whose case-sensitivity and collation differ between the dialects.
+    static let createTags = Migration(id: 4, name: "CreateTags") { ddl in
+        [
+            """
+            CREATE TABLE tags (
+                id \(ddl.autoId),
+                name TEXT NOT NULL,
+                parent_id BIGINT REFERENCES tags (id) ON DELETE CASCADE,
+                source TEXT NOT NULL,
+                description TEXT,
+                system_created BOOLEAN NOT NULL,
+                created_by BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX tags_name ON tags (name)",
+            "CREATE INDEX tags_parent ON tags (parent_id)",
+            """
+            CREATE TABLE data_source_tags (
+                data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                tag_id BIGINT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+                added_by BIGINT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (data_source_id, tag_id)
+            )
+            """,
+            "CREATE INDEX data_source_tags_tag ON data_source_tags (tag_id)",
+            """
+            CREATE TABLE column_tags (
+                data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                column_name TEXT NOT NULL,
+                tag_id BIGINT NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+                added_by BIGINT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (data_source_id, column_name, tag_id)
+            )
+            """,
+            "CREATE INDEX column_tags_tag ON column_tags (tag_id)",
+        ]
+    }
+
+    /// Blob metadata and content references, and lineage between data sources. A blob's bytes live in the
+    /// content-addressed store under `<data-dir>/blobs`, named by `content_hash`; rows only point at them, so
+    /// several blobs with the same bytes share one file (`blobs_content_hash` finds the other references).
+    static let createBlobsAndLineage = Migration(id: 5, name: "CreateBlobsAndLineage") { _ in
+        [
+            """
+            CREATE TABLE blobs (
+                data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                blob_id TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                content_hash TEXT,
+                content_length BIGINT,
+                content_type TEXT,
+                created_by BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (data_source_id, blob_id)
+            )
+            """,
+            "CREATE INDEX blobs_content_hash ON blobs (content_hash)",
+            """
+            CREATE TABLE lineage (
+                parent_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                child_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                created_by BIGINT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (parent_id, child_id)
+            )
+            """,
+            "CREATE INDEX lineage_child ON lineage (child_id)",
+        ]
+    }
+
+    /// Substring search over names and descriptions through a trigram index, so a search touches the matching
+    /// rows only. The one place the dialects differ in kind: FTS5 on SQLite, pg_trgm GIN indexes on PostgreSQL.
+    static let searchIndexes = Migration(id: 6, name: "AddDataSourceSearchIndexes") { ddl in
+        let common = ["CREATE INDEX data_sources_lower_name ON data_sources (LOWER(name))"]
+        switch ddl.kind {
+        case .postgresql:
+            return common + [
+                "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+                "CREATE INDEX data_sources_name_trigram ON data_sources USING gin (LOWER(name) gin_trgm_ops)",
+                "CREATE INDEX data_sources_description_trigram ON data_sources USING gin (LOWER(COALESCE(description, '')) gin_trgm_ops)",
+            ]
+        case .sqlite:
+            return common + [
+                """
+                CREATE VIRTUAL TABLE data_source_search USING fts5(
+                    name, description, content = 'data_sources', content_rowid = 'id', tokenize = 'trigram')
+                """,
+                "INSERT INTO data_source_search (data_source_search) VALUES ('rebuild')",
+                """
+                CREATE TRIGGER data_source_search_insert AFTER INSERT ON data_sources BEGIN
+                    INSERT INTO data_source_search (rowid, name, description) VALUES (new.id, new.name, new.description);
+                END
+                """,
+                """
+                CREATE TRIGGER data_source_search_delete AFTER DELETE ON data_sources BEGIN
+                    INSERT INTO data_source_search (data_source_search, rowid, name, description) VALUES ('delete', old.id, old.name, old.description);
+                END
+                """,
+                """
+                CREATE TRIGGER data_source_search_update AFTER UPDATE OF name, description ON data_sources BEGIN
+                    INSERT INTO data_source_search (data_source_search, rowid, name, description) VALUES ('delete', old.id, old.name, old.description);
+                    INSERT INTO data_source_search (rowid, name, description) VALUES (new.id, new.name, new.description);
+                END
+                """,
+            ]
+        }
+    }
+
     /// Every migration, in order. Append only.
     static let all: [Migration] = [
         Migration(id: 1, name: "CreateIdentity") { ddl in
@@ -237,6 +352,9 @@ enum Migrations {
                 "CREATE INDEX activities_data_source ON activities (data_source_id, id)",
             ]
         },
+        createTags,
+        createBlobsAndLineage,
+        searchIndexes,
     ]
 }
 

@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# Search benchmark: GET /dataSource?searchText=… and GET /dataSource/{id} with 100,000 registered data
+# sources, on both metastores, against GET /health measured in the same run.
+#
+#   scripts/with-postgres Benchmarks/search.sh
+#
+# For each metastore (sqlite in a fresh --data-dir; postgresql in a fresh database on the server in
+# WARDEN_TEST_POSTGRES_URL, which scripts/with-postgres provides):
+#   1. setup: `warden serve` is started once (it migrates and creates `admin`) and stopped; then
+#      `warden-bench seed` inserts SOURCES data sources owned by admin straight into the metastore through
+#      DataSourceStore.create, 1,000 per transaction, each with 20 dictionary columns and a fake PostgreSQL
+#      handler (hostname bench.invalid: no warehouse is contacted, no job is queued). Names are
+#      "<Department> <Noun> <n>" over 10 departments, so `finance` matches 1 in 10; one in 5,000 also carries
+#      "Hyperion", so `hyperion` matches SOURCES/5000. The seeding time is reported. On PostgreSQL the
+#      database is then VACUUM ANALYZEd (the state autovacuum reaches on its own); SQLite is left as Warden
+#      leaves it (no ANALYZE);
+#   2. latency: warden restarted on that metastore with WARDEN_JOB_CONCURRENCY=0, a Bearer token for admin,
+#      a 4 s warm-up (1 s per route), then `wrk -t2 -c32 -d15s --latency` against GET /health (the
+#      baseline: no credentials, one metastore round trip), GET /dataSource?searchText=<common>&size=20,
+#      GET /dataSource?searchText=<rare>&size=20, and GET /dataSource/{id} with an id drawn at random per
+#      request (a wrk Lua script). Any non-2xx response fails the run;
+#   3. query plans of the search as the server sends it (DataSourceStore+Queries.swift: the COUNT(*) query
+#      and the page query, visibility join included), for both words: on PostgreSQL EXPLAIN (ANALYZE,
+#      BUFFERS) of prepared statements with the parameter types PostgresNIO binds (bigint, boolean, text);
+#      on SQLite EXPLAIN QUERY PLAN and a timing through python3's sqlite3 module (a different SQLite build
+#      from the one linked into warden, so plans may differ in detail).
+# The result is a Markdown report on stdout (progress goes to stderr); nothing is written to the repository.
+#
+# NOTE: wrk and the server (and, for postgresql, the database server) share this machine's cores (2 on the
+# reference machine), so absolute latencies are pessimistic; compare the ratios against /health measured in
+# the same run. Every data source is owned by admin, the caller, so the visibility join always finds a row.
+#
+# Needs: root + apt-get to install wrk if it is missing, swift, curl, python3 (with sqlite3), psql.
+# Tunables (environment): BENCH_SOURCES (100000), BENCH_DURATION (15s), BENCH_THREADS (2),
+#                         BENCH_CONNECTIONS (32), BENCH_COMMON_WORD (finance), BENCH_RARE_WORD (hyperion),
+#                         BENCH_METASTORES ("sqlite postgresql").
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SOURCES=${BENCH_SOURCES:-100000}
+DURATION=${BENCH_DURATION:-15s}
+THREADS=${BENCH_THREADS:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+COMMON_WORD=${BENCH_COMMON_WORD:-finance}
+RARE_WORD=${BENCH_RARE_WORD:-hyperion}
+METASTORES=${BENCH_METASTORES:-sqlite postgresql}
+PAGE_SIZE=20
+BENCH_BIN=$SCRATCH/release/warden-bench
+
+# Only what this script passes may configure the server.
+unset_server_env
+unset WARDEN_JOB_CONCURRENCY WARDEN_JOB_LEASE_SECONDS WARDEN_WAREHOUSE_CONNECT_TIMEOUT WARDEN_WAREHOUSE_TIMEOUT
+
+[[ "$SOURCES" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SOURCES must be a positive whole number, got \"$SOURCES\""
+for word in "$COMMON_WORD" "$RARE_WORD"; do
+    [[ "$word" =~ ^[A-Za-z0-9]+$ ]] || die "search words must be letters and digits, got \"$word\""
+done
+for metastore in $METASTORES; do
+    [[ "$metastore" == sqlite || "$metastore" == postgresql ]] || die "BENCH_METASTORES lists sqlite and/or postgresql, got \"$metastore\""
+done
+
+# --- Prerequisites ----------------------------------------------------------------
+check_prerequisites
+python3 -c 'import sqlite3' 2>/dev/null || die "python3 has no sqlite3 module"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        die "wrk not found (and cannot apt-get install it: needs root and apt-get)"
+    fi
+    log "installing wrk with apt-get"
+    apt_log=$(mktemp)
+    apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends wrk; }
+    if ! apt_install >"$apt_log" 2>&1; then
+        log "apt-get install wrk failed; running apt-get update first"
+        if ! { apt-get update -qq && apt_install; } >"$apt_log" 2>&1; then
+            cat "$apt_log" >&2
+            rm -f "$apt_log"
+            die "apt-get install wrk failed"
+        fi
+    fi
+    rm -f "$apt_log"
+    command -v wrk >/dev/null 2>&1 || die "wrk installed but not on PATH"
+fi
+
+# --- Scratch state, cleanup and build ----------------------------------------------
+setup_scratch
+build_warden
+log "building warden-bench (release, --scratch-path $SCRATCH)"
+swift build -c release --product warden-bench --scratch-path "$SCRATCH" >&2 || die "swift build (warden-bench) failed"
+[[ -x "$BENCH_BIN" ]] || die "$BENCH_BIN not found after the build"
+
+# --- Helpers ----------------------------------------------------------------------
+# relaunch_server DIR DB_URL [NAME=VALUE...]: starts warden again on an existing data dir (and database, when
+# DB_URL is set), as start_server does for fresh ones. Sets server_pid, port, base and server_log.
+relaunch_server() {
+    local dir=$1 db_url=$2
+    shift 2
+    run_seq=$((run_seq + 1))
+    server_log="$work/server-$run_seq.log"
+    port=$(free_port)
+    base="http://127.0.0.1:$port"
+    local vars=(WARDEN_ADMIN_API_KEY="$ADMIN_KEY" WARDEN_LOG_LEVEL=warning "$@")
+    [[ -z "$db_url" ]] || vars+=(WARDEN_DATABASE_URL="$db_url")
+    ( export "${vars[@]}"; exec "$BIN" serve --port "$port" --data-dir "$dir" >"$server_log" 2>&1 ) &
+    server_pid=$!
+}
+
+# check_route PATH AUTH: one request with curl before loading a route with wrk; leaves the body in $work/check.out.
+check_route() {
+    local path=$1 auth=$2 code header=()
+    [[ -z "$auth" ]] || header=(-H "Authorization: $auth")
+    code=$(curl -s -o "$work/check.out" -w '%{http_code}' --max-time 30 "${header[@]}" "$base$path" || true)
+    if [[ "$code" != 2?? ]]; then
+        log "GET $path answered $code:"
+        cat "$work/check.out" >&2; echo >&2
+        die "GET $path did not answer 2xx before the load test"
+    fi
+}
+
+# run_wrk LABEL DURATION PATH AUTH [LUA_SCRIPT]: runs wrk, fails on non-2xx responses, sets p50 p99 rps.
+run_wrk() {
+    local label=$1 duration=$2 path=$3 auth=$4 script=${5:-} out parsed sockerr non2xx header=() extra=()
+    out="$work/wrk-$run_seq-${label//[^A-Za-z0-9]/_}.txt"
+    [[ -z "$auth" ]] || header=(-H "Authorization: $auth")
+    [[ -z "$script" ]] || extra=(-s "$script")
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --latency "${header[@]}" "${extra[@]}" "$base$path" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "wrk failed ($label)"; }
+    parsed=$(awk '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
+            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+            return v + 0
+        }
+        /Latency Distribution/ { dist = 1; next }
+        dist && $1 == "50%" { p50 = ms($2) }
+        dist && $1 == "99%" { p99 = ms($2) }
+        /^Requests\/sec:/ { rps = $2 }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        /Socket errors:/ { sub(/^ *Socket errors: */, ""); gsub(/ /, "_"); sock = $0 }
+        END { printf "%s %s %s %s %s\n", (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99),
+                                         (rps == "" ? "-" : rps), (non2xx == "" ? 0 : non2xx), (sock == "" ? "-" : sock) }
+    ' "$out")
+    read -r p50 p99 rps non2xx sockerr <<<"$parsed"
+    if [[ "$p50" == - || "$p99" == - || "$rps" == - ]]; then
+        cat "$out" >&2
+        die "could not parse wrk output ($label; above)"
+    fi
+    if [[ "$non2xx" != 0 ]]; then
+        cat "$out" >&2
+        report_server_log "$label"
+        die "$non2xx non-2xx responses from GET $path ($label); wrk output and server output above"
+    fi
+    if [[ "$sockerr" != - ]]; then
+        log "warning: wrk socket errors on $label: ${sockerr//_/ }"
+        notes+=("$label: wrk socket errors ${sockerr//_/ }")
+    fi
+}
+
+# json_field FILE EXPR: prints a value from a JSON file (EXPR is Python over `d`).
+json_field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# The search as DataSourceStore.search sends it for `searchText=<word>&size=20` (mode FULL, sort by name,
+# ascending; no other filter): the visibility rule, then the dialect's text condition.
+PG_SOURCE="FROM data_sources ds
+LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \$1
+WHERE ((ds.disabled = \$2 AND (ds.private = \$3 OR (m.state IS NOT NULL AND m.state <> 'pending')))
+ OR (ds.disabled = \$4 AND m.state = 'owner')) AND (LOWER(ds.name) LIKE \$5 ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE \$6 ESCAPE '\\')"
+SQLITE_SOURCE="FROM data_sources ds
+LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = ?
+WHERE ((ds.disabled = ? AND (ds.private = ? OR (m.state IS NOT NULL AND m.state <> 'pending')))
+ OR (ds.disabled = ? AND m.state = 'owner')) AND ds.id IN (SELECT rowid FROM data_source_search WHERE name LIKE ? OR description LIKE ?)"
+COLUMNS_DS="ds.id, ds.name, ds.sql_table_name, ds.sql_schema_name, ds.schema_project_name, ds.technology, ds.type, ds.record_format, ds.private, ds.organization, ds.category, ds.description, ds.has_examples, ds.connection_string, ds.remote_schema, ds.remote_table, ds.row_count, ds.high_cardinality_column, ds.disabled, ds.status, ds.status_info, ds.documentation, ds.created_by, ds.created_at, ds.updated_at"
+
+# postgres_plans DB_URL ADMIN_ID: EXPLAIN (ANALYZE, BUFFERS) of the count and page queries for both words.
+postgres_plans() {
+    local db_url=$1 admin_id=$2 word
+    for word in "$COMMON_WORD" "$RARE_WORD"; do
+        local args="$admin_id, false, false, true, '%$word%', '%$word%'"
+        echo "PostgreSQL, searchText=$word — count query:"
+        echo '```'
+        psql "$db_url" -X -q -v ON_ERROR_STOP=1 -P pager=off <<SQL
+PREPARE search_count(bigint, boolean, boolean, boolean, text, text) AS SELECT COUNT(*) AS n $PG_SOURCE;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search_count($args);
+SQL
+        echo '```'
+        echo
+        echo "PostgreSQL, searchText=$word — page query:"
+        echo '```'
+        psql "$db_url" -X -q -v ON_ERROR_STOP=1 -P pager=off <<SQL
+PREPARE search_page(bigint, boolean, boolean, boolean, text, text, bigint, bigint) AS
+SELECT $COLUMNS_DS, m.state AS member_state $PG_SOURCE
+ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT \$7 OFFSET \$8;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search_page($args, $PAGE_SIZE, 0);
+SQL
+        echo '```'
+        echo
+    done
+}
+
+# sqlite_plans DB_PATH ADMIN_ID: EXPLAIN QUERY PLAN and a timing (median of 5) of the count and page
+# queries for both words, through python3's sqlite3.
+sqlite_plans() {
+    python3 - "$1" "$2" "$COMMON_WORD" "$RARE_WORD" "$PAGE_SIZE" "$SQLITE_SOURCE" "$COLUMNS_DS" <<'PY'
+import sqlite3, statistics, sys, time
+path, admin_id, common, rare, size, source, columns = sys.argv[1:]
+db = sqlite3.connect(path)  # the server is stopped; only reads are sent
+analyzed = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is not None
+print(f"python3 sqlite3 module, SQLite {sqlite3.sqlite_version}; ANALYZE statistics (sqlite_stat1): {'present' if analyzed else 'absent'}")
+print()
+queries = [("count", f"SELECT COUNT(*) AS n {source}", ()),
+           ("page", f"SELECT {columns}, m.state AS member_state {source} ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT ? OFFSET ?",
+            (int(size), 0))]
+for word in (common, rare):
+    for label, sql, tail in queries:
+        # SQLiteKit binds Bool as an integer; the FTS5 pattern is the text as given, wrapped in %.
+        params = (int(admin_id), 0, 0, 1, f"%{word}%", f"%{word}%") + tail
+        print(f"SQLite, searchText={word} — {label} query:")
+        print("```")
+        try:
+            plan = db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+            depth = {0: 0}
+            for node, parent, _, detail in plan:
+                depth[node] = depth.get(parent, 0) + 1
+                print("  " * (depth[node] - 1) + detail)
+            times, rows = [], None
+            for _ in range(5):
+                started = time.perf_counter()
+                rows = db.execute(sql, params).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+            result = rows[0][0] if label == "count" else f"{len(rows)} rows"
+            print(f"-- result: {result}; median of 5 runs: {statistics.median(times):.1f} ms")
+        except sqlite3.Error as error:
+            print(f"-- python's SQLite could not run it: {error}")
+        print("```")
+        print()
+PY
+}
+
+# --- Measurements -----------------------------------------------------------------
+rows=()
+seed_notes=()
+plans=()
+notes=()
+server_log_notes=()
+
+for metastore in $METASTORES; do
+    # 1. Bootstrap, seed.
+    log "$metastore: first start (migrations, admin user)"
+    start_server "$metastore" WARDEN_JOB_CONCURRENCY=0
+    wait_ready
+    data_dir="$work/data-$run_seq"
+    if [[ "$metastore" == postgresql ]]; then db_url=$new_db_url; seed_url=$new_db_url; else db_url=; seed_url="$data_dir/warden.sqlite"; fi
+    stop_server
+    report_server_log "$metastore first start"
+
+    log "$metastore: seeding $SOURCES data sources"
+    seed_out="$work/seed-$metastore.out"
+    "$BENCH_BIN" seed --database-url "$seed_url" --data-dir "$data_dir" --count "$SOURCES" >"$seed_out" ||
+        { cat "$seed_out" >&2; die "warden-bench seed failed ($metastore)"; }
+    seed_line=$(grep -E '^seeded ' "$seed_out") || die "no 'seeded' line in the seeder's output"
+    id_range=$(sed -n -E 's/^ids ([0-9]+)-([0-9]+)$/\1 \2/p' "$seed_out")
+    read -r first_id last_id <<<"$id_range"
+    [[ -n "$first_id" && $((last_id - first_id + 1)) -eq "$SOURCES" ]] ||
+        die "the seeded ids are not a contiguous range ($id_range); the random-id load needs one"
+    log "$metastore: $seed_line; ids $first_id-$last_id"
+    if [[ "$metastore" == postgresql ]]; then
+        log "$metastore: VACUUM ANALYZE"
+        psql "$db_url" -X -q -v ON_ERROR_STOP=1 -c 'VACUUM ANALYZE' >&2 || die "VACUUM ANALYZE failed"
+        size=$(psql "$db_url" -X -A -t -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')
+    else
+        size=$(du -sh "$data_dir" | cut -f1)
+    fi
+    seed_notes+=("$metastore: $seed_line (batches of 1,000, one transaction each); metastore size afterwards $size")
+
+    # 2. Latency under load.
+    relaunch_server "$data_dir" "$db_url" WARDEN_JOB_CONCURRENCY=0
+    wait_ready
+    fetch_token
+    auth="Bearer $token"
+    lua="$work/random-id.lua"
+    cat >"$lua" <<LUA
+-- GET /dataSource/{id} with an id drawn per request from the seeded range.
+local counter = 0
+function setup(thread)
+    counter = counter + 1
+    thread:set("thread_number", counter)
+end
+function init(args)
+    math.randomseed(os.time() * 1000 + (thread_number or 0) * 7919)
+end
+function request()
+    return wrk.format("GET", "/dataSource/" .. math.random($first_id, $last_id))
+end
+LUA
+    routes=("GET /health||/health|"
+            "GET /dataSource?searchText=$COMMON_WORD&size=$PAGE_SIZE|$auth|/dataSource?searchText=$COMMON_WORD&size=$PAGE_SIZE|"
+            "GET /dataSource?searchText=$RARE_WORD&size=$PAGE_SIZE|$auth|/dataSource?searchText=$RARE_WORD&size=$PAGE_SIZE|"
+            "GET /dataSource/{random id}|$auth|/dataSource/$first_id|$lua")
+    declare -A matches=()
+    for route in "${routes[@]}"; do
+        IFS='|' read -r label route_auth path script <<<"$route"
+        check_route "$path" "$route_auth"
+        case "$path" in
+            /dataSource\?*)
+                count=$(json_field "$work/check.out" 'd["count"]')
+                hits=$(json_field "$work/check.out" 'len(d["hits"])')
+                (( hits == (count < PAGE_SIZE ? count : PAGE_SIZE) )) || die "GET $path: $hits hits for count $count"
+                matches[$label]=$count ;;
+            /dataSource/*) matches[$label]=1 ;;
+            *) matches[$label]=- ;;
+        esac
+    done
+    # The seeded catalog's known selectivities (see BenchCatalog in Sources/warden-bench).
+    if [[ "$COMMON_WORD" == finance && "${matches[GET /dataSource?searchText=finance&size=$PAGE_SIZE]}" != $((SOURCES / 10)) ]]; then
+        die "searchText=finance counted ${matches[GET /dataSource?searchText=finance&size=$PAGE_SIZE]}, expected $((SOURCES / 10))"
+    fi
+    if [[ "$RARE_WORD" == hyperion && "${matches[GET /dataSource?searchText=hyperion&size=$PAGE_SIZE]}" != $((SOURCES / 5000)) ]]; then
+        die "searchText=hyperion counted ${matches[GET /dataSource?searchText=hyperion&size=$PAGE_SIZE]}, expected $((SOURCES / 5000))"
+    fi
+
+    log "$metastore: warming up (1 s per route)"
+    for route in "${routes[@]}"; do
+        IFS='|' read -r label route_auth path script <<<"$route"
+        run_wrk "$metastore warm-up $label" 1s "$path" "$route_auth" "$script"
+    done
+    base_p50=
+    for route in "${routes[@]}"; do
+        IFS='|' read -r label route_auth path script <<<"$route"
+        log "$metastore: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $label"
+        run_wrk "$metastore $label" "$DURATION" "$path" "$route_auth" "$script"
+        [[ -n "$base_p50" ]] || base_p50=$p50
+        ratio=$(awk -v a="$p50" -v b="$base_p50" 'BEGIN { printf "%.2f", a / b }')
+        row=$(awk -v m="$metastore" -v l="$label" -v n="${matches[$label]}" -v p50="$p50" -v p99="$p99" -v rps="$rps" -v r="$ratio" \
+            'BEGIN { printf "| %s | `%s` | %s | %.2f ms | %.2f ms | %.0f | %s |", m, l, n, p50, p99, rps, r }')
+        rows+=("$row")
+        log "  p50 $p50 ms, p99 $p99 ms, $rps req/s, p50 ratio $ratio"
+    done
+    stop_server
+    report_server_log "$metastore latency"
+    unset matches
+
+    # 3. Query plans.
+    log "$metastore: query plans"
+    plan_out="$work/plans-$metastore.md"
+    if [[ "$metastore" == postgresql ]]; then
+        admin_id=$(psql "$db_url" -X -A -t -c "SELECT id FROM users WHERE userid = 'admin'")
+        postgres_plans "$db_url" "$admin_id" >"$plan_out" 2>&1 || { cat "$plan_out" >&2; die "EXPLAIN failed"; }
+    else
+        admin_id=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT id FROM users WHERE userid = ?", ("admin",)).fetchone()[0])' \
+            "$data_dir/warden.sqlite")
+        sqlite_plans "$data_dir/warden.sqlite" "$admin_id" >"$plan_out" 2>&1 || { cat "$plan_out" >&2; die "EXPLAIN QUERY PLAN failed"; }
+    fi
+    plans+=("$plan_out")
+done
+
+# --- Report -----------------------------------------------------------------------
+echo
+echo "Search benchmark — warden $("$BIN" --version 2>/dev/null || echo '?'), $SOURCES data sources (20 dictionary columns each)," \
+     "$(nproc) cores shared by wrk, the server and the database, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "| metastore | route | matches | p50 | p99 | req/s | p50 ratio to /health |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${rows[@]}"
+echo
+echo "Seeding (warden-bench seed, through DataSourceStore.create):"
+for note in "${seed_notes[@]}"; do echo "- $note"; done
+if (( ${#notes[@]} + ${#server_log_notes[@]} > 0 )); then
+    echo
+    echo "Notes:"
+    for note in "${notes[@]}" "${server_log_notes[@]}"; do echo "- $note"; done
+fi
+echo
+echo "Query plans of the search (count query, then page query), as DataSourceStore.search sends them:"
+echo
+for plan in "${plans[@]}"; do cat "$plan"; done

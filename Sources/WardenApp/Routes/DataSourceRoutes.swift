@@ -1,0 +1,219 @@
+import Foundation
+import Hummingbird
+import WardenDomain
+import WardenStore
+
+/// `/dataSource`: search, details, changes, deletion, health and bulk actions.
+struct DataSourceRoutes {
+    let service: DataSourceService
+    let activities: ActivityStore
+
+    var dataSources: DataSourceStore { service.dataSources }
+
+    func register(on api: RouterGroup<AuthenticatedContext>) {
+        api.get("/dataSource", use: search)
+        api.get("/dataSource/rpc/mine", use: mine)
+        api.get("/dataSource/blobHandlerTypes", use: blobHandlerTypes)
+        api.get("/dataSource/name/{dataSourceName}", use: byName)
+        api.get("/dataSource/sqlTableName/{shortName}", use: bySQLTableName)
+        api.put("/dataSource/bulk/{type}", use: bulk)
+        api.post("/dataSource/bulkRefreshViews", use: refreshViews)
+        api.get("/dataSource/{dataSourceId}", use: get)
+        api.put("/dataSource/{dataSourceId}", use: update)
+        api.delete("/dataSource/{dataSourceId}", use: delete)
+        api.get("/dataSource/{dataSourceId}/contacts", use: contacts)
+        api.get("/dataSource/{dataSourceId}/activities", use: listActivities)
+        api.get("/dataSource/{dataSourceId}/test", use: test)
+    }
+
+    // MARK: Search and details
+
+    @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> SearchPayload {
+        let query = try Self.parseQuery(QueryReader(request: request))
+        let result = try await dataSources.search(query, callerId: context.principal.userId)
+        switch query.mode {
+        case .full:
+            let tags = try await service.tags.tagNames(ofDataSources: result.hits.map(\.dataSource.id))
+            return SearchPayload(count: result.count,
+                                 hits: result.hits.map { SearchHitPayload($0, query: query, tags: tags[$0.dataSource.id] ?? []) })
+        case .count:
+            return SearchPayload(count: result.count, hits: [])
+        case .tag:
+            return SearchPayload(count: result.count, tags: result.tagCounts.map { .init(name: $0.name, count: $0.count) })
+        case .minMax:
+            return SearchPayload(count: result.count,
+                                 min: .init(recordCount: result.recordCountRange.min, createdAt: result.createdAtRange.min),
+                                 max: .init(recordCount: result.recordCountRange.max, createdAt: result.createdAtRange.max))
+        case .status:
+            return SearchPayload(count: result.count, statuses: result.statusCounts)
+        }
+    }
+
+    static func parseQuery(_ reader: QueryReader) throws -> DataSourceQuery {
+        var query = DataSourceQuery()
+        func list(_ name: String) -> [String] {
+            reader.request.uri.queryParameters.getAll(name)
+                .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                .filter { !$0.isEmpty }
+        }
+        func invalid(_ name: String, _ message: String) -> WardenError {
+            .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
+        }
+        func ids(_ name: String) throws -> [Int64] {
+            try list(name).map { guard let id = Int64($0) else { throw invalid(name, "must list integers") }; return id }
+        }
+        func oneOf<T: RawRepresentable & CaseIterable>(_ name: String, _: T.Type) throws -> [T] where T.RawValue == String {
+            try list(name).map {
+                guard let value = T(rawValue: $0) else { throw invalid(name, "must be one of: " + T.allCases.map(\.rawValue).joined(separator: ", ")) }
+                return value
+            }
+        }
+        let handlerTypes = Technology.allCases.map(\.blobHandlerType)
+        query.blobHandlerTypes = list("blobHandlerType")
+        if let unknown = query.blobHandlerTypes.first(where: { type in !handlerTypes.contains { $0.lowercased() == type.lowercased() } }) {
+            throw invalid("blobHandlerType", "has an unknown value \(unknown): expected one of \(handlerTypes.joined(separator: ", "))")
+        }
+        query.subscriptions = try oneOf("subscription", DataSourceQuery.Subscription.self)
+        query.statuses = list("status")
+        if query.statuses.contains(where: { !DataSourceQuery.statusValues.contains($0) }) {
+            throw invalid("status", "must be passed or failed")
+        }
+        query.tags = list("tag")
+        query.searchText = reader.string("searchText")
+        query.nameOnly = try reader.bool("nameOnly") ?? false
+        query.columns = list("column")
+        query.connectionStrings = list("connectionString")
+        query.schema = reader.string("schema")
+        query.idOnly = try reader.bool("idOnly") ?? false
+        query.dataSourceIds = try ids("dataSourceIds")
+        query.selectFields = try oneOf("selectFields", DataSourceQuery.SelectField.self)
+        query.excludedProjects = try ids("excludedProjects")
+        query.ephemeral = try reader.bool("ephemeral")
+        query.hostname = reader.string("hostname")
+        if let mode = try reader.int("mode") {
+            guard let parsed = DataSourceQuery.Mode(rawValue: mode) else { throw invalid("mode", "must be 0 (FULL), 1 (COUNT), 4 (TAG), 5 (MIN_MAX) or 6 (STATUS)") }
+            query.mode = parsed
+        }
+        query.sortField = try reader.oneOf("sortField", DataSourceQuery.SortField.self) ?? .name
+        query.sortOrder = try reader.oneOf("sortOrder", SortOrder.self) ?? .asc
+        query.paging = try Paging.parse(size: try reader.int("size"), offset: try reader.int("offset"), defaultSize: 10)
+        return query
+    }
+
+    @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> DataSourcePayload {
+        try await details(.id(try Self.id(context.parameters)), context: context)
+    }
+
+    @Sendable func byName(_ request: Request, context: AuthenticatedContext) async throws -> DataSourcePayload {
+        try await details(.name(try context.parameters.string("dataSourceName")), context: context)
+    }
+
+    @Sendable func bySQLTableName(_ request: Request, context: AuthenticatedContext) async throws -> DataSourcePayload {
+        try await details(.sqlTableName(try context.parameters.string("shortName")), context: context)
+    }
+
+    private func details(_ lookup: DataSourceStore.Lookup, context: AuthenticatedContext) async throws -> DataSourcePayload {
+        guard let view = try await dataSources.view(lookup, callerId: context.principal.userId),
+              view.dataSource.isVisible(to: view.memberState) else { throw DataSourceStore.notFound }
+        return DataSourcePayload(view, tags: try await service.tags.tagNames(ofDataSources: [view.dataSource.id])[view.dataSource.id] ?? [])
+    }
+
+    @Sendable func mine(_ request: Request, context: AuthenticatedContext) async throws -> [MineHitPayload] {
+        try await dataSources.mine(userId: context.principal.userId).map {
+            MineHitPayload(id: $0.id, name: $0.name, type: $0.type, sqlTableName: $0.sqlTableName, sqlSchemaName: $0.sqlSchemaName,
+                           blobHandlerType: $0.technology.blobHandlerType)
+        }
+    }
+
+    @Sendable func blobHandlerTypes(_ request: Request, context: AuthenticatedContext) async throws -> [BlobHandlerTypePayload] {
+        let host = request.head.authority.map { "http://\($0)" } ?? ""
+        return Technology.allCases.enumerated().map { index, technology in
+            BlobHandlerTypePayload(name: technology.blobHandlerType, clientUrl: "/\(technology.rawValue)",
+                                   baseUrl: "\(host)/\(technology.rawValue)", config: .init(port: technology.defaultPort),
+                                   displayOrder: index + 1, driver: technology.blobHandlerType, connectorAvailable: technology.hasConnector)
+        }
+    }
+
+    @Sendable func contacts(_ request: Request, context: AuthenticatedContext) async throws -> [ContactPayload] {
+        let id = try Self.id(context.parameters)
+        _ = try await service.access.visible(id, to: context.principal)
+        return try await dataSources.contacts(dataSourceId: id).map {
+            ContactPayload(id: $0.user.id, userid: $0.user.userid, name: $0.user.profile.name, email: $0.user.profile.email, state: $0.state.rawValue)
+        }
+    }
+
+    @Sendable func listActivities(_ request: Request, context: AuthenticatedContext) async throws -> ActivitiesPayload {
+        let id = try Self.id(context.parameters)
+        let source = try await service.access.require([.owner, .expert], on: id, caller: context.principal)
+        let reader = QueryReader(request: request)
+        let page = try await activities.activities(dataSourceId: id,
+                                                   paging: try Paging.parse(size: try reader.int("size"), offset: try reader.int("offset"), defaultSize: 20))
+        return ActivitiesPayload(count: page.count, activities: page.items.map { activity in
+            var metadata = activity.details.objectValue ?? [:]
+            metadata["dataSourceName"] = .string(source.name)
+            return .init(id: activity.id, modelId: String(id), notificationType: activity.type.rawValue, metadata: .object(metadata),
+                         actionBy: activity.actorId.map { .init(id: $0, userid: activity.actorUserid, name: activity.actorName) },
+                         createdAt: activity.createdAt, updatedAt: activity.createdAt)
+        })
+    }
+
+    // MARK: Changes
+
+    @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> DataSourcePayload {
+        let id = try Self.id(context.parameters)
+        let source = try await service.access.require([.owner], on: id, caller: context.principal)
+        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
+        guard case .object(let object) = body else { throw WardenError.badRequest("Request body must be an object", code: "request.invalid_json") }
+        let changes = try DataSourceChanges.parse(object, current: source)
+        _ = try await dataSources.update(id: id, changes: changes, actorId: context.principal.userId, now: service.clock.now())
+        return try await details(.id(id), context: context)
+    }
+
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> DeletionPayload {
+        let id = try Self.id(context.parameters)
+        let source = try await service.access.require([.owner], on: id, caller: context.principal)
+        let gone = try await service.delete(source, actorId: context.principal.userId)
+        return DeletionPayload(id: id, name: source.name, disabled: true, deleted: gone)
+    }
+
+    struct BulkInput: Decodable {
+        var ids: [Int64]
+        var update: JSONValue?
+    }
+
+    @Sendable func bulk(_ request: Request, context: AuthenticatedContext) async throws -> BulkPayload {
+        let raw = try context.parameters.string("type")
+        guard let action = BulkAction(rawValue: raw) else {
+            throw WardenError.notFound("Unknown bulk action \(raw): expected one of " + BulkAction.allCases.map(\.rawValue).joined(separator: ", "),
+                                       code: "bulk.unknown_action")
+        }
+        let input = try await request.decodeJSON(as: BulkInput.self, context: context)
+        guard !input.ids.isEmpty, input.ids.count <= 10_000 else {
+            throw WardenError.badRequest("`ids` must list 1 to 10000 data source ids", code: "request.validation_failed")
+        }
+        let (bulkId, jobs) = try await service.bulk(action, ids: input.ids, update: input.update, caller: context.principal)
+        return BulkPayload(bulkId: bulkId, jobsCreated: jobs)
+    }
+
+    struct RefreshInput: Decodable {
+        var dataSourceIds: [Int64]
+    }
+
+    @Sendable func refreshViews(_ request: Request, context: AuthenticatedContext) async throws -> BulkPayload {
+        let input = try await request.decodeJSON(as: RefreshInput.self, context: context)
+        let (bulkId, jobs) = try await service.refreshViews(ids: input.dataSourceIds, caller: context.principal)
+        return BulkPayload(bulkId: bulkId, jobsCreated: jobs)
+    }
+
+    @Sendable func test(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+        let id = try Self.id(context.parameters)
+        let source = try await service.access.require([.owner, .expert], on: id, caller: context.principal)
+        return try await service.healthCheck(source, actorId: context.principal.userId)
+    }
+
+    static func id(_ parameters: Parameters) throws -> Int64 {
+        try parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
+    }
+}
+
+extension JSONValue: ResponseEncodable {}

@@ -1,0 +1,187 @@
+import Foundation
+import WardenConnectors
+import WardenDomain
+import WardenStore
+
+/// The /dataSource operations that are more than one store call: health checks and bulk actions.
+struct DataSourceService: Sendable {
+    let dataSources: DataSourceStore
+    let dictionaries: DictionaryStore
+    let tags: TagStore
+    let jobs: JobStore
+    let connectors: any ConnectorFactory
+    let signal: JobSignal
+    let clock: any WardenClock
+
+    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
+
+    // MARK: Health
+
+    /// Runs the real checks against the warehouse and records the outcome. A check that does not hold is
+    /// reported as `failed` with what went wrong; the check itself never fails the request.
+    func healthCheck(_ source: DataSource, actorId: Int64) async throws -> JSONValue {
+        let now = clock.now()
+        let stamp = JSONValue.string(now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        func check(_ passed: Bool, _ message: String) -> JSONValue {
+            .object(["status": .string(passed ? "passed" : "failed"), "message": .string(message), "lastAttempted": stamp])
+        }
+        var sql: JSONValue
+        var stats: JSONValue
+        var columns: JSONValue
+        do {
+            guard let handler = try await dataSources.handler(dataSourceId: source.id) else { throw DataSourceStore.notFound }
+            let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
+            let connector = try connectors.connector(for: metadata.settings(technology: source.technology,
+                                                                            storedPassword: try dataSources.openPassword(of: handler)))
+            try await connector.testConnection()
+            sql = check(true, "Passed")
+            if let remote = try await connector.describe([source.remoteTable])[source.remoteTable] {
+                let counts = try await connector.rowCounts([source.remoteTable])
+                stats = counts[source.remoteTable].map { check(true, "\($0) rows") } ?? check(false, "The row count could not be read")
+                let dictionary = Set(try await dictionaries.dictionary(dataSourceId: source.id)?.columns.map(\.name) ?? [])
+                let table = Set(remote.map(\.name))
+                let missing = dictionary.subtracting(table).sorted()
+                let added = table.subtracting(dictionary).sorted()
+                var problems: [String] = []
+                if !missing.isEmpty { problems.append("The dictionary lists columns the table no longer has: " + missing.joined(separator: ", ")) }
+                if !added.isEmpty { problems.append("The table has columns the dictionary lacks: " + added.joined(separator: ", ")) }
+                columns = check(problems.isEmpty, problems.isEmpty ? "The columns match the dictionary" : problems.joined(separator: "; "))
+            } else {
+                sql = check(false, "Table \(source.remoteTable) no longer exists in the warehouse")
+                stats = check(false, "Not run: the table is missing")
+                columns = check(false, "Not run: the table is missing")
+            }
+        } catch let error as WardenError {
+            sql = check(false, error.message)
+            stats = check(false, "Not run: the warehouse check failed")
+            columns = check(false, "Not run: the warehouse check failed")
+        }
+        let passed = [sql, stats, columns].allSatisfy { $0.objectValue?["status"] == .string("passed") }
+        var info: [String: JSONValue] = ["sql": sql, "stats": stats, "columnEvolution": columns, "lastAttempt": .object(["date": stamp])]
+        if let column = source.highCardinalityColumn {
+            info["highCardinality"] = .object(["status": .string("passed"), "message": .string(column)])
+        }
+        try await dataSources.recordHealth(id: source.id, status: passed ? "passed" : "failed", info: .object(info), actorId: actorId, now: now)
+        info["status"] = .string(passed ? "passed" : "failed")
+        return .object(info)
+    }
+
+    // MARK: Bulk
+
+    /// One job per data source; each job is its own transaction, so one failure does not undo the others.
+    func bulk(_ action: BulkAction, ids: [Int64], update: JSONValue?, caller: Principal) async throws -> (String, Int) {
+        try Self.validate(action, update: update)
+        let bulkId = "bulk_ds_update_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let payload = JSONValue.object(["action": .string(action.rawValue), "update": update ?? .null])
+        let created = try await jobs.enqueue(Array(Set(ids)).sorted().map {
+            NewJob(type: .dataSourceBulk, payload: payload, dataSourceId: $0, bulkId: bulkId, maxAttempts: 3)
+        }, createdBy: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return (bulkId, created.count)
+    }
+
+    /// Refreshes native views: one job per data source, all of which the caller must own.
+    func refreshViews(ids: [Int64], caller: Principal) async throws -> (String, Int) {
+        for id in ids { _ = try await access.require([.owner], on: id, caller: caller) }
+        let bulkId = "bulk_view_refresh_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let created = try await jobs.enqueue(Array(Set(ids)).sorted().map {
+            NewJob(type: .nativeViewRefresh, dataSourceId: $0, bulkId: bulkId)
+        }, createdBy: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return (bulkId, created.count)
+    }
+
+    static func validate(_ action: BulkAction, update: JSONValue?) throws {
+        switch action {
+        case .addUsers:
+            _ = try members(in: update)
+        case .tags:
+            _ = try tagNames(in: update)
+        case .disable, .restore, .delete:
+            break
+        }
+    }
+
+    /// `update` for add-users: `[{id, state}]`, or that list under `users` or `profiles`.
+    static func members(in update: JSONValue?) throws -> [(profileId: Int64, state: MemberState)] {
+        let items: [JSONValue]
+        switch update {
+        case .array(let list)?: items = list
+        case .object(let object)?:
+            guard case .array(let list)? = object["users"] ?? object["profiles"] else { fallthrough }
+            items = list
+        default:
+            throw WardenError.badRequest("`update` must list the users to add as [{\"id\": <profileId>, \"state\": \"subscribed\"}]",
+                                         code: "request.validation_failed")
+        }
+        var validator = Validator()
+        var result: [(Int64, MemberState)] = []
+        for (index, item) in items.enumerated() {
+            var fields = JSONFields(item.objectValue ?? [:], path: "update[\(index)]", validator: validator)
+            let id = fields.int("id", required: true)
+            let state = fields.string("state") ?? MemberState.subscribed.rawValue
+            validator = fields.validator
+            guard let memberState = MemberState(rawValue: state), memberState != .pending else {
+                validator.add("update[\(index)].state", "must be one of: subscribed, expert, owner")
+                continue
+            }
+            if let id { result.append((Int64(id), memberState)) }
+        }
+        try validator.finish()
+        return result
+    }
+
+    /// `update` for tags: `{"tags": [{"name": …}]}`.
+    static func tagNames(in update: JSONValue?) throws -> [String] {
+        guard case .array(let items)? = update?.objectValue?["tags"], !items.isEmpty else {
+            throw WardenError.badRequest("`update.tags` must list the tags to add as [{\"name\": …}]", code: "request.validation_failed")
+        }
+        let names = items.compactMap { $0.objectValue?["name"]?.stringValue }
+        guard names.count == items.count else {
+            throw WardenError.badRequest("Every entry of `update.tags` needs a `name`", code: "request.validation_failed")
+        }
+        return names
+    }
+
+    /// Carries out one data source's share of a bulk action, as its job, checking the starter still owns it.
+    func applyBulk(_ job: Job) async throws -> JSONValue {
+        guard case .object(let payload) = job.payload, let raw = payload["action"]?.stringValue, let action = BulkAction(rawValue: raw),
+              let id = job.dataSourceId else {
+            throw WardenError.badRequest("The job payload is not a bulk action", code: "job.invalid_payload")
+        }
+        let caller = job.createdBy
+        guard let source = try await dataSources.dataSource(id: id) else {
+            throw WardenError.notFound("Data source \(id) does not exist", code: "dataSource.not_found")
+        }
+        guard try await dataSources.memberState(dataSourceId: id, userId: caller) == .owner else {
+            throw WardenError.forbidden("The user who started the bulk action does not own data source \(id)", code: "dataSource.role_required")
+        }
+        switch action {
+        case .disable, .restore:
+            var changes = DataSourceChanges()
+            changes.deleted = action == .disable
+            _ = try await dataSources.update(id: id, changes: changes, actorId: caller, now: clock.now())
+        case .delete:
+            try await delete(source, actorId: caller)
+        case .addUsers:
+            try await dataSources.setMembers(try Self.members(in: payload["update"]), dataSourceId: id, actorId: caller, now: clock.now())
+        case .tags:
+            _ = try await tags.attach(try Self.tagNames(in: payload["update"]).map { try TagName($0) }, to: .dataSource(id), by: caller,
+                                      now: clock.now())
+        }
+        return .object(["dataSourceId": .int(id), "action": .string(action.rawValue)])
+    }
+
+    /// The first delete disables; deleting a disabled source removes it for good. Returns whether it is gone.
+    @discardableResult
+    func delete(_ source: DataSource, actorId: Int64) async throws -> Bool {
+        if !source.disabled {
+            var changes = DataSourceChanges()
+            changes.deleted = true
+            _ = try await dataSources.update(id: source.id, changes: changes, actorId: actorId, now: clock.now())
+            return false
+        }
+        try await dataSources.hardDelete(id: source.id)
+        return true
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import SQLKit
+import WardenDomain
+
+/// A data source as one caller sees it: with their standing on it.
+public struct DataSourceView: Sendable, Equatable {
+    public var dataSource: DataSource
+    public var memberState: MemberState?
+
+    /// The API's `subscriptionStatus`.
+    public var subscriptionStatus: String { memberState?.rawValue ?? "not_subscribed" }
+}
+
+/// The answer to a search: a page, and the aggregates the non-full modes ask for.
+public struct DataSourceSearchResult: Sendable {
+    public var count: Int
+    public var hits: [DataSourceView]
+    public var tagCounts: [(name: String, count: Int)]
+    public var statusCounts: [String: Int]
+    public var recordCountRange: (min: Int64?, max: Int64?)
+    public var createdAtRange: (min: Date?, max: Date?)
+}
+
+extension DataSourceStore {
+    /// Who may see which row, in SQL: the same rule as `DataSource.isVisible(to:)`.
+    static let visibleToCaller: SQLQueryString = """
+        ((ds.disabled = \(bind: false) AND (ds.private = \(bind: false) OR (m.state IS NOT NULL AND m.state <> 'pending')))
+         OR (ds.disabled = \(bind: true) AND m.state = 'owner'))
+        """
+
+    static func qualifiedColumns(_ alias: String) -> String {
+        columns.split(separator: ",").map { "\(alias).\($0.trimmingCharacters(in: .whitespacesAndNewlines))" }.joined(separator: ", ")
+    }
+
+    static func view(from row: any SQLRow) throws -> DataSourceView {
+        DataSourceView(dataSource: try dataSource(from: row),
+                       memberState: try row.optionalString("member_state").flatMap(MemberState.init(rawValue:)))
+    }
+
+    // MARK: Search
+
+    /// Searches the data sources `callerId` may see. Every filter is SQL over indexed columns; substring search
+    /// uses a trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL), so nothing is filtered in the application.
+    public func search(_ query: DataSourceQuery, callerId: Int64) async throws -> DataSourceSearchResult {
+        var conditions: [SQLQueryString] = [Self.visibleToCaller]
+        if !query.blobHandlerTypes.isEmpty {
+            let technologies: [SQLBindable] = Technology.allCases
+                .filter { technology in query.blobHandlerTypes.contains { $0.lowercased() == technology.blobHandlerType.lowercased() } }
+                .map(\.rawValue)
+            conditions.append(technologies.isEmpty ? "1 = 0" : "ds.technology IN (\(binds: technologies))")
+        }
+        if !query.subscriptions.isEmpty {
+            var alternatives: [SQLQueryString] = []
+            let states: [SQLBindable] = query.subscriptions.compactMap { MemberState(rawValue: $0.rawValue)?.rawValue }
+            if !states.isEmpty { alternatives.append("m.state IN (\(binds: states))") }
+            if query.subscriptions.contains(.notSubscribed) { alternatives.append("m.state IS NULL") }
+            conditions.append(alternatives.isEmpty ? "1 = 0" : "(" + alternatives.joined(separator: " OR ") + ")")
+        }
+        if !query.statuses.isEmpty {
+            let statuses: [SQLBindable] = query.statuses
+            conditions.append("ds.status IN (\(binds: statuses))")
+        }
+        if !query.tags.isEmpty {
+            conditions.append("ds.id IN (\(TagStore.dataSourceIdsTagged(query.tags)))")
+        }
+        if let text = query.searchText {
+            conditions.append(textCondition(text, nameOnly: query.nameOnly))
+        }
+        if !query.columns.isEmpty {
+            let names: [SQLBindable] = query.columns
+            conditions.append("""
+                ds.id IN (SELECT d.data_source_id FROM dictionaries d JOIN dictionary_columns c ON c.dictionary_id = d.id
+                          WHERE c.name IN (\(binds: names)))
+                """)
+        }
+        if !query.connectionStrings.isEmpty {
+            let values: [SQLBindable] = query.connectionStrings
+            conditions.append("ds.connection_string IN (\(binds: values))")
+        }
+        if let schema = query.schema {
+            conditions.append("(ds.sql_schema_name = \(bind: schema) OR ds.remote_schema = \(bind: schema))")
+        }
+        if !query.dataSourceIds.isEmpty {
+            let ids: [SQLBindable] = query.dataSourceIds
+            conditions.append("ds.id IN (\(binds: ids))")
+        }
+        if query.ephemeral == true {
+            // Warden registers no ephemeral data sources.
+            conditions.append("1 = 0")
+        }
+        if let hostname = query.hostname {
+            conditions.append("LOWER(ds.connection_string) LIKE \(bind: "%@" + SQLText.escapeLike(hostname.lowercased()) + ":%") ESCAPE '\\'")
+        }
+        let source: SQLQueryString = """
+            FROM data_sources ds
+            LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: callerId)
+            WHERE \(conditions.joined(separator: " AND "))
+            """
+        let direction = query.sortOrder == .asc ? "ASC" : "DESC"
+        let sortColumn = switch query.sortField {
+        case .name: "LOWER(ds.name)"
+        case .createdAt: "ds.created_at"
+        case .blobHandlerType: "ds.technology"
+        case .subscriptionStatus: "COALESCE(m.state, 'not_subscribed')"
+        case .recordCount: "COALESCE(ds.row_count, -1)"
+        case .status: "ds.status"
+        // No data policies exist yet, so every source sorts alike; the id keeps the order stable.
+        case .policy: "ds.id"
+        case .editable: "CASE WHEN m.state = 'owner' THEN 1 ELSE 0 END"
+        }
+        return try await metastore.read { db in
+            let count = try await db.raw("SELECT COUNT(*) AS n \(source)").first()!.decode(column: "n", as: Int.self)
+            var result = DataSourceSearchResult(count: count, hits: [], tagCounts: [], statusCounts: [:],
+                                                recordCountRange: (nil, nil), createdAtRange: (nil, nil))
+            switch query.mode {
+            case .count:
+                break
+            case .full:
+                result.hits = try await db.raw("""
+                    SELECT \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state \(source)
+                    ORDER BY \(unsafeRaw: sortColumn) \(unsafeRaw: direction), ds.id \(unsafeRaw: direction)
+                    LIMIT \(bind: query.paging.size) OFFSET \(bind: query.paging.offset)
+                    """).all().map(Self.view(from:))
+            case .tag:
+                result.tagCounts = try await db.raw("""
+                    SELECT t.name, COUNT(*) AS n FROM data_source_tags dt JOIN tags t ON t.id = dt.tag_id
+                    WHERE dt.data_source_id IN (SELECT ds.id \(source)) GROUP BY t.name ORDER BY t.name
+                    """).all().map { (try $0.string("name"), try $0.decode(column: "n", as: Int.self)) }
+            case .minMax:
+                let row = try await db.raw("""
+                    SELECT MIN(ds.row_count) AS min_rows, MAX(ds.row_count) AS max_rows, MIN(ds.created_at) AS min_created,
+                           MAX(ds.created_at) AS max_created \(source)
+                    """).first()!
+                result.recordCountRange = (try row.decode(column: "min_rows", as: Int64?.self), try row.decode(column: "max_rows", as: Int64?.self))
+                result.createdAtRange = (try row.optionalDate("min_created"), try row.optionalDate("max_created"))
+            case .status:
+                for row in try await db.raw("SELECT ds.status, COUNT(*) AS n \(source) GROUP BY ds.status").all() {
+                    result.statusCounts[try row.string("status")] = try row.decode(column: "n", as: Int.self)
+                }
+            }
+            return result
+        }
+    }
+
+    /// Substring match on names (and descriptions unless `nameOnly`), served by the trigram index.
+    private func textCondition(_ text: String, nameOnly: Bool) -> SQLQueryString {
+        let pattern = SQLText.containsPattern(text)
+        switch metastore.kind {
+        case .postgresql:
+            return nameOnly
+                ? "LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\'"
+                : "(LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE \(bind: pattern) ESCAPE '\\')"
+        case .sqlite:
+            // FTS5's trigram LIKE takes no ESCAPE clause; text with LIKE wildcards falls back to a plain scan.
+            if text.contains("%") || text.contains("_") || text.contains("\\") {
+                return nameOnly
+                    ? "LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\'"
+                    : "(LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE \(bind: pattern) ESCAPE '\\')"
+            }
+            let raw = "%" + text + "%"
+            return nameOnly
+                ? "ds.id IN (SELECT rowid FROM data_source_search WHERE name LIKE \(bind: raw))"
+                : "ds.id IN (SELECT rowid FROM data_source_search WHERE name LIKE \(bind: raw) OR description LIKE \(bind: raw))"
+        }
+    }
+
+    // MARK: Lookups
+
+    public enum Lookup: Sendable {
+        case id(Int64), name(String), sqlTableName(String)
+    }
+
+    /// One data source with the caller's standing, found by id, name or SQL table name.
+    public func view(_ lookup: Lookup, callerId: Int64) async throws -> DataSourceView? {
+        let condition: SQLQueryString = switch lookup {
+        case .id(let id): "ds.id = \(bind: id)"
+        case .name(let name): "ds.name = \(bind: name)"
+        case .sqlTableName(let name): "ds.sql_table_name = \(bind: name)"
+        }
+        return try await metastore.read { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state FROM data_sources ds
+                LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: callerId)
+                WHERE \(condition)
+                """).first().map(Self.view(from:))
+        }
+    }
+
+    /// The enabled data sources `userId` is a member of (owner, expert or subscriber).
+    public func mine(userId: Int64) async throws -> [DataSource] {
+        try await metastore.read { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.qualifiedColumns("ds")) FROM data_sources ds
+                JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: userId) AND m.state <> 'pending'
+                WHERE ds.disabled = \(bind: false) ORDER BY LOWER(ds.name), ds.id
+                """).all().map(Self.dataSource(from:))
+        }
+    }
+
+    /// Owners and experts with their profiles.
+    public func contacts(dataSourceId: Int64) async throws -> [(user: User, state: MemberState)] {
+        let columns = IdentityStore.userColumns.split(separator: ",").map { "u.\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+        return try await metastore.read { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: columns), m.state AS member_state FROM data_source_members m JOIN users u ON u.id = m.user_id
+                WHERE m.data_source_id = \(bind: dataSourceId) AND m.state IN ('owner', 'expert') ORDER BY m.state DESC, u.id
+                """).all().map { row in
+                (try IdentityStore.user(from: row), MemberState(rawValue: try row.string("member_state")) ?? .expert)
+            }
+        }
+    }
+
+    // MARK: Changes
+
+    /// Applies `PUT /dataSource/{id}` changes and records the activity, in one transaction.
+    public func update(id: Int64, changes: DataSourceChanges, actorId: Int64, now: Date) async throws -> DataSource {
+        try await metastore.write { db in
+            guard let current = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)")
+                .first().map(Self.dataSource(from:)) else { throw Self.notFound }
+            let disabled = changes.deleted ?? current.disabled
+            do {
+                try await db.raw("""
+                    UPDATE data_sources SET name = \(bind: changes.name ?? current.name),
+                        sql_table_name = \(bind: changes.sqlTableName ?? current.sqlTableName),
+                        record_format = \(bind: changes.recordFormat ?? current.recordFormat),
+                        organization = \(bind: changes.organization ?? current.organization),
+                        category = \(bind: changes.category ?? current.category),
+                        description = \(bind: changes.description ?? current.description),
+                        documentation = \(bind: changes.documentation ?? current.documentation),
+                        has_examples = \(bind: changes.hasExamples ?? current.hasExamples),
+                        private = \(bind: changes.isPrivate ?? current.isPrivate),
+                        disabled = \(bind: disabled), deleted_at = \(bind: disabled ? (current.disabled ? nil : now.millis) : Int64?.none),
+                        updated_at = \(bind: now.millis)
+                    WHERE id = \(bind: id)
+                    """).run()
+            } catch where DatabaseErrors.isUniqueViolation(error) {
+                throw WardenError.conflict("Another data source already has that name or SQL table name", code: "dataSource.conflict")
+            }
+            var activities = [NewActivity(dataSourceId: id, actorId: actorId, type: .updated)]
+            if disabled != current.disabled {
+                activities.append(NewActivity(dataSourceId: id, actorId: actorId, type: disabled ? .disabled : .restored))
+            }
+            try await ActivityStore.record(activities, now: now, on: db)
+            return try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)")
+                .first().map(Self.dataSource(from:))!
+        }
+    }
+
+    /// Deletes the data source for good with everything attached to it, in one transaction: dictionary,
+    /// handler, memberships, tags, blobs and lineage (by cascade), and its jobs and activities.
+    public func hardDelete(id: Int64) async throws {
+        try await metastore.write { db in
+            try await db.raw("DELETE FROM jobs WHERE data_source_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM activities WHERE data_source_id = \(bind: id)").run()
+            let deleted = try await db.raw("DELETE FROM data_sources WHERE id = \(bind: id) RETURNING id").all()
+            guard !deleted.isEmpty else { throw Self.notFound }
+        }
+    }
+
+    /// Records the outcome of a health check.
+    public func recordHealth(id: Int64, status: String, info: JSONValue, actorId: Int64, now: Date) async throws {
+        try await metastore.write { db in
+            try await db.raw("""
+                UPDATE data_sources SET status = \(bind: status), status_info = \(bind: try JSONColumn.encode(info)) WHERE id = \(bind: id)
+                """).run()
+            try await ActivityStore.record([NewActivity(dataSourceId: id, actorId: actorId, type: .healthChecked,
+                                                        details: .object(["status": .string(status)]))], now: now, on: db)
+        }
+    }
+}
+
+extension DataSourceStore {
+    /// Adds users to a data source, or changes their standing, in one transaction.
+    public func setMembers(_ members: [(profileId: Int64, state: MemberState)], dataSourceId: Int64, actorId: Int64, now: Date) async throws {
+        try await metastore.write { db in
+            var activities: [NewActivity] = []
+            for member in members {
+                guard try await db.raw("SELECT id FROM users WHERE id = \(bind: member.profileId)").first() != nil else {
+                    throw WardenError.notFound("No user has profile id \(member.profileId)", code: "user.not_found")
+                }
+                try await db.raw("""
+                    INSERT INTO data_source_members (data_source_id, user_id, state, created_at, updated_at)
+                    VALUES (\(bind: dataSourceId), \(bind: member.profileId), \(bind: member.state.rawValue), \(bind: now.millis), \(bind: now.millis))
+                    ON CONFLICT (data_source_id, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                    """).run()
+                activities.append(NewActivity(dataSourceId: dataSourceId, actorId: actorId, type: .memberAdded,
+                                              details: .object(["profileId": .int(member.profileId), "state": .string(member.state.rawValue)])))
+            }
+            try await ActivityStore.record(activities, now: now, on: db)
+        }
+    }
+}

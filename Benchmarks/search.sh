@@ -15,15 +15,17 @@
 #      database is then VACUUM ANALYZEd (the state autovacuum reaches on its own); SQLite is left as Warden
 #      leaves it (no ANALYZE);
 #   2. latency: warden restarted on that metastore with WARDEN_JOB_CONCURRENCY=0, a Bearer token for admin,
-#      a 4 s warm-up (1 s per route), then `wrk -t2 -c32 -d15s --latency` against GET /health (the
-#      baseline: no credentials, one metastore round trip), GET /dataSource?searchText=<common>&size=20,
+#      a 5 s warm-up (1 s per route), then `wrk -t2 -c32 -d15s --latency` against GET /health (the
+#      baseline: no credentials, one metastore round trip), GET /bim/rpc/user/current (a reference: the
+#      Bearer-token authentication every other route pays), GET /dataSource?searchText=<common>&size=20,
 #      GET /dataSource?searchText=<rare>&size=20, and GET /dataSource/{id} with an id drawn at random per
 #      request (a wrk Lua script). Any non-2xx response fails the run;
 #   3. query plans of the search as the server sends it (DataSourceStore+Queries.swift: the COUNT(*) query
 #      and the page query, visibility join included), for both words: on PostgreSQL EXPLAIN (ANALYZE,
 #      BUFFERS) of prepared statements with the parameter types PostgresNIO binds (bigint, boolean, text);
-#      on SQLite EXPLAIN QUERY PLAN and a timing through python3's sqlite3 module (a different SQLite build
-#      from the one linked into warden, so plans may differ in detail).
+#      on SQLite EXPLAIN QUERY PLAN and a timing (median of 5) through `warden-bench sql`, i.e. the SQLite
+#      library linked into warden, and, for comparison, through python3's sqlite3 module, whose older SQLite
+#      may plan differently (3.40 does not split the FTS5 OR into two index lookups; 3.54 does).
 # The result is a Markdown report on stdout (progress goes to stderr); nothing is written to the repository.
 #
 # NOTE: wrk and the server (and, for postgresql, the database server) share this machine's cores (2 on the
@@ -183,7 +185,7 @@ postgres_plans() {
         local args="$admin_id, false, false, true, '%$word%', '%$word%'"
         echo "PostgreSQL, searchText=$word — count query:"
         echo '```'
-        psql "$db_url" -X -q -v ON_ERROR_STOP=1 -P pager=off <<SQL
+        psql "$db_url" -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
 PREPARE search_count(bigint, boolean, boolean, boolean, text, text) AS SELECT COUNT(*) AS n $PG_SOURCE;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search_count($args);
 SQL
@@ -191,7 +193,7 @@ SQL
         echo
         echo "PostgreSQL, searchText=$word — page query:"
         echo '```'
-        psql "$db_url" -X -q -v ON_ERROR_STOP=1 -P pager=off <<SQL
+        psql "$db_url" -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
 PREPARE search_page(bigint, boolean, boolean, boolean, text, text, bigint, bigint) AS
 SELECT $COLUMNS_DS, m.state AS member_state $PG_SOURCE
 ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT \$7 OFFSET \$8;
@@ -202,43 +204,57 @@ SQL
     done
 }
 
-# sqlite_plans DB_PATH ADMIN_ID: EXPLAIN QUERY PLAN and a timing (median of 5) of the count and page
-# queries for both words, through python3's sqlite3.
+# sqlite_plans DB_PATH ADMIN_ID: EXPLAIN QUERY PLAN and a timing (median of 5 runs) of the count and page
+# queries for both words, first through `warden-bench sql` (the SQLite library linked into warden, with the
+# server's connection settings), then through python3's sqlite3 module for comparison (another SQLite
+# version: its planner may differ).
 sqlite_plans() {
-    python3 - "$1" "$2" "$COMMON_WORD" "$RARE_WORD" "$PAGE_SIZE" "$SQLITE_SOURCE" "$COLUMNS_DS" <<'PY'
+    local db=$1 admin_id=$2 word label sql out version value
+    version=$("$BENCH_BIN" sql --database-url "$db" "SELECT sqlite_version() AS v")
+    local count_sql="SELECT COUNT(*) AS n $SQLITE_SOURCE"
+    local page_sql="SELECT $COLUMNS_DS, m.state AS member_state $SQLITE_SOURCE ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT ? OFFSET ?"
+    for word in "$COMMON_WORD" "$RARE_WORD"; do
+        for label in count page; do
+            # SQLiteKit binds Bool as an integer; the FTS5 pattern is the text as given, wrapped in %.
+            local binds=("$admin_id" 0 0 1 "%$word%" "%$word%")
+            if [[ $label == count ]]; then sql=$count_sql; else sql=$page_sql; binds+=("$PAGE_SIZE" 0); fi
+            local bind_args=()
+            for value in "${binds[@]}"; do bind_args+=(--bind "$value"); done
+            echo "SQLite, searchText=$word — $label query:"
+            echo '```'
+            echo "-- warden's SQLite $version (warden-bench sql):"
+            "$BENCH_BIN" sql --database-url "$db" "${bind_args[@]}" "EXPLAIN QUERY PLAN $sql"
+            out=$("$BENCH_BIN" sql --database-url "$db" --runs 5 "${bind_args[@]}" "$sql")
+            echo "-- result: $(head -n 1 <<<"$out" | sed 's/^-- //'); $(tail -n 1 <<<"$out" | sed 's/^-- //')"
+            python3 - "$db" "$sql" "${binds[@]}" <<'PY'
 import sqlite3, statistics, sys, time
-path, admin_id, common, rare, size, source, columns = sys.argv[1:]
+path, sql, *binds = sys.argv[1:]
+params = [int(b) if b.lstrip("-").isdigit() else b for b in binds]
+print(f"-- python3's sqlite3, SQLite {sqlite3.sqlite_version}:")
 db = sqlite3.connect(path)  # the server is stopped; only reads are sent
-analyzed = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone() is not None
-print(f"python3 sqlite3 module, SQLite {sqlite3.sqlite_version}; ANALYZE statistics (sqlite_stat1): {'present' if analyzed else 'absent'}")
-print()
-queries = [("count", f"SELECT COUNT(*) AS n {source}", ()),
-           ("page", f"SELECT {columns}, m.state AS member_state {source} ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT ? OFFSET ?",
-            (int(size), 0))]
-for word in (common, rare):
-    for label, sql, tail in queries:
-        # SQLiteKit binds Bool as an integer; the FTS5 pattern is the text as given, wrapped in %.
-        params = (int(admin_id), 0, 0, 1, f"%{word}%", f"%{word}%") + tail
-        print(f"SQLite, searchText={word} — {label} query:")
-        print("```")
-        try:
-            plan = db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
-            depth = {0: 0}
-            for node, parent, _, detail in plan:
-                depth[node] = depth.get(parent, 0) + 1
-                print("  " * (depth[node] - 1) + detail)
-            times, rows = [], None
-            for _ in range(5):
-                started = time.perf_counter()
-                rows = db.execute(sql, params).fetchall()
-                times.append((time.perf_counter() - started) * 1000)
-            result = rows[0][0] if label == "count" else f"{len(rows)} rows"
-            print(f"-- result: {result}; median of 5 runs: {statistics.median(times):.1f} ms")
-        except sqlite3.Error as error:
-            print(f"-- python's SQLite could not run it: {error}")
-        print("```")
-        print()
+try:
+    depth = {0: -1}
+    for node, parent, _, detail in db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall():
+        depth[node] = depth.get(parent, -1) + 1
+        print("  " * depth[node] + detail)
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        rows = db.execute(sql, params).fetchall()
+        times.append((time.perf_counter() - started) * 1000)
+    result = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else f"{len(rows)} row(s)"
+    print(f"-- result: {result}; median of 5 runs: {statistics.median(times):.1f} ms")
+except sqlite3.Error as error:
+    print(f"-- python's SQLite could not run it: {error}")
 PY
+            echo '```'
+            echo
+        done
+    done
+    local analyzed
+    analyzed=$("$BENCH_BIN" sql --database-url "$db" "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'")
+    echo "(SQLite ANALYZE statistics: $([[ $analyzed == 0 ]] && echo 'none — Warden does not run ANALYZE' || echo present).)"
+    echo
 }
 
 # --- Measurements -----------------------------------------------------------------
@@ -298,6 +314,7 @@ function request()
 end
 LUA
     routes=("GET /health||/health|"
+            "GET /bim/rpc/user/current (auth only)|$auth|/bim/rpc/user/current|"
             "GET /dataSource?searchText=$COMMON_WORD&size=$PAGE_SIZE|$auth|/dataSource?searchText=$COMMON_WORD&size=$PAGE_SIZE|"
             "GET /dataSource?searchText=$RARE_WORD&size=$PAGE_SIZE|$auth|/dataSource?searchText=$RARE_WORD&size=$PAGE_SIZE|"
             "GET /dataSource/{random id}|$auth|/dataSource/$first_id|$lua")

@@ -45,7 +45,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let jobSignal = JobSignal()
         let handlers = HandlerService(dataSources: dataSources, jobs: jobs, connectors: connectors, secrets: secrets,
                                       signal: jobSignal, clock: clock)
-        let dataSourceService = DataSourceService(dataSources: dataSources, dictionaries: dictionaries, tags: tags, jobs: jobs, connectors: connectors,
+        let dataSourceService = DataSourceService(dataSources: dataSources, dictionaries: dictionaries, tags: tags, blobs: blobs,
+                                                  blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
                                                   signal: jobSignal, clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, clock: clock)
@@ -60,7 +61,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         BimRoutes(identity: identity, auth: auth, clock: clock).register(public: router, api: api)
         HandlerRoutes(service: handlers, dictionaries: dictionaries).register(on: api)
         DictionaryRoutes(dataSources: dataSources, dictionaries: dictionaries, tags: tags, clock: clock).register(on: api)
-        TagRoutes(tags: tags, dataSources: dataSources, clock: clock).register(on: api)
+        TagRoutes(tags: tags, blobs: blobs, dataSources: dataSources, clock: clock).register(on: api)
         JobRoutes(jobs: jobs).register(on: api)
         BlobRoutes(dataSources: dataSources, blobs: blobs, content: blobContent, metastore: metastore, maxBlobSize: config.maxBlobSize,
                    clock: clock).register(on: api)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SQLKit
 import WardenDomain
 import WardenStore
 
@@ -10,7 +11,7 @@ struct WardenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden-bench",
         abstract: "Benchmark helpers for Warden: seed a metastore directly, without a server or a warehouse.",
-        subcommands: [Seed.self])
+        subcommands: [Seed.self, RunSQL.self])
 }
 
 /// Inserts N fake data sources through `DataSourceStore.create`, as a registration would store them, but
@@ -126,8 +127,86 @@ struct Seed: AsyncParsableCommand {
         FileHandle.standardError.write(Data("warden-bench: \(message)\n".utf8))
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
+    static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Runs one statement through Warden's own metastore driver, so that on SQLite it is planned by the SQLite
+/// library linked into `warden` (sqlite-nio's), with the server's connection settings: python's or the
+/// system's `sqlite3` may be another version that plans differently.
+struct RunSQL: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sql",
+        abstract: "Run one statement on the metastore and print its rows (EXPLAIN QUERY PLAN output as a tree).")
+
+    @Option(help: "SQLite path or postgres:// URL of the metastore.") var databaseURL: String
+    @Option(name: .customLong("bind"), help: "A value for the next `?` (whole numbers are bound as integers, the rest as text).")
+    var binds: [String] = []
+    @Option(help: "Run the statement this many times and print the median time.") var runs: Int = 1
+    @Argument(help: "The statement, with `?` placeholders (a `?` inside a string literal is not supported).") var sql: String
+
+    func validate() throws {
+        guard runs > 0 else { throw ValidationError("--runs must be positive") }
+        let placeholders = sql.filter { $0 == "?" }.count
+        guard placeholders == binds.count else {
+            throw ValidationError("the statement has \(placeholders) placeholder(s) but \(binds.count) --bind value(s)")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "warden-bench")
+        logger.logLevel = .warning
+        let metastore = try await Metastore.open(try MetastoreLocation.parse(databaseURL), logger: logger)
+        var query = SQLQueryString("")
+        for (index, part) in sql.split(separator: "?", omittingEmptySubsequences: false).enumerated() {
+            if index > 0 {
+                let value = binds[index - 1]
+                if let number = Int64(value) { query.appendInterpolation(bind: number) } else { query.appendInterpolation(bind: value) }
+            }
+            query.appendLiteral(String(part))
+        }
+        let statement = query
+        do {
+            var times: [Double] = []
+            var lines: [String] = []
+            for _ in 0..<runs {
+                let started = ContinuousClock.now
+                let rows = try await metastore.read { db in try await db.raw(statement).all() }
+                times.append(Seed.seconds(ContinuousClock.now - started) * 1000)
+                lines = try Self.render(rows)
+            }
+            lines.forEach { print($0) }
+            if runs > 1 {
+                print(String(format: "-- median of %ld runs: %.1f ms", runs, times.sorted()[runs / 2]))
+            }
+        } catch {
+            await metastore.close()
+            throw error
+        }
+        await metastore.close()
+    }
+
+    /// EXPLAIN QUERY PLAN rows (id, parent, notused, detail) as an indented tree; other rows tab-separated.
+    static func render(_ rows: [any SQLRow]) throws -> [String] {
+        guard let first = rows.first else { return ["-- no rows"] }
+        if first.allColumns == ["id", "parent", "notused", "detail"] {
+            var depth: [Int: Int] = [0: -1]
+            return try rows.map { row in
+                let id = try row.decode(column: "id", as: Int.self), parent = try row.decode(column: "parent", as: Int.self)
+                depth[id] = (depth[parent] ?? -1) + 1
+                return String(repeating: "  ", count: max(depth[id]!, 0)) + (try row.decode(column: "detail", as: String.self))
+            }
+        }
+        if rows.count > 1 || first.allColumns.count > 3 {
+            return ["-- \(rows.count) row(s)"]
+        }
+        return [first.allColumns.map { column in
+            if (try? first.decodeNil(column: column)) == true { return "NULL" }
+            if let value = try? first.decode(column: column, as: Int64.self) { return String(value) }
+            if let value = try? first.decode(column: column, as: String.self) { return value }
+            return "?"
+        }.joined(separator: "\t")]
     }
 }
 

@@ -96,17 +96,20 @@ struct BlobRoutes {
         }
 
         let staged = try await content.stage(request.body, limit: maxBlobSize)
+        if let declared = draft.filesize, declared != staged.length {
+            await content.discard(staged)
+            throw WardenError.badRequest("`filesize` is \(declared) but the content has \(staged.length) bytes",
+                                         code: "request.validation_failed",
+                                         fields: [FieldError(field: "filesize", message: "does not match the content")])
+        }
         let previous: String?
         do {
-            if let declared = draft.filesize, declared != staged.length {
-                throw WardenError.badRequest("`filesize` is \(declared) but the content has \(staged.length) bytes",
-                                             code: "request.validation_failed",
-                                             fields: [FieldError(field: "filesize", message: "does not match the content")])
-            }
             previous = try await blobs.persist(draft, content: staged, contentType: contentType, dataSourceId: id,
                                                by: context.principal.userId, now: clock.now(), contentStore: content)
         } catch {
             await content.discard(staged)
+            // The file may have been placed before the transaction failed; keep it only if something references it.
+            await content.removeUnreferenced([staged.sha256], on: metastore)
             throw error
         }
         if let previous { await content.removeUnreferenced([previous], on: metastore) }

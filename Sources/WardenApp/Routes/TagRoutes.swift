@@ -6,6 +6,7 @@ import WardenStore
 /// `/tag`: the tag vocabulary (a hierarchy of dotted names) and the tags of data sources and their columns.
 struct TagRoutes {
     let tags: TagStore
+    let blobs: BlobStore
     let dataSources: DataSourceStore
     let clock: any WardenClock
 
@@ -101,9 +102,12 @@ struct TagRoutes {
             throw Self.invalidQuery("blobId", "must be 1 to 1024 printable characters")
         }
         _ = try await access.visible(id, to: context.principal)
-        // Blobs carry no tags in Warden yet, so a blob's tags, or blob tags only, are none.
-        if blobTagsOnly || blobId != nil { return DataSourceTagsPayload(tags: []) }
-        return DataSourceTagsPayload(tags: try await tags.attachments(dataSourceId: id).map(TagAttachmentPayload.json))
+        // Blob tags are free text stored with each blob; `blobId` narrows them to one blob.
+        let blobTags: [JSONValue] = try await blobs.tags(dataSourceId: id, blobId: blobId).flatMap { blob in
+            blob.tags.map { JSONValue.object(["name": .string($0), "modelType": .string("blob"), "modelId": .string(blob.blobId)]) }
+        }
+        if blobTagsOnly || blobId != nil { return DataSourceTagsPayload(tags: blobTags) }
+        return DataSourceTagsPayload(tags: try await tags.attachments(dataSourceId: id).map(TagAttachmentPayload.json) + blobTags)
     }
 
     /// The model of `/tag/{modelType}/{modelId}…`, when the caller is an owner or expert of its data source.

@@ -8,6 +8,9 @@ struct DataSourceService: Sendable {
     let dataSources: DataSourceStore
     let dictionaries: DictionaryStore
     let tags: TagStore
+    let blobs: BlobStore
+    let blobContent: BlobContentStore
+    let metastore: Metastore
     let jobs: JobStore
     let connectors: any ConnectorFactory
     let signal: JobSignal
@@ -181,7 +184,10 @@ struct DataSourceService: Sendable {
             _ = try await dataSources.update(id: source.id, changes: changes, actorId: actorId, now: clock.now())
             return false
         }
+        // Blob files are shared by content; only those no other blob references go, after the delete commits.
+        let hashes = try await blobs.contentHashes(dataSourceId: source.id)
         try await dataSources.hardDelete(id: source.id)
+        await blobContent.removeUnreferenced(hashes, on: metastore)
         return true
     }
 }

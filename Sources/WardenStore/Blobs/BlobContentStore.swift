@@ -116,9 +116,9 @@ public struct BlobContentStore: Sendable {
         }
     }
 
-    /// Removes a staged file that will not be used.
+    /// Removes a staged file that will not be used (nothing to do when it was already placed).
     public func discard(_ staged: StagedBlobContent) async {
-        await removeQuietly { try FileSystemCall.unlink(staged.temporaryPath) }
+        await removeQuietly { try FileSystemCall.unlink(staged.temporaryPath, missingIsFine: true) }
     }
 
     // MARK: Removing

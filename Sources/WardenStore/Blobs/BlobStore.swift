@@ -47,8 +47,11 @@ public struct BlobStore: Sendable {
         let encoded = try JSONColumn.encode(metadata)
         return try await metastore.write { db in
             try await BlobContentStore.lock(hash: staged.sha256, on: db)
+            // On PostgreSQL the row is locked, so a concurrent replacement of the same blob is seen, not overwritten
+            // unnoticed (its file would never be removed). SQLite's single writer needs no lock.
+            let lock: SQLQueryString = db.dialect.name == "postgresql" ? " FOR UPDATE" : ""
             let previous = try await db.raw("""
-                SELECT content_hash FROM blobs WHERE data_source_id = \(bind: dataSourceId) AND blob_id = \(bind: draft.blobId)
+                SELECT content_hash FROM blobs WHERE data_source_id = \(bind: dataSourceId) AND blob_id = \(bind: draft.blobId)\(lock)
                 """).first().flatMap { try $0.optionalString("content_hash") }
             try await db.raw("""
                 INSERT INTO blobs (data_source_id, blob_id, metadata, content_hash, content_length, content_type, created_by,

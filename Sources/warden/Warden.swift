@@ -45,10 +45,10 @@ struct Serve: AsyncParsableCommand {
         let started = ContinuousClock.now
         let server = try await buildServer(config: config, logger: logger) { port in
             let elapsed = ContinuousClock.now - started
-            print("Warden \(WardenVersion.current) listening on http://\(config.host):\(port) (metastore: \(config.metastore.kind.rawValue), ready in \(elapsed.formatted(.units(allowed: [.milliseconds]))))")
+            announce("Warden \(WardenVersion.current) listening on http://\(config.host):\(port) (metastore: \(config.metastore.kind.rawValue), ready in \(elapsed.formatted(.units(allowed: [.milliseconds]))))")
         }
         if let key = server.generatedAdminKey {
-            print("""
+            announce("""
                 Created the admin user. Its API key (shown once, also saved to \(config.dataDirectory)/admin-api-key):
                 \(key)
                 """)
@@ -93,4 +93,10 @@ struct Admin: AsyncParsableCommand {
 struct OperatorError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
+}
+
+/// Writes a line to standard output at once: `print` is block-buffered when the output is a file or pipe,
+/// and supervisors (and tests) wait for these lines.
+func announce(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -111,7 +111,7 @@ import WardenTestSupport
     func fiftyMebibytesRoundTripWhileTheServersPeakMemoryBarelyMoves(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
         let dataDirectory = try TestMetastores.temporaryDirectory()
-        let server = try WardenProcess(port: Int.random(in: 20_000...60_000), dataDirectory: dataDirectory,
+        let server = try WardenProcess(dataDirectory: dataDirectory,
                                        metastore: try await TestMetastores.freshLocation(kind))
         defer { server.kill() }
         try await server.waitUntilReady()

@@ -18,8 +18,7 @@ import WardenTestSupport
         for table in Self.tables { try await warehouse.execute("CREATE TABLE army.\(table) (id integer PRIMARY KEY, name text)") }
         let dataDirectory = try TestMetastores.temporaryDirectory()
         let location = try await TestMetastores.freshLocation(kind)
-        let port = Int.random(in: 20_000...60_000)
-        var server = try WardenProcess(port: port, dataDirectory: dataDirectory, metastore: location)
+        var server = try WardenProcess(dataDirectory: dataDirectory, metastore: location)
         // A child left running would keep the test run from ending; stop whichever server is current on every path.
         defer { server.kill() }
         try await server.waitUntilReady()
@@ -44,7 +43,7 @@ import WardenTestSupport
         server.kill()
         #expect(completedBeforeKill < Self.tables.count, "the kill came too late to interrupt the bulk update")
 
-        server = try WardenProcess(port: port, dataDirectory: dataDirectory, metastore: location)
+        server = try WardenProcess(dataDirectory: dataDirectory, metastore: location)
         try await server.waitUntilReady()
         let jobIds = try await server.request(.get, "/jobs?bulkId=\(bulkId)").array.compactMap { ($0 as? [String: Any])?["id"] as? String }
         let ids = jobIds.map { "\"\($0)\"" }.joined(separator: ",")
@@ -70,10 +69,13 @@ import WardenTestSupport
 struct WardenProcess {
     static let adminKey = "crash-test-admin-key-0123456789"
     let process = Process()
-    let port: Int
+    let log: String
+    /// Known once `waitUntilReady()` has read the server's "listening on" line.
+    private let portBox = PortBox()
+    var port: Int { portBox.port }
 
-    init(port: Int, dataDirectory: String, metastore: MetastoreLocation) throws {
-        self.port = port
+    /// Starts `warden serve` on a port the operating system picks, so parallel tests never collide.
+    init(dataDirectory: String, metastore: MetastoreLocation) throws {
         let binary = ProcessInfo.processInfo.environment["WARDEN_TEST_BINARY"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("warden").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -81,7 +83,7 @@ struct WardenProcess {
                               message: "\(binary) is missing: build everything first (scripts/test does `swift build --build-tests`)")
         }
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--port", String(port), "--data-dir", dataDirectory]
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WARDEN_") }
         environment["WARDEN_ADMIN_API_KEY"] = Self.adminKey
         environment["WARDEN_JOB_CONCURRENCY"] = "1"
@@ -92,7 +94,7 @@ struct WardenProcess {
         }
         process.environment = environment
         // Its output goes to a file, never to the test runner's pipes, which a surviving child would hold open.
-        let log = dataDirectory + "/warden-\(port).log"
+        log = dataDirectory + "/warden-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = logHandle
@@ -101,13 +103,21 @@ struct WardenProcess {
         try process.run()
     }
 
+    /// Waits for the server's "listening on http://host:PORT" line, then for `/health`.
     func waitUntilReady() async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if let reply = try? await request(.get, "/health"), reply.status == 200 { return }
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if portBox.port == 0, let range = output.range(of: #"listening on http://[^:]+:(\d+)"#, options: .regularExpression) {
+                portBox.port = Int(output[range].split(separator: ":").last ?? "") ?? 0
+            }
+            if portBox.port != 0, let reply = try? await request(.get, "/health"), reply.status == 200 { return }
+            guard process.isRunning else {
+                throw WardenError(.internalError, code: "test.exited", message: "warden exited during start-up: \(output)")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw WardenError(.internalError, code: "test.not_ready", message: "warden did not answer /health within 30 seconds")
+        throw WardenError(.internalError, code: "test.not_ready", message: "warden was not ready within 60 seconds")
     }
 
     func request(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> Reply {
@@ -118,6 +128,10 @@ struct WardenProcess {
                                                           body: json.map { ByteBuffer(string: $0) }))
             return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
         }
+    }
+
+    final class PortBox: @unchecked Sendable {
+        var port = 0
     }
 
     /// SIGKILL: no graceful shutdown, nothing flushed. Does nothing once the process has ended.

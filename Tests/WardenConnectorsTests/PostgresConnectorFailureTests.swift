@@ -125,7 +125,7 @@ import WardenTestSupport
 
     /// Whichever limit is shorter cuts the silence off: the connect timeout (the handshake never ends) or
     /// the operation timeout (cancelling the connection attempt).
-    @Test(arguments: [(connect: 1, operation: 1), (connect: 10, operation: 1), (connect: 1, operation: 10)])
+    @Test(arguments: [(connect: 1, operation: 1), (connect: 120, operation: 1), (connect: 1, operation: 120)])
     func aWarehouseThatNeverAnswersIsCutOffByTheTimeout(connect: Int, operation: Int) async throws {
         let server = try await SilentServer.start()
         defer { Task { await server.stop() } }
@@ -140,9 +140,9 @@ import WardenTestSupport
             return (error, clock.now - start)
         }
 
-        // About 1 second when run alone. The bound is loose because the whole suite shares two cores with
-        // tests that start processes; what it rules out is waiting for the 10-second limit, or for ever.
-        #expect(elapsed < .seconds(5))
+        // About 1 second when run alone. The bound is loose on purpose, since the suite shares two cores with
+        // tests that start processes: it only rules out waiting for the 120-second limit, or for ever.
+        #expect(elapsed < .seconds(60))
         #expect(error?.message == "The warehouse at 127.0.0.1:\(server.port) did not answer within 1 second")
     }
 

@@ -68,8 +68,9 @@ struct JobWorker: Service {
         } catch {
             let wardenError = error as? WardenError
             let message = wardenError?.message ?? "The job failed unexpectedly"
-            // Retrying cannot fix a missing source or a refusal; warehouse trouble may pass.
-            let permanent = [.notFound, .forbidden, .conflict].contains(wardenError?.kind)
+            // Only warehouse trouble (and the unexpected) may pass with time; retrying cannot fix a refusal,
+            // a missing source or an invalid request.
+            let permanent = wardenError.map { !$0.code.hasPrefix("warehouse.") && $0.kind != .internalError } ?? false
             let state = try? await jobs.fail(job, workerId: workerId, error: message, permanent: permanent, now: clock.now())
             logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
                                                     "cause": .string("\(error)")])

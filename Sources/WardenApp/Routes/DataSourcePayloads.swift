@@ -118,7 +118,7 @@ enum SearchHitPayload: Encodable, Sendable {
         let source = view.dataSource
         let select = Set(query.selectFields)
         if query.idOnly || (!select.isEmpty && select.isSubset(of: [.id, .name])) {
-            self = .brief(Brief(id: source.id, name: query.idOnly && !select.contains(.name) ? nil : source.name,
+            self = .brief(Brief(id: source.id, name: select.contains(.name) ? source.name : nil,
                                 subscriptionStatus: view.subscriptionStatus))
             return
         }

@@ -165,7 +165,9 @@ struct DataSourceRoutes {
         let body = try await request.decodeJSON(as: JSONValue.self, context: context)
         guard case .object(let object) = body else { throw WardenError.badRequest("Request body must be an object", code: "request.invalid_json") }
         let changes = try DataSourceChanges.parse(object, current: source)
-        _ = try await dataSources.update(id: id, changes: changes, actorId: context.principal.userId, now: service.clock.now())
+        if changes != DataSourceChanges() {
+            _ = try await dataSources.update(id: id, changes: changes, actorId: context.principal.userId, now: service.clock.now())
+        }
         return try await details(.id(id), context: context)
     }
 
@@ -188,8 +190,8 @@ struct DataSourceRoutes {
                                        code: "bulk.unknown_action")
         }
         let input = try await request.decodeJSON(as: BulkInput.self, context: context)
-        guard !input.ids.isEmpty, input.ids.count <= 10_000 else {
-            throw WardenError.badRequest("`ids` must list 1 to 10000 data source ids", code: "request.validation_failed")
+        guard !input.ids.isEmpty, input.ids.count <= 10_000, input.ids.allSatisfy({ $0 > 0 }) else {
+            throw WardenError.badRequest("`ids` must list 1 to 10000 positive data source ids", code: "request.validation_failed")
         }
         let (bulkId, jobs) = try await service.bulk(action, ids: input.ids, update: input.update, caller: context.principal)
         return BulkPayload(bulkId: bulkId, jobsCreated: jobs)

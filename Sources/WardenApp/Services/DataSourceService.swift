@@ -54,8 +54,8 @@ struct DataSourceService: Sendable {
                 stats = check(false, "Not run: the table is missing")
                 columns = check(false, "Not run: the table is missing")
             }
-        } catch let error as WardenError {
-            sql = check(false, error.message)
+        } catch {
+            sql = check(false, (error as? WardenError)?.message ?? "The check failed unexpectedly")
             stats = check(false, "Not run: the warehouse check failed")
             columns = check(false, "Not run: the warehouse check failed")
         }
@@ -85,6 +85,9 @@ struct DataSourceService: Sendable {
 
     /// Refreshes native views: one job per data source, all of which the caller must own.
     func refreshViews(ids: [Int64], caller: Principal) async throws -> (String, Int) {
+        guard (1...10_000).contains(ids.count) else {
+            throw WardenError.badRequest("`dataSourceIds` must list 1 to 10000 data source ids", code: "request.validation_failed")
+        }
         for id in ids { _ = try await access.require([.owner], on: id, caller: caller) }
         let bulkId = "bulk_view_refresh_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let created = try await jobs.enqueue(Array(Set(ids)).sorted().map {
@@ -134,7 +137,7 @@ struct DataSourceService: Sendable {
         return result
     }
 
-    /// `update` for tags: `{"tags": [{"name": …}]}`.
+    /// `update` for tags: `{"tags": [{"name": …}]}`, each name valid.
     static func tagNames(in update: JSONValue?) throws -> [String] {
         guard case .array(let items)? = update?.objectValue?["tags"], !items.isEmpty else {
             throw WardenError.badRequest("`update.tags` must list the tags to add as [{\"name\": …}]", code: "request.validation_failed")
@@ -143,6 +146,7 @@ struct DataSourceService: Sendable {
         guard names.count == items.count else {
             throw WardenError.badRequest("Every entry of `update.tags` needs a `name`", code: "request.validation_failed")
         }
+        for name in names { _ = try TagName(name, field: "update.tags.name") }
         return names
     }
 
@@ -153,11 +157,10 @@ struct DataSourceService: Sendable {
             throw WardenError.badRequest("The job payload is not a bulk action", code: "job.invalid_payload")
         }
         let caller = job.createdBy
-        guard let source = try await dataSources.dataSource(id: id) else {
-            throw WardenError.notFound("Data source \(id) does not exist", code: "dataSource.not_found")
-        }
-        guard try await dataSources.memberState(dataSourceId: id, userId: caller) == .owner else {
-            throw WardenError.forbidden("The user who started the bulk action does not own data source \(id)", code: "dataSource.role_required")
+        // One answer for "missing" and "not yours", so bulk jobs cannot probe for sources the caller may not see.
+        guard try await dataSources.memberState(dataSourceId: id, userId: caller) == .owner,
+              let source = try await dataSources.dataSource(id: id) else {
+            throw WardenError.notFound("Data source \(id) is not among the data sources you own", code: "dataSource.not_found")
         }
         switch action {
         case .disable, .restore:

@@ -61,7 +61,8 @@ public struct DataSourceChanges: Sendable, Equatable {
 
     public init() {}
 
-    /// Keys accepted and ignored because they cannot change: the technology is fixed by the handler.
+    /// Keys accepted because clients send back what they read: `type` and `blobHandlerType` must equal the current
+    /// values; `blobHandler` is ignored (its URL is derived from the handler).
     public static let acceptedUnchanged: Set<String> = ["blobHandler", "blobHandlerType", "type"]
     public static let changeable: Set<String> = [
         "name", "sqlTableName", "recordFormat", "organization", "category", "description", "documentation", "hasExamples",
@@ -93,9 +94,9 @@ public struct DataSourceChanges: Sendable, Equatable {
         if let sqlTableName = changes.sqlTableName {
             validator.check(SQLIdentifier.isAcceptable(sqlTableName), "sqlTableName", "must be a valid SQL name")
         }
-        if case .string(let type)? = object["type"] { validator.check(type == current.type, "type", "cannot be changed") }
-        if case .string(let handlerType)? = object["blobHandlerType"] {
-            validator.check(handlerType == current.technology.blobHandlerType, "blobHandlerType", "cannot be changed")
+        if let type = object["type"] { validator.check(type == .string(current.type), "type", "cannot be changed") }
+        if let handlerType = object["blobHandlerType"] {
+            validator.check(handlerType == .string(current.technology.blobHandlerType), "blobHandlerType", "cannot be changed")
         }
         if case .some(.some(let documentation)) = changes.documentation {
             validator.check(documentation.utf8.count <= 1_000_000, "documentation", "must be at most 1 MB")

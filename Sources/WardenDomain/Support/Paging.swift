@@ -11,10 +11,11 @@ public struct Paging: Sendable, Equatable {
 
     /// Validates raw query values; `defaultSize` applies when `size` is absent.
     public static func parse(size: Int?, offset: Int?, defaultSize: Int) throws(WardenError) -> Paging {
-        var validator = Validator()
-        if let size { validator.check((0...maxSize).contains(size), "size", "must be between 0 and \(maxSize)") }
-        if let offset { validator.check(offset >= 0, "offset", "must not be negative") }
-        try validator.finish()
+        func invalid(_ name: String, _ message: String) -> WardenError {
+            .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
+        }
+        if let size, !(0...maxSize).contains(size) { throw invalid("size", "must be between 0 and \(maxSize)") }
+        if let offset, offset < 0 { throw invalid("offset", "must not be negative") }
         return Paging(size: size ?? defaultSize, offset: offset ?? 0)
     }
 }

@@ -89,6 +89,31 @@ import WardenTestSupport
     }
 
     @Test(arguments: TestMetastores.kinds)
+    func tagFiltersMatchChildTagsAndTagModeCountsThem(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await TestServer.run(kind) { server in
+            let ids = try await fixture(server, warehouse)
+            try await server.call(.post, "/tag", json: #"{"tags": [{"name": "PII.Email"}, {"name": "Finance"}]}"#).expect(.ok)
+            try await server.call(.post, "/tag/datasource/\(ids.records)", json: #"[{"name": "PII.Email"}]"#).expect(.ok)
+            try await server.call(.post, "/tag/datasource/\(ids.data)", json: #"[{"name": "Finance"}]"#).expect(.ok)
+
+            let parent = try await server.call(.get, "/dataSource?tag=PII").expect(.ok)
+            let either = try await server.call(.get, "/dataSource?tag=PII.Email,Finance").expect(.ok)
+            let wrongCase = try await server.call(.get, "/dataSource?tag=pii").expect(.ok)
+            let counts = try await server.call(.get, "/dataSource?mode=4").expect(.ok).object
+            let status = try await server.call(.get, "/dataSource?status=failed").expect(.ok)
+
+            #expect(names(parent) == ["Army Army Records"])
+            #expect((parent.object["hits"] as? [[String: Any]])?.first?["tags"] as? [String] == ["PII.Email"])
+            #expect(either.object["count"] as? Int == 2)
+            #expect(wrongCase.object["count"] as? Int == 0, "tag names are case-sensitive")
+            let tagCounts = (counts["tags"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["count"] ?? "")" }
+            #expect(tagCounts == ["Finance=1", "PII.Email=1"])
+            #expect(status.object["count"] as? Int == 0)
+        }
+    }
+
+    @Test(arguments: TestMetastores.kinds)
     func detailsByIdNameAndSQLTableName(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
         try await TestServer.run(kind) { server in

@@ -38,6 +38,13 @@ import WardenTestSupport
             let connection = "\(warehouse.username)@\(warehouse.host):\(warehouse.port)/\(warehouse.database)"
             let byConnection = try await server.call(.get, "/dataSource?connectionString=\(connection)&hostname=\(warehouse.host)").expect(.ok)
             let idOnly = try await server.call(.get, "/dataSource?idOnly=true&size=1").expect(.ok)
+            let short = try await server.call(.get, "/dataSource?searchText=ar&nameOnly=true").expect(.ok)
+            let quoted = try await server.call(.get, "/dataSource?searchText=%22army").expect(.ok)
+            let wildcard = try await server.call(.get, "/dataSource?searchText=%25").expect(.ok)
+            let pastTheEnd = try await server.call(.get, "/dataSource?searchText=army&offset=10").expect(.ok)
+            let described = try await server.call(.put, "/dataSource/\(ids.data)", json: #"{"description": "Quarterly rosters"}"#).expect(.ok)
+            let byDescription = try await server.call(.get, "/dataSource?searchText=ROSTER").expect(.ok)
+            let nameOnly = try await server.call(.get, "/dataSource?searchText=roster&nameOnly=true").expect(.ok)
 
             #expect(names(all) == ["Army Army Records", "Army Data", "Army Records View"])
             #expect(all.object["count"] as? Int == 3)
@@ -59,6 +66,14 @@ import WardenTestSupport
             #expect(hit["blobHandlerType"] as? String == "PostgreSQL")
             #expect(hit["connectionString"] as? String == connection)
             #expect(hit["status"] as? String == "passed")
+            #expect(short.object["count"] as? Int == 3)
+            #expect(quoted.object["count"] as? Int == 0)
+            #expect(wildcard.object["count"] as? Int == 0)
+            #expect(pastTheEnd.object["count"] as? Int == 3)
+            #expect((pastTheEnd.object["hits"] as? [Any])?.isEmpty == true)
+            #expect(described.object["description"] as? String == "Quarterly rosters")
+            #expect(names(byDescription) == ["Army Data"])
+            #expect(nameOnly.object["count"] as? Int == 0)
             let brief = try #require((idOnly.object["hits"] as? [[String: Any]])?.first)
             #expect(Set(brief.keys) == ["id", "subscriptionStatus"])
         }

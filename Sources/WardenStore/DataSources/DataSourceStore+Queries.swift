@@ -109,12 +109,36 @@ extension DataSourceStore {
         case .editable: "CASE WHEN m.state = 'owner' THEN 1 ELSE 0 END"
         }
         return try await metastore.read { db in
-            let count = try await db.raw("SELECT COUNT(*) AS n \(source)").first()!.decode(column: "n", as: Int.self)
-            var result = DataSourceSearchResult(count: count, hits: [], tagCounts: [], statusCounts: [:],
+            var result = DataSourceSearchResult(count: 0, hits: [], tagCounts: [], statusCounts: [:],
                                                 recordCountRange: (nil, nil), createdAtRange: (nil, nil))
+            if query.mode != .full || query.searchText == nil {
+                result.count = try await db.raw("SELECT COUNT(*) AS n \(source)").first()!.decode(column: "n", as: Int.self)
+            }
             switch query.mode {
             case .count:
                 break
+            case .full where query.searchText != nil:
+                // A text search may match many rows: collect them once (id and sort key only), count them, sort
+                // that narrow set, and read full rows for the page alone. Without text, walking the name index
+                // in order is cheaper, so that case keeps the plain query below.
+                let rows = try await db.raw("""
+                    WITH hits AS MATERIALIZED (
+                        SELECT ds.id AS id, \(unsafeRaw: sortColumn) AS sort_key \(source)),
+                    page AS (
+                        SELECT id, sort_key FROM hits ORDER BY sort_key \(unsafeRaw: direction), id \(unsafeRaw: direction)
+                        LIMIT \(bind: query.paging.size) OFFSET \(bind: query.paging.offset))
+                    SELECT (SELECT COUNT(*) FROM hits) AS total, \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state
+                    FROM page h JOIN data_sources ds ON ds.id = h.id
+                    LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: callerId)
+                    ORDER BY h.sort_key \(unsafeRaw: direction), h.id \(unsafeRaw: direction)
+                    """).all()
+                result.hits = try rows.map(Self.view(from:))
+                // An empty page carries no total; then it is counted on its own.
+                if let first = rows.first {
+                    result.count = try first.decode(column: "total", as: Int.self)
+                } else {
+                    result.count = try await db.raw("SELECT COUNT(*) AS n \(source)").first()!.decode(column: "n", as: Int.self)
+                }
             case .full:
                 result.hits = try await db.raw("""
                     SELECT \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state \(source)
@@ -151,16 +175,15 @@ extension DataSourceStore {
                 ? "LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\'"
                 : "(LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE \(bind: pattern) ESCAPE '\\')"
         case .sqlite:
-            // FTS5's trigram LIKE takes no ESCAPE clause; text with LIKE wildcards falls back to a plain scan.
-            if text.contains("%") || text.contains("_") || text.contains("\\") {
+            // A trigram phrase MATCH is a case-insensitive substring match served by the FTS5 index. It needs
+            // three characters to form a trigram; shorter text is matched with LIKE over the table.
+            guard text.count >= 3 else {
                 return nameOnly
                     ? "LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\'"
                     : "(LOWER(ds.name) LIKE \(bind: pattern) ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE \(bind: pattern) ESCAPE '\\')"
             }
-            let raw = "%" + text + "%"
-            return nameOnly
-                ? "ds.id IN (SELECT rowid FROM data_source_search WHERE name LIKE \(bind: raw))"
-                : "ds.id IN (SELECT rowid FROM data_source_search WHERE name LIKE \(bind: raw) OR description LIKE \(bind: raw))"
+            let phrase = "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            return "ds.id IN (SELECT rowid FROM data_source_search WHERE data_source_search MATCH \(bind: nameOnly ? "name : " + phrase : phrase))"
         }
     }
 

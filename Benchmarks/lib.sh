@@ -199,3 +199,68 @@ report_server_log() {
 
 # median NUMBER...: prints the median.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# run_wrk LABEL DURATION PATH AUTH [LUA_SCRIPT]: loads GET PATH with wrk (THREADS, CONNECTIONS, TIMEOUT), fails on
+# non-2xx responses, and sets p50 p99 (ms), rps and sockerr; socket errors are also collected in wrk_notes.
+wrk_notes=()
+run_wrk() {
+    local label=$1 duration=$2 path=$3 auth=$4 script=${5:-} out parsed sockerr non2xx header=() extra=()
+    out="$work/wrk-$run_seq-${label//[^A-Za-z0-9]/_}.txt"
+    [[ -z "$auth" ]] || header=(-H "Authorization: $auth")
+    [[ -z "$script" ]] || extra=(-s "$script")
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --timeout "${TIMEOUT:-2s}" --latency "${header[@]}" "${extra[@]}" "$base$path" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "wrk failed ($label)"; }
+    parsed=$(awk '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+            if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
+            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+            return v + 0
+        }
+        /Latency Distribution/ { dist = 1; next }
+        dist && $1 == "50%" { p50 = ms($2) }
+        dist && $1 == "99%" { p99 = ms($2) }
+        /^Requests\/sec:/ { rps = $2 }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        /Socket errors:/ { sub(/^ *Socket errors: */, ""); gsub(/ /, "_"); sock = $0 }
+        END { printf "%s %s %s %s %s\n", (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99),
+                                         (rps == "" ? "-" : rps), (non2xx == "" ? 0 : non2xx), (sock == "" ? "-" : sock) }
+    ' "$out")
+    read -r p50 p99 rps non2xx sockerr <<<"$parsed"
+    if [[ "$p50" == - || "$p99" == - || "$rps" == - ]]; then
+        cat "$out" >&2
+        die "could not parse wrk output ($label; above)"
+    fi
+    if [[ "$non2xx" != 0 ]]; then
+        cat "$out" >&2
+        report_server_log "$label"
+        die "$non2xx non-2xx responses from GET $path ($label); wrk output and server output above"
+    fi
+    if [[ "$sockerr" != - ]]; then
+        log "warning: wrk socket errors on $label: ${sockerr//_/ }"
+        wrk_notes+=("$label: wrk socket errors ${sockerr//_/ }")
+    fi
+}
+
+# ensure_wrk: installs wrk with apt-get when it is missing (apt-get update only if the plain install fails).
+ensure_wrk() {
+    if ! command -v wrk >/dev/null 2>&1; then
+        if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+            die "wrk not found (and cannot apt-get install it: needs root and apt-get)"
+        fi
+        log "installing wrk with apt-get"
+        apt_log=$(mktemp)
+        apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends wrk; }
+        if ! apt_install >"$apt_log" 2>&1; then
+            log "apt-get install wrk failed; running apt-get update first"
+            if ! { apt-get update -qq && apt_install; } >"$apt_log" 2>&1; then
+                cat "$apt_log" >&2
+                rm -f "$apt_log"
+                die "apt-get install wrk failed"
+            fi
+        fi
+        rm -f "$apt_log"
+        command -v wrk >/dev/null 2>&1 || die "wrk installed but not on PATH"
+    fi
+}

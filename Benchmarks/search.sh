@@ -76,24 +76,7 @@ done
 check_prerequisites
 python3 -c 'import sqlite3' 2>/dev/null || die "python3 has no sqlite3 module"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-        die "wrk not found (and cannot apt-get install it: needs root and apt-get)"
-    fi
-    log "installing wrk with apt-get"
-    apt_log=$(mktemp)
-    apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends wrk; }
-    if ! apt_install >"$apt_log" 2>&1; then
-        log "apt-get install wrk failed; running apt-get update first"
-        if ! { apt-get update -qq && apt_install; } >"$apt_log" 2>&1; then
-            cat "$apt_log" >&2
-            rm -f "$apt_log"
-            die "apt-get install wrk failed"
-        fi
-    fi
-    rm -f "$apt_log"
-    command -v wrk >/dev/null 2>&1 || die "wrk installed but not on PATH"
-fi
+ensure_wrk
 
 # --- Scratch state, cleanup and build ----------------------------------------------
 setup_scratch
@@ -130,46 +113,6 @@ check_route() {
     fi
 }
 
-# run_wrk LABEL DURATION PATH AUTH [LUA_SCRIPT]: runs wrk, fails on non-2xx responses, sets p50 p99 rps.
-run_wrk() {
-    local label=$1 duration=$2 path=$3 auth=$4 script=${5:-} out parsed sockerr non2xx header=() extra=()
-    out="$work/wrk-$run_seq-${label//[^A-Za-z0-9]/_}.txt"
-    [[ -z "$auth" ]] || header=(-H "Authorization: $auth")
-    [[ -z "$script" ]] || extra=(-s "$script")
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --timeout "$TIMEOUT" --latency "${header[@]}" "${extra[@]}" "$base$path" >"$out" 2>&1 ||
-        { cat "$out" >&2; die "wrk failed ($label)"; }
-    parsed=$(awk '
-        function ms(v) {
-            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
-            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
-            if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
-            if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
-            return v + 0
-        }
-        /Latency Distribution/ { dist = 1; next }
-        dist && $1 == "50%" { p50 = ms($2) }
-        dist && $1 == "99%" { p99 = ms($2) }
-        /^Requests\/sec:/ { rps = $2 }
-        /Non-2xx or 3xx responses:/ { non2xx = $NF }
-        /Socket errors:/ { sub(/^ *Socket errors: */, ""); gsub(/ /, "_"); sock = $0 }
-        END { printf "%s %s %s %s %s\n", (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99),
-                                         (rps == "" ? "-" : rps), (non2xx == "" ? 0 : non2xx), (sock == "" ? "-" : sock) }
-    ' "$out")
-    read -r p50 p99 rps non2xx sockerr <<<"$parsed"
-    if [[ "$p50" == - || "$p99" == - || "$rps" == - ]]; then
-        cat "$out" >&2
-        die "could not parse wrk output ($label; above)"
-    fi
-    if [[ "$non2xx" != 0 ]]; then
-        cat "$out" >&2
-        report_server_log "$label"
-        die "$non2xx non-2xx responses from GET $path ($label); wrk output and server output above"
-    fi
-    if [[ "$sockerr" != - ]]; then
-        log "warning: wrk socket errors on $label: ${sockerr//_/ }"
-        notes+=("$label: wrk socket errors ${sockerr//_/ }")
-    fi
-}
 
 # settle: waits until the server has finished the requests wrk left behind when it stopped (their connections
 # are closed, their queries still run), so they do not slow the next route: until three GET /health in a row
@@ -419,10 +362,10 @@ printf '%s\n' "${rows[@]}"
 echo
 echo "Seeding (warden-bench seed, through DataSourceStore.create):"
 for note in "${seed_notes[@]}"; do echo "- $note"; done
-if (( ${#notes[@]} + ${#server_log_notes[@]} > 0 )); then
+if (( ${#notes[@]} + ${#wrk_notes[@]} + ${#server_log_notes[@]} > 0 )); then
     echo
     echo "Notes:"
-    for note in "${notes[@]}" "${server_log_notes[@]}"; do echo "- $note"; done
+    for note in "${notes[@]}" "${wrk_notes[@]}" "${server_log_notes[@]}"; do echo "- $note"; done
 fi
 echo
 echo "Query plans of the search (count query, then page query), as DataSourceStore.search sends them:"

@@ -23,12 +23,14 @@
 #      non-2xx response fails the run, and so does a count other than the seeded one for the known words.
 #      After each wrk run the script waits until GET /health is fast again (requests wrk abandoned when it
 #      stopped are still being served), so one route's backlog does not spill into the next;
-#   3. query plans of the search as the server sends it (DataSourceStore+Queries.swift: the COUNT(*) query
-#      and the page query, visibility join included), for each word: on PostgreSQL EXPLAIN (ANALYZE,
-#      BUFFERS) of prepared statements with the parameter types PostgresNIO binds (bigint, boolean, text);
-#      on SQLite EXPLAIN QUERY PLAN and a timing (median of 5) through `warden-bench sql`, i.e. the SQLite
-#      library linked into warden, and, for comparison, through python3's sqlite3 module, whose older SQLite
-#      may plan differently (3.40 does not split the FTS5 OR into two index lookups; 3.54 does).
+#   3. query plans of the search as the server sends it (DataSourceStore+Queries.swift, FULL mode with
+#      searchText: one statement whose materialized CTE collects the matching ids and sort keys, visibility
+#      join included, and yields both the total and the page), for each word: on PostgreSQL EXPLAIN (ANALYZE,
+#      BUFFERS) of a prepared statement with the parameter types PostgresNIO binds (bigint, boolean, text),
+#      the text matched with LIKE (pg_trgm index); on SQLite, where the text is an FTS5 trigram phrase MATCH,
+#      EXPLAIN QUERY PLAN and a timing (median of 5) through `warden-bench sql`, i.e. the SQLite library
+#      linked into warden, and, for comparison, through python3's sqlite3 module, whose older SQLite may
+#      plan differently.
 # The result is a Markdown report on stdout (progress goes to stderr); nothing is written to the repository.
 #
 # NOTE: wrk and the server (and, for postgresql, the database server) share this machine's cores (2 on the
@@ -137,66 +139,89 @@ settle() {
 json_field() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 # The search as DataSourceStore.search sends it for `searchText=<word>&size=20` (mode FULL, sort by name,
-# ascending; no other filter): the visibility rule, then the dialect's text condition.
+# ascending; no other filter): one statement whose materialized CTE `hits` collects the matching ids and sort
+# keys once (the visibility rule, then the dialect's text condition), counts them and pages from them, and
+# reads full rows for the page alone. PG_SOURCE and SQLITE_SOURCE_* are the FROM … WHERE inside `hits`.
 PG_SOURCE="FROM data_sources ds
 LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \$1
 WHERE ((ds.disabled = \$2 AND (ds.private = \$3 OR (m.state IS NOT NULL AND m.state <> 'pending')))
  OR (ds.disabled = \$4 AND m.state = 'owner')) AND (LOWER(ds.name) LIKE \$5 ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE \$6 ESCAPE '\\')"
-SQLITE_SOURCE="FROM data_sources ds
+SQLITE_VISIBLE="FROM data_sources ds
 LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = ?
 WHERE ((ds.disabled = ? AND (ds.private = ? OR (m.state IS NOT NULL AND m.state <> 'pending')))
- OR (ds.disabled = ? AND m.state = 'owner')) AND ds.id IN (SELECT rowid FROM data_source_search WHERE name LIKE ? OR description LIKE ?)"
+ OR (ds.disabled = ? AND m.state = 'owner'))"
+# SQLite's text condition: an FTS5 trigram phrase MATCH for text of 3+ characters (one bind: the text quoted as
+# a phrase); shorter text falls back to LIKE over the table (two binds: the escaped, lower-cased pattern).
+SQLITE_SOURCE_MATCH="$SQLITE_VISIBLE AND ds.id IN (SELECT rowid FROM data_source_search WHERE data_source_search MATCH ?)"
+SQLITE_SOURCE_LIKE="$SQLITE_VISIBLE AND (LOWER(ds.name) LIKE ? ESCAPE '\\' OR LOWER(COALESCE(ds.description, '')) LIKE ? ESCAPE '\\')"
 COLUMNS_DS="ds.id, ds.name, ds.sql_table_name, ds.sql_schema_name, ds.schema_project_name, ds.technology, ds.type, ds.record_format, ds.private, ds.organization, ds.category, ds.description, ds.has_examples, ds.connection_string, ds.remote_schema, ds.remote_table, ds.row_count, ds.high_cardinality_column, ds.disabled, ds.status, ds.status_info, ds.documentation, ds.created_by, ds.created_at, ds.updated_at"
 
-# postgres_plans DB_URL ADMIN_ID: EXPLAIN (ANALYZE, BUFFERS) of the count and page queries for both words.
+# search_sql SOURCE LIMIT OFFSET CALLER: the FULL-mode text search statement around SOURCE, with the given
+# placeholders for the page's LIMIT and OFFSET and the caller id of the outer membership join.
+search_sql() {
+    local source=$1 limit=$2 offset=$3 caller=$4
+    cat <<SQL
+WITH hits AS MATERIALIZED (
+    SELECT ds.id AS id, LOWER(ds.name) AS sort_key $source),
+page AS (
+    SELECT id, sort_key FROM hits ORDER BY sort_key ASC, id ASC
+    LIMIT $limit OFFSET $offset)
+SELECT (SELECT COUNT(*) FROM hits) AS total, $COLUMNS_DS, m.state AS member_state
+FROM page h JOIN data_sources ds ON ds.id = h.id
+LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = $caller
+ORDER BY h.sort_key ASC, h.id ASC
+SQL
+}
+
+# postgres_plans DB_URL ADMIN_ID: EXPLAIN (ANALYZE, BUFFERS) of the search statement for each word.
 postgres_plans() {
     local db_url=$1 admin_id=$2 word
+    local statement
+    statement=$(search_sql "$PG_SOURCE" '$7' '$8' '$9')
     for word in "${WORDS[@]}"; do
-        local args="$admin_id, false, false, true, '%$word%', '%$word%'"
-        echo "PostgreSQL, searchText=$word — count query:"
+        # SQLText.containsPattern: the text lower-cased (words are letters and digits: nothing to escape), in %.
+        local args="$admin_id, false, false, true, '%${word,,}%', '%${word,,}%', $PAGE_SIZE, 0, $admin_id"
+        echo "PostgreSQL, searchText=$word — search statement (hits CTE, count and page in one):"
         echo '```'
         psql "$db_url" -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
-PREPARE search_count(bigint, boolean, boolean, boolean, text, text) AS SELECT COUNT(*) AS n $PG_SOURCE;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search_count($args);
-SQL
-        echo '```'
-        echo
-        echo "PostgreSQL, searchText=$word — page query:"
-        echo '```'
-        psql "$db_url" -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
-PREPARE search_page(bigint, boolean, boolean, boolean, text, text, bigint, bigint) AS
-SELECT $COLUMNS_DS, m.state AS member_state $PG_SOURCE
-ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT \$7 OFFSET \$8;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search_page($args, $PAGE_SIZE, 0);
+PREPARE search_full(bigint, boolean, boolean, boolean, text, text, bigint, bigint, bigint) AS
+$statement;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE search_full($args);
 SQL
         echo '```'
         echo
     done
 }
 
-# sqlite_plans DB_PATH ADMIN_ID: EXPLAIN QUERY PLAN and a timing (median of 5 runs) of the count and page
-# queries for both words, first through `warden-bench sql` (the SQLite library linked into warden, with the
-# server's connection settings), then through python3's sqlite3 module for comparison (another SQLite
-# version: its planner may differ).
+# sqlite_plans DB_PATH ADMIN_ID: EXPLAIN QUERY PLAN and a timing (median of 5 runs) of the search statement
+# for each word, first through `warden-bench sql` (the SQLite library linked into warden, with the server's
+# connection settings), then through python3's sqlite3 module for comparison (another SQLite version: its
+# planner may differ).
 sqlite_plans() {
-    local db=$1 admin_id=$2 word label sql out version value
+    local db=$1 admin_id=$2 word sql out version value
     version=$("$BENCH_BIN" sql --database-url "$db" "SELECT sqlite_version() AS v")
-    local count_sql="SELECT COUNT(*) AS n $SQLITE_SOURCE"
-    local page_sql="SELECT $COLUMNS_DS, m.state AS member_state $SQLITE_SOURCE ORDER BY LOWER(ds.name) ASC, ds.id ASC LIMIT ? OFFSET ?"
+    local match_sql like_sql
+    match_sql=$(search_sql "$SQLITE_SOURCE_MATCH" '?' '?' '?')
+    like_sql=$(search_sql "$SQLITE_SOURCE_LIKE" '?' '?' '?')
     for word in "${WORDS[@]}"; do
-        for label in count page; do
-            # SQLiteKit binds Bool as an integer; the FTS5 pattern is the text as given, wrapped in %.
-            local binds=("$admin_id" 0 0 1 "%$word%" "%$word%")
-            if [[ $label == count ]]; then sql=$count_sql; else sql=$page_sql; binds+=("$PAGE_SIZE" 0); fi
-            local bind_args=()
-            for value in "${binds[@]}"; do bind_args+=(--bind "$value"); done
-            echo "SQLite, searchText=$word — $label query:"
-            echo '```'
-            echo "-- warden's SQLite $version (warden-bench sql):"
-            "$BENCH_BIN" sql --database-url "$db" "${bind_args[@]}" "EXPLAIN QUERY PLAN $sql"
-            out=$("$BENCH_BIN" sql --database-url "$db" --runs 5 "${bind_args[@]}" "$sql")
-            echo "-- result: $(head -n 1 <<<"$out" | sed 's/^-- //'); $(tail -n 1 <<<"$out" | sed 's/^-- //')"
-            python3 - "$db" "$sql" "${binds[@]}" <<'PY'
+        # SQLiteKit binds Bool as an integer. Text of 3+ characters is matched as an FTS5 phrase ("word";
+        # words are letters and digits: no quote to double); shorter text as a lower-cased LIKE pattern.
+        local binds=("$admin_id" 0 0 1)
+        if (( ${#word} >= 3 )); then
+            sql=$match_sql; binds+=("\"$word\"")
+        else
+            sql=$like_sql; binds+=("%${word,,}%" "%${word,,}%")
+        fi
+        binds+=("$PAGE_SIZE" 0 "$admin_id")
+        local bind_args=()
+        for value in "${binds[@]}"; do bind_args+=(--bind "$value"); done
+        echo "SQLite, searchText=$word — search statement (hits CTE, count and page in one):"
+        echo '```'
+        echo "-- warden's SQLite $version (warden-bench sql):"
+        "$BENCH_BIN" sql --database-url "$db" "${bind_args[@]}" "EXPLAIN QUERY PLAN $sql"
+        out=$("$BENCH_BIN" sql --database-url "$db" --runs 5 "${bind_args[@]}" "$sql")
+        echo "-- result: $(head -n 1 <<<"$out" | sed 's/^-- //'); $(tail -n 1 <<<"$out" | sed 's/^-- //')"
+        python3 - "$db" "$sql" "${binds[@]}" <<'PY'
 import sqlite3, statistics, sys, time
 path, sql, *binds = sys.argv[1:]
 params = [int(b) if b.lstrip("-").isdigit() else b for b in binds]
@@ -212,14 +237,14 @@ try:
         started = time.perf_counter()
         rows = db.execute(sql, params).fetchall()
         times.append((time.perf_counter() - started) * 1000)
-    result = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else f"{len(rows)} row(s)"
+    # The first column is the total (the same on every row); an empty page carries none.
+    result = f"{len(rows)} row(s), total {rows[0][0] if rows else '-'}"
     print(f"-- result: {result}; median of 5 runs: {statistics.median(times):.1f} ms")
 except sqlite3.Error as error:
     print(f"-- python's SQLite could not run it: {error}")
 PY
-            echo '```'
-            echo
-        done
+        echo '```'
+        echo
     done
     local analyzed
     analyzed=$("$BENCH_BIN" sql --database-url "$db" "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'")
@@ -368,6 +393,6 @@ if (( ${#notes[@]} + ${#wrk_notes[@]} + ${#server_log_notes[@]} > 0 )); then
     for note in "${notes[@]}" "${wrk_notes[@]}" "${server_log_notes[@]}"; do echo "- $note"; done
 fi
 echo
-echo "Query plans of the search (count query, then page query), as DataSourceStore.search sends them:"
+echo "Query plans of the search statement (hits CTE: total and page in one), as DataSourceStore.search sends it:"
 echo
 for plan in "${plans[@]}"; do cat "$plan"; done

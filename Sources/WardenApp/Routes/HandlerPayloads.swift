@@ -161,15 +161,3 @@ struct DictionaryPayload: ResponseEncodable {
         return .object(object)
     }
 }
-
-struct JobStatusPayload: Encodable, Sendable {
-    var id: String
-    var state: String
-    var output: JSONValue?
-
-    init(_ job: Job) {
-        id = job.id
-        state = job.state.rawValue
-        output = job.output
-    }
-}

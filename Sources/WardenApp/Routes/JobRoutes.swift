@@ -54,3 +54,14 @@ struct JobRoutes {
     }
 }
 
+struct JobStatusPayload: Encodable, Sendable {
+    var id: String
+    var state: String
+    var output: JSONValue?
+
+    init(_ job: Job) {
+        id = job.id
+        state = job.state.rawValue
+        output = job.output
+    }
+}

@@ -111,10 +111,6 @@ public struct IdentityStore: Sendable {
         try await updateUser(userid: userid, now: now) { _ in "disabled = \(bind: disabled)" }
     }
 
-    public func setPasswordHash(userid: String, _ hash: String, now: Date) async throws -> User {
-        try await updateUser(userid: userid, now: now) { _ in "password_hash = \(bind: hash)" }
-    }
-
     public func updateProfile(userid: String, _ update: ProfileUpdate, now: Date) async throws -> User {
         try await updateUser(userid: userid, now: now) { current in
             let profile = update.applied(to: current.profile)

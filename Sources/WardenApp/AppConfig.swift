@@ -52,6 +52,8 @@ public struct AppConfig: Sendable {
     public var jobPollInterval: Duration
     public var warehouseConnectTimeout: Duration
     public var warehouseOperationTimeout: Duration
+    /// How often expired subscriptions are ended, in seconds. Expired ones count for nothing even before that.
+    public var subscriptionExpiryInterval: TimeInterval = 30
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDirectory: String = "./.warden",
                 metastore: MetastoreLocation? = nil, masterKey: Data? = nil, adminAPIKey: String? = nil,
@@ -147,6 +149,7 @@ public struct AppConfig: Sendable {
         seconds("WARDEN_JOB_LEASE_SECONDS", range: 1...3600) { config.jobLeaseSeconds = $0 }
         seconds("WARDEN_WAREHOUSE_CONNECT_TIMEOUT", range: 1...600) { config.warehouseConnectTimeout = .seconds($0) }
         seconds("WARDEN_WAREHOUSE_TIMEOUT", range: 1...3600) { config.warehouseOperationTimeout = .seconds($0) }
+        seconds("WARDEN_SUBSCRIPTION_EXPIRY_INTERVAL", range: 1...86_400) { config.subscriptionExpiryInterval = TimeInterval($0) }
         guard problems.isEmpty else { throw ConfigError(problems: problems) }
         return config
     }

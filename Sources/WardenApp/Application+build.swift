@@ -48,8 +48,11 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let dataSourceService = DataSourceService(dataSources: dataSources, dictionaries: dictionaries, tags: tags, blobs: blobs,
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
                                                   signal: jobSignal, clock: clock)
+        let subscriptions = SubscriptionStore(metastore: metastore)
+        let accessService = AccessService(dataSources: dataSources, subscriptions: subscriptions, tasks: TaskStore(metastore: metastore),
+                                          clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
-                               connectors: connectors, secrets: secrets, clock: clock)
+                               connectors: connectors, secrets: secrets, subscriptions: subscriptions, clock: clock)
 
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestIdMiddleware(bodyLimit: config.maxBodySize))
@@ -67,6 +70,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                    clock: clock).register(on: api)
         LineageRoutes(dataSources: dataSources, lineage: lineage, clock: clock).register(on: api)
         DataSourceRoutes(service: dataSourceService, activities: ActivityStore(metastore: metastore)).register(on: api)
+        AccessRoutes(service: accessService).register(on: api)
+        TaskRoutes(service: accessService).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
         var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]
@@ -74,6 +79,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
             services.append(JobWorker(jobs: jobs, runner: runner, signal: jobSignal, concurrency: config.jobConcurrency,
                                       lease: TimeInterval(config.jobLeaseSeconds), pollInterval: config.jobPollInterval,
                                       clock: clock, logger: logger))
+            services.append(JobScheduler(jobs: jobs, signal: jobSignal, type: .subscriptionExpiry,
+                                         interval: config.subscriptionExpiryInterval, clock: clock, logger: logger))
         }
 
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }

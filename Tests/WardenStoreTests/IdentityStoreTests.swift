@@ -96,7 +96,7 @@ import WardenTestSupport
             #expect(details.effectiveAttributes == ["Department": ["Finance", "HR"], "Region": ["EU"]])
             #expect(details.groups.map(\.name) == ["HR"])
 
-            _ = try await store.removeMember(groupId: hr.id, membershipId: membership.id)
+            _ = try await store.removeMember(groupId: hr.id, membershipId: membership.id, now: now)
             let after = try #require(try await store.details(userid: "alice"))
 
             #expect(after.effectiveAttributes == ["Department": ["Finance"]])
@@ -113,7 +113,7 @@ import WardenTestSupport
             _ = try await store.addMember(groupId: group.id, userid: "alice", now: now)
             try await store.addAttribute(.group(group.id), key: "k", value: "v", now: now)
 
-            _ = try await store.deleteGroup(id: group.id)
+            _ = try await store.deleteGroup(id: group.id, now: now)
 
             #expect(try await store.group(id: group.id) == nil)
             #expect(try await store.details(userid: "alice")?.effectiveAttributes == [:])

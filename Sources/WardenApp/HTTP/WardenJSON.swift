@@ -154,6 +154,23 @@ struct QueryReader {
         }
     }
 
+    /// An array parameter, given as repeated keys, comma lists, or both.
+    func list(_ name: String) -> [String] {
+        request.uri.queryParameters.getAll(name)
+            .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
+    }
+
+    /// An array parameter whose every value must be one of `T`'s.
+    func listOf<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> [T] where T.RawValue == String, T: CaseIterable {
+        try list(name).map { text in
+            guard let value = T(rawValue: text) else {
+                throw field(name, "values must be among: " + T.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return value
+        }
+    }
+
     func oneOf<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> T? where T.RawValue == String, T: CaseIterable {
         guard let text = string(name) else { return nil }
         guard let value = T(rawValue: text) else {

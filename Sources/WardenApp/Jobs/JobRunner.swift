@@ -11,11 +11,13 @@ struct JobRunner: Sendable {
     let bulk: DataSourceService
     let connectors: any ConnectorFactory
     let secrets: SecretBox
+    let subscriptions: SubscriptionStore
     let clock: any WardenClock
 
     func run(_ job: Job) async throws -> JSONValue {
         // A bulk action on a missing source must fail visibly rather than be skipped.
         if job.type == .dataSourceBulk { return try await bulk.applyBulk(job) }
+        if job.type == .subscriptionExpiry { return .object(["expired": .int(Int64(try await subscriptions.expire(now: clock.now())))]) }
         guard let id = job.dataSourceId else {
             throw WardenError.badRequest("The job names no data source", code: "job.invalid_payload")
         }
@@ -33,6 +35,8 @@ struct JobRunner: Sendable {
             return try await applyHandlerPatch(job, source: source, handler: handler)
         case .dataSourceBulk:
             return try await bulk.applyBulk(job)
+        case .subscriptionExpiry:
+            return .object(["expired": .int(Int64(try await subscriptions.expire(now: clock.now())))])
         }
     }
 

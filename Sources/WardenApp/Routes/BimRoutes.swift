@@ -181,13 +181,13 @@ struct BimRoutes {
     @Sendable func addUserAttribute(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
         let (user, key, value) = try await userAttributeTarget(context)
         guard let value else { throw WardenError.badRequest("An attribute value is required", code: "attribute.value_required") }
-        try await identity.addAttribute(.user(user.id), key: key, value: value, now: clock.now())
+        try await identity.addAttribute(.user(user.id), key: key, value: value, now: clock.now(), by: context.principal.userId)
         return try await details(user.userid)
     }
 
     @Sendable func removeUserAttribute(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
         let (user, key, value) = try await userAttributeTarget(context)
-        guard try await identity.removeAttribute(.user(user.id), key: key, value: value) > 0 else { throw Self.attributeNotFound }
+        guard try await identity.removeAttribute(.user(user.id), key: key, value: value, now: clock.now(), by: context.principal.userId) > 0 else { throw Self.attributeNotFound }
         return try await details(user.userid)
     }
 
@@ -238,7 +238,7 @@ struct BimRoutes {
         let input = try await request.decodeJSON(as: GroupInput.self, context: context)
         try Self.requireBuiltInIAM(input.iamid)
         try input.changes.validate(creating: false)
-        _ = try await identity.updateGroup(id: id, input.changes, now: clock.now())
+        _ = try await identity.updateGroup(id: id, input.changes, now: clock.now(), by: context.principal.userId)
         return try await groupPayload(id)
     }
 
@@ -246,7 +246,7 @@ struct BimRoutes {
         try context.principal.require(.userAdmin)
         let id = try Self.groupId(context.parameters)
         let attributes = try await identity.attributes(ofGroups: [id])[id] ?? [:]
-        return GroupPayload(try await identity.deleteGroup(id: id), authorizations: attributes)
+        return GroupPayload(try await identity.deleteGroup(id: id, now: clock.now(), by: context.principal.userId), authorizations: attributes)
     }
 
     @Sendable func listMembers(_ request: Request, context: AuthenticatedContext) async throws -> HitsPayload<MemberPayload> {
@@ -262,26 +262,26 @@ struct BimRoutes {
         let id = try Self.groupId(context.parameters)
         let input = try await request.decodeJSON(as: AddMemberInput.self, context: context)
         try Self.requireBuiltInIAM(input.iamid)
-        return MemberPayload(try await identity.addMember(groupId: id, userid: input.userid, now: clock.now()))
+        return MemberPayload(try await identity.addMember(groupId: id, userid: input.userid, now: clock.now(), by: context.principal.userId))
     }
 
     @Sendable func removeMember(_ request: Request, context: AuthenticatedContext) async throws -> MemberPayload {
         try context.principal.require(.userAdmin)
         let id = try Self.groupId(context.parameters)
         let membership = try context.parameters.id("groupUserId", notFound: IdentityStore.memberNotFound)
-        return MemberPayload(try await identity.removeMember(groupId: id, membershipId: membership))
+        return MemberPayload(try await identity.removeMember(groupId: id, membershipId: membership, now: clock.now(), by: context.principal.userId))
     }
 
     @Sendable func addGroupAttribute(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
         let (id, key, value) = try await groupAttributeTarget(context)
         guard let value else { throw WardenError.badRequest("An attribute value is required", code: "attribute.value_required") }
-        try await identity.addAttribute(.group(id), key: key, value: value, now: clock.now())
+        try await identity.addAttribute(.group(id), key: key, value: value, now: clock.now(), by: context.principal.userId)
         return try await groupPayload(id)
     }
 
     @Sendable func removeGroupAttribute(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
         let (id, key, value) = try await groupAttributeTarget(context)
-        guard try await identity.removeAttribute(.group(id), key: key, value: value) > 0 else { throw Self.attributeNotFound }
+        guard try await identity.removeAttribute(.group(id), key: key, value: value, now: clock.now(), by: context.principal.userId) > 0 else { throw Self.attributeNotFound }
         return try await groupPayload(id)
     }
 

@@ -25,7 +25,7 @@ struct BlobRoutes {
         api.delete("/dataSource/{dataSourceId}/blob/**", use: delete)
     }
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
+    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
 
     // MARK: Metadata
 

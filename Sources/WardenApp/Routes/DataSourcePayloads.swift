@@ -4,7 +4,7 @@ import WardenDomain
 import WardenStore
 
 // Bodies of the /dataSource API, in the specification's field names. Features that do not exist yet
-// (subscription policies, data policies, projects) are shown as the specification shows their absence.
+// (data policies, projects) are shown as the specification shows their absence.
 
 /// One data source in full (`GET /dataSource/{id}`, `PUT /dataSource/{id}`).
 struct DataSourcePayload: ResponseEncodable {
@@ -38,7 +38,8 @@ struct DataSourcePayload: ResponseEncodable {
     var remoteTable: String
     var highCardinalityColumn: String?
     var policyHandlerType = "None"
-    var subscriptionType = "manual"
+    var subscriptionType: String
+    var subscriptionPolicy: JSONValue
     var status: String
     var statusInfo: JSONValue?
     var subscriptionStatus: String
@@ -72,6 +73,8 @@ struct DataSourcePayload: ResponseEncodable {
         remoteSchema = source.remoteTable.schema
         remoteTable = source.remoteTable.table
         highCardinalityColumn = source.highCardinalityColumn
+        subscriptionType = source.subscriptionPolicy.type.rawValue
+        subscriptionPolicy = source.subscriptionPolicy.json
         status = source.status
         statusInfo = source.statusInfo
         subscriptionStatus = view.subscriptionStatus
@@ -94,7 +97,8 @@ enum SearchHitPayload: Encodable, Sendable {
         var status: String
         var subscriptionStatus: String
         var blobHandlerType: String
-        var subscriptionType = "manual"
+        var subscriptionType: String
+        var subscriptionPolicy: JSONValue
         var connectionString: String
         var sqlSchemaName: String
         var sqlTableName: String
@@ -125,7 +129,8 @@ enum SearchHitPayload: Encodable, Sendable {
         self = .full(Full(id: source.id, name: source.name, recordFormat: source.recordFormat ?? "Not Provided", deleted: source.disabled,
                           description: source.description, createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
                           status: source.status, subscriptionStatus: view.subscriptionStatus,
-                          blobHandlerType: source.technology.blobHandlerType, connectionString: source.connectionString,
+                          blobHandlerType: source.technology.blobHandlerType, subscriptionType: source.subscriptionPolicy.type.rawValue,
+                          subscriptionPolicy: source.subscriptionPolicy.json, connectionString: source.connectionString,
                           sqlSchemaName: source.sqlSchemaName, sqlTableName: source.sqlTableName,
                           remoteSchema: source.remoteTable.schema, remoteTable: source.remoteTable.table, tags: tags))
     }

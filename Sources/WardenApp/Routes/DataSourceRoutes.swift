@@ -30,7 +30,7 @@ struct DataSourceRoutes {
 
     @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> SearchPayload {
         let query = try Self.parseQuery(QueryReader(request: request))
-        let result = try await dataSources.search(query, callerId: context.principal.userId)
+        let result = try await dataSources.search(query, callerId: context.principal.userId, now: service.clock.now())
         switch query.mode {
         case .full:
             let tags = try await service.tags.tagNames(ofDataSources: result.hits.map(\.dataSource.id))
@@ -51,11 +51,7 @@ struct DataSourceRoutes {
 
     static func parseQuery(_ reader: QueryReader) throws -> DataSourceQuery {
         var query = DataSourceQuery()
-        func list(_ name: String) -> [String] {
-            reader.request.uri.queryParameters.getAll(name)
-                .flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-                .filter { !$0.isEmpty }
-        }
+        func list(_ name: String) -> [String] { reader.list(name) }
         func invalid(_ name: String, _ message: String) -> WardenError {
             .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
         }
@@ -113,13 +109,15 @@ struct DataSourceRoutes {
     }
 
     private func details(_ lookup: DataSourceStore.Lookup, context: AuthenticatedContext) async throws -> DataSourcePayload {
-        guard let view = try await dataSources.view(lookup, callerId: context.principal.userId),
-              view.dataSource.isVisible(to: view.memberState) else { throw DataSourceStore.notFound }
+        guard let view = try await dataSources.view(lookup, callerId: context.principal.userId, now: service.clock.now()),
+              try await service.access.isVisible(view.dataSource, state: view.memberState, to: context.principal) else {
+            throw DataSourceStore.notFound
+        }
         return DataSourcePayload(view, tags: try await service.tags.tagNames(ofDataSources: [view.dataSource.id])[view.dataSource.id] ?? [])
     }
 
     @Sendable func mine(_ request: Request, context: AuthenticatedContext) async throws -> [MineHitPayload] {
-        try await dataSources.mine(userId: context.principal.userId).map {
+        try await dataSources.mine(userId: context.principal.userId, now: service.clock.now()).map {
             MineHitPayload(id: $0.id, name: $0.name, type: $0.type, sqlTableName: $0.sqlTableName, sqlSchemaName: $0.sqlSchemaName,
                            blobHandlerType: $0.technology.blobHandlerType)
         }

@@ -29,7 +29,7 @@ struct DictionaryRoutes {
             throw Self.badRequest("`limit` must be an integer between 1 and 1000")
         }
         return try await dictionaries.searchColumnNames(containing: query.string("searchText"), limit: limit,
-                                                        visibleTo: context.principal.userId).map(ColumnHit.init)
+                                                        visibleTo: context.principal.userId, now: clock.now()).map(ColumnHit.init)
     }
 
     @Sendable func types(_ request: Request, context: AuthenticatedContext) async throws -> [String] {
@@ -68,7 +68,7 @@ struct DictionaryRoutes {
     /// see a private source gets 404, as if it did not exist.
     private func authorize(_ context: AuthenticatedContext, action: String?) async throws -> Int64 {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let (_, state) = try await DataSourceAccess(dataSources: dataSources).visible(id, to: context.principal)
+        let (_, state) = try await DataSourceAccess(dataSources: dataSources, clock: clock).visible(id, to: context.principal)
         if let action {
             guard state == .owner || state == .expert else {
                 throw WardenError.forbidden("User must have one of the following roles to \(action) dictionary: owner,expert",

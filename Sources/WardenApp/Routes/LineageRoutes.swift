@@ -22,7 +22,7 @@ struct LineageRoutes {
         api.delete("/dataSource/{dataSourceId}/lineage/{type}/{parentId}", use: removeParent)
     }
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
+    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
 
     /// Anyone who may see the source may see its lineage; related sources the caller may not see are left out.
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> LineagePayload {
@@ -91,8 +91,8 @@ struct LineageRoutes {
             entries.filter { $0.other.isVisible(to: $0.callerState) }.map(LineageRecordPayload.init)
         }
         var result = LineagePayload()
-        if type != .children { result.parents = visible(try await lineage.parents(of: id, caller: caller.userId)) }
-        if type != .parents { result.children = visible(try await lineage.children(of: id, caller: caller.userId)) }
+        if type != .children { result.parents = visible(try await lineage.parents(of: id, caller: caller.userId, now: clock.now())) }
+        if type != .parents { result.children = visible(try await lineage.children(of: id, caller: caller.userId, now: clock.now())) }
         return result
     }
 }

@@ -21,7 +21,7 @@ struct TagRoutes {
         api.get("/dataSource/{dataSourceId}/tags", use: dataSourceTags)
     }
 
-    private var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
+    private var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
 
     // MARK: The vocabulary
 

@@ -5,13 +5,22 @@ import WardenStore
 /// here, so a caller never learns of a source they may not see: it is 404 for them, not 403.
 struct DataSourceAccess: Sendable {
     let dataSources: DataSourceStore
+    let clock: any WardenClock
 
     /// The source and the caller's standing on it; 404 when the caller may not know it exists.
     func visible(_ id: Int64, to caller: Principal) async throws -> (DataSource, MemberState?) {
         guard let source = try await dataSources.dataSource(id: id) else { throw DataSourceStore.notFound }
-        let state = try await dataSources.memberState(dataSourceId: id, userId: caller.userId)
-        guard source.isVisible(to: state) else { throw DataSourceStore.notFound }
+        let state = try await dataSources.memberState(dataSourceId: id, userId: caller.userId, now: clock.now())
+        guard try await isVisible(source, state: state, to: caller) else { throw DataSourceStore.notFound }
         return (source, state)
+    }
+
+    /// `DataSource.isVisible(to:admitted:)`, evaluating the policy for the caller only when the answer depends on it.
+    func isVisible(_ source: DataSource, state: MemberState?, to caller: Principal) async throws -> Bool {
+        if source.isVisible(to: state) { return true }
+        guard !source.disabled, !source.isPrivate, !source.subscriptionPolicy.isDiscoverable,
+              let subject = try await dataSources.subscriptionSubject(userId: caller.userId) else { return false }
+        return source.subscriptionPolicy.admits(subject)
     }
 
     /// The source, when the caller holds one of `roles` on it; 403 naming the roles when they can see it but may not change it.

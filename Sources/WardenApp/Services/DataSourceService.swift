@@ -16,7 +16,7 @@ struct DataSourceService: Sendable {
     let signal: JobSignal
     let clock: any WardenClock
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
+    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
 
     // MARK: Health
 
@@ -158,7 +158,7 @@ struct DataSourceService: Sendable {
         }
         let caller = job.createdBy
         // One answer for "missing" and "not yours", so bulk jobs cannot probe for sources the caller may not see.
-        guard try await dataSources.memberState(dataSourceId: id, userId: caller) == .owner,
+        guard try await dataSources.memberState(dataSourceId: id, userId: caller, now: clock.now()) == .owner,
               let source = try await dataSources.dataSource(id: id) else {
             throw WardenError.notFound("Data source \(id) is not among the data sources you own", code: "dataSource.not_found")
         }

@@ -6,7 +6,7 @@ import WardenStore
 /// Registers warehouse tables as data sources and manages their handlers.
 struct HandlerService: Sendable {
     let dataSources: DataSourceStore
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources) }
+    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
     let jobs: JobStore
     let connectors: any ConnectorFactory
     let secrets: SecretBox

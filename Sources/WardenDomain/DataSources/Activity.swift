@@ -4,8 +4,10 @@ import Foundation
 public enum ActivityType: String, Sendable, Codable, CaseIterable {
     case created, updated, handlerUpdated, dictionaryUpdated, disabled, restored
     case tagAdded, tagRemoved, blobAdded, blobRemoved, lineageAdded, lineageRemoved, healthChecked
-    // Access (subscriptions) and policies record here too as they arrive.
-    case accessRequested, accessApproved, accessDenied, memberAdded, memberStateChanged, memberRemoved, accessExpired
+    // Access: requests and their outcomes, memberships, and the policy that governs them.
+    case accessRequested, accessApproved, accessDenied, accessWithdrawn, accessRevoked, accessExpired
+    case subscribed, unsubscribed, memberAdded, memberStateChanged, memberRemoved, subscriptionPolicyChanged
+    case taskCreated, taskCompleted, taskDeleted
 }
 
 public struct NewActivity: Sendable {

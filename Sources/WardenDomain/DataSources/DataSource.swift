@@ -25,6 +25,7 @@ public struct DataSource: Sendable, Equatable {
     /// What the last health check found, check by check.
     public var statusInfo: JSONValue?
     public var documentation: String?
+    public var subscriptionPolicy: SubscriptionPolicy
     public var createdBy: Int64
     public var createdAt: Date
     public var updatedAt: Date
@@ -34,7 +35,7 @@ public struct DataSource: Sendable, Equatable {
                 category: String?, description: String?, hasExamples: Bool, connectionString: String,
                 remoteTable: TableReference, rowCount: Int64?, highCardinalityColumn: String?, disabled: Bool,
                 status: String = "passed", statusInfo: JSONValue? = nil, documentation: String? = nil,
-                createdBy: Int64, createdAt: Date, updatedAt: Date) {
+                subscriptionPolicy: SubscriptionPolicy = .default, createdBy: Int64, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.name = name
         self.sqlTableName = sqlTableName
@@ -56,6 +57,7 @@ public struct DataSource: Sendable, Equatable {
         self.status = status
         self.statusInfo = statusInfo
         self.documentation = documentation
+        self.subscriptionPolicy = subscriptionPolicy
         self.createdBy = createdBy
         self.createdAt = createdAt
         self.updatedAt = updatedAt
@@ -71,9 +73,11 @@ public struct DataSourceSettings: Sendable, Equatable {
     public var category: String?
     public var description: String?
     public var hasExamples: Bool
+    public var subscriptionPolicy: SubscriptionPolicy
 
     public init(isPrivate: Bool = false, type: String = "queryable", recordFormat: String? = nil, organization: String? = nil,
-                category: String? = nil, description: String? = nil, hasExamples: Bool = false) {
+                category: String? = nil, description: String? = nil, hasExamples: Bool = false,
+                subscriptionPolicy: SubscriptionPolicy = .default) {
         self.isPrivate = isPrivate
         self.type = type
         self.recordFormat = recordFormat
@@ -81,10 +85,16 @@ public struct DataSourceSettings: Sendable, Equatable {
         self.category = category
         self.description = description
         self.hasExamples = hasExamples
+        self.subscriptionPolicy = subscriptionPolicy
     }
 
     public static func parse(_ object: [String: JSONValue], path: String) throws(WardenError) -> DataSourceSettings {
         var fields = JSONFields(object, path: path)
+        let policy: SubscriptionPolicy = if let value = object["subscriptionPolicy"], value != .null {
+            try SubscriptionPolicy.parse(value, path: "\(path).subscriptionPolicy")
+        } else {
+            .default
+        }
         let settings = DataSourceSettings(
             isPrivate: fields.bool("private") ?? false,
             type: fields.string("type") ?? "queryable",
@@ -92,7 +102,8 @@ public struct DataSourceSettings: Sendable, Equatable {
             organization: fields.string("organization"),
             category: fields.string("category"),
             description: fields.string("description"),
-            hasExamples: fields.bool("hasExamples") ?? false)
+            hasExamples: fields.bool("hasExamples") ?? false,
+            subscriptionPolicy: policy)
         var validator = fields.validator
         validator.check(settings.type == "queryable", "\(path).type", "must be queryable (the only type Warden registers)")
         try validator.finish()
@@ -120,20 +131,37 @@ public struct DataSourceDraft: Sendable {
     }
 }
 
-/// A user's standing on a data source. Owners manage it; experts curate its dictionary.
+/// A user's standing on a data source. Owners manage it; experts curate its dictionary; ingest users load data.
 public enum MemberState: String, Sendable, Codable, CaseIterable {
-    case owner, expert, subscribed, pending
+    case owner, expert, ingest, subscribed, pending
 
     /// Whether the member has been let in (a pending request has not).
     public var isMember: Bool { self != .pending }
+
+    /// The states an owner may give with `POST /dataSource/{id}/access`.
+    public static let grantable: [MemberState] = [.subscribed, .owner, .expert, .ingest]
+
+    /// When a user holds several standings (their own and their groups'), the strongest counts.
+    public var rank: Int {
+        switch self {
+        case .owner: 5
+        case .expert: 4
+        case .ingest: 3
+        case .subscribed: 2
+        case .pending: 1
+        }
+    }
 }
 
 extension DataSource {
     /// Whether a caller with `state` may know the source exists: public sources are known to everyone,
     /// private ones only to their members, and disabled (soft-deleted) ones only to their owners.
     /// Others are answered 404, as if it did not exist.
-    public func isVisible(to state: MemberState?) -> Bool {
+    /// A public source whose policy forbids discovery is known only to those who have asked for it or are admitted
+    /// by the policy (`admitted`), besides its members.
+    public func isVisible(to state: MemberState?, admitted: Bool = false) -> Bool {
         if disabled { return state == .owner }
-        return !isPrivate || state?.isMember == true
+        if state?.isMember == true { return true }
+        return !isPrivate && (subscriptionPolicy.isDiscoverable || state == .pending || admitted)
     }
 }

@@ -58,6 +58,7 @@ public struct DataSourceChanges: Sendable, Equatable {
     public var isPrivate: Bool?
     /// `false` restores a disabled data source; `true` disables it.
     public var deleted: Bool?
+    public var subscriptionPolicy: SubscriptionPolicy?
 
     public init() {}
 
@@ -66,7 +67,7 @@ public struct DataSourceChanges: Sendable, Equatable {
     public static let acceptedUnchanged: Set<String> = ["blobHandler", "blobHandlerType", "type"]
     public static let changeable: Set<String> = [
         "name", "sqlTableName", "recordFormat", "organization", "category", "description", "documentation", "hasExamples",
-        "private", "deleted",
+        "private", "deleted", "subscriptionPolicy", "subscriptionType",
     ]
 
     public static func parse(_ object: [String: JSONValue], current: DataSource) throws(WardenError) -> DataSourceChanges {
@@ -102,6 +103,20 @@ public struct DataSourceChanges: Sendable, Equatable {
             validator.check(documentation.utf8.count <= 1_000_000, "documentation", "must be at most 1 MB")
         }
         try validator.finish()
+        if case .object(var policy)? = object["subscriptionPolicy"] {
+            // Clients often send the policy back as they read it, with its type beside it rather than inside.
+            if policy["subscriptionType"] == nil, let type = object["subscriptionType"] { policy["subscriptionType"] = type }
+            changes.subscriptionPolicy = try SubscriptionPolicy.parse(.object(policy), path: "subscriptionPolicy")
+        } else if let policy = object["subscriptionPolicy"] {
+            changes.subscriptionPolicy = try SubscriptionPolicy.parse(policy, path: "subscriptionPolicy")
+        }
+        if let type = object["subscriptionType"] {
+            let effective = (changes.subscriptionPolicy ?? current.subscriptionPolicy).type
+            var typeCheck = Validator()
+            typeCheck.check(type == .string(effective.rawValue), "subscriptionType",
+                            "must match the subscription policy (\(effective.rawValue)); change it inside `subscriptionPolicy`")
+            try typeCheck.finish()
+        }
         return changes
     }
 }

@@ -21,6 +21,8 @@ public enum JobType: String, Sendable, Codable, CaseIterable {
     case nativeViewRefresh
     /// One data source's share of `PUT /dataSource/bulk/{type}`.
     case dataSourceBulk
+    /// Ends the subscriptions whose expiration has passed; scheduled periodically.
+    case subscriptionExpiry
 }
 
 /// The actions of `PUT /dataSource/bulk/{type}`.

@@ -41,6 +41,14 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
+    public var int64Value: Int64? {
+        if case .int(let value) = self { value } else { nil }
+    }
+
+    public var isObject: Bool {
+        if case .object = self { true } else { false }
+    }
+
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil

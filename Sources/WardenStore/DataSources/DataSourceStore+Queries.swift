@@ -24,7 +24,8 @@ public struct DataSourceSearchResult: Sendable {
 extension DataSourceStore {
     /// Who may see which row, in SQL: the same rule as `DataSource.isVisible(to:)`.
     static let visibleToCaller: SQLQueryString = """
-        ((ds.disabled = \(bind: false) AND (ds.private = \(bind: false) OR (m.state IS NOT NULL AND m.state <> 'pending')))
+        ((ds.disabled = \(bind: false) AND ((m.state IS NOT NULL AND m.state <> 'pending')
+                                            OR (ds.private = \(bind: false) AND (ds.discoverable = \(bind: true) OR m.state = 'pending'))))
          OR (ds.disabled = \(bind: true) AND m.state = 'owner'))
         """
 
@@ -41,7 +42,7 @@ extension DataSourceStore {
 
     /// Searches the data sources `callerId` may see. Every filter is SQL over indexed columns; substring search
     /// uses a trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL), so nothing is filtered in the application.
-    public func search(_ query: DataSourceQuery, callerId: Int64) async throws -> DataSourceSearchResult {
+    public func search(_ query: DataSourceQuery, callerId: Int64, now: Date) async throws -> DataSourceSearchResult {
         var conditions: [SQLQueryString] = [Self.visibleToCaller]
         if !query.blobHandlerTypes.isEmpty {
             let technologies: [SQLBindable] = Technology.allCases
@@ -93,7 +94,7 @@ extension DataSourceStore {
         }
         let source: SQLQueryString = """
             FROM data_sources ds
-            LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: callerId)
+            LEFT JOIN \(Membership.effective(userId: callerId, now: now)) m ON m.data_source_id = ds.id
             WHERE \(conditions.joined(separator: " AND "))
             """
         let direction = query.sortOrder == .asc ? "ASC" : "DESC"
@@ -129,7 +130,7 @@ extension DataSourceStore {
                         LIMIT \(bind: query.paging.size) OFFSET \(bind: query.paging.offset))
                     SELECT (SELECT COUNT(*) FROM hits) AS total, \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state
                     FROM page h JOIN data_sources ds ON ds.id = h.id
-                    LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: callerId)
+                    LEFT JOIN \(Membership.effective(userId: callerId, now: now)) m ON m.data_source_id = ds.id
                     ORDER BY h.sort_key \(unsafeRaw: direction), h.id \(unsafeRaw: direction)
                     """).all()
                 result.hits = try rows.map(Self.view(from:))
@@ -194,7 +195,7 @@ extension DataSourceStore {
     }
 
     /// One data source with the caller's standing, found by id, name or SQL table name.
-    public func view(_ lookup: Lookup, callerId: Int64) async throws -> DataSourceView? {
+    public func view(_ lookup: Lookup, callerId: Int64, now: Date) async throws -> DataSourceView? {
         let condition: SQLQueryString = switch lookup {
         case .id(let id): "ds.id = \(bind: id)"
         case .name(let name): "ds.name = \(bind: name)"
@@ -203,18 +204,18 @@ extension DataSourceStore {
         return try await metastore.read { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state FROM data_sources ds
-                LEFT JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: callerId)
+                LEFT JOIN \(Membership.effective(userId: callerId, now: now)) m ON m.data_source_id = ds.id
                 WHERE \(condition)
                 """).first().map(Self.view(from:))
         }
     }
 
-    /// The enabled data sources `userId` is a member of (owner, expert or subscriber).
-    public func mine(userId: Int64) async throws -> [DataSource] {
+    /// The enabled data sources `userId` is a member of (owner, expert, ingest or subscriber, directly or through a group).
+    public func mine(userId: Int64, now: Date) async throws -> [DataSource] {
         try await metastore.read { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.qualifiedColumns("ds")) FROM data_sources ds
-                JOIN data_source_members m ON m.data_source_id = ds.id AND m.user_id = \(bind: userId) AND m.state <> 'pending'
+                JOIN \(Membership.effective(userId: userId, now: now)) m ON m.data_source_id = ds.id AND m.state <> 'pending'
                 WHERE ds.disabled = \(bind: false) ORDER BY LOWER(ds.name), ds.id
                 """).all().map(Self.dataSource(from:))
         }
@@ -252,6 +253,9 @@ extension DataSourceStore {
                         documentation = \(bind: changes.documentation ?? current.documentation),
                         has_examples = \(bind: changes.hasExamples ?? current.hasExamples),
                         private = \(bind: changes.isPrivate ?? current.isPrivate),
+                        subscription_type = \(bind: (changes.subscriptionPolicy ?? current.subscriptionPolicy).type.rawValue),
+                        subscription_policy = \(bind: try JSONColumn.encode((changes.subscriptionPolicy ?? current.subscriptionPolicy).json)),
+                        discoverable = \(bind: (changes.subscriptionPolicy ?? current.subscriptionPolicy).isDiscoverable),
                         disabled = \(bind: disabled), deleted_at = \(bind: disabled ? (current.disabled ? nil : now.millis) : Int64?.none),
                         updated_at = \(bind: now.millis)
                     WHERE id = \(bind: id)
@@ -263,7 +267,14 @@ extension DataSourceStore {
             if disabled != current.disabled {
                 activities.append(NewActivity(dataSourceId: id, actorId: actorId, type: disabled ? .disabled : .restored))
             }
+            if let policy = changes.subscriptionPolicy, policy != current.subscriptionPolicy {
+                activities.append(NewActivity(dataSourceId: id, actorId: actorId, type: .subscriptionPolicyChanged,
+                                              details: .object(["from": current.subscriptionPolicy.json, "to": policy.json])))
+            }
             try await ActivityStore.record(activities, now: now, on: db)
+            if let policy = changes.subscriptionPolicy, policy != current.subscriptionPolicy, policy.type == .policy {
+                try await SubscriptionReconciler.reconcile(dataSourceIds: [id], userIds: nil, actorId: actorId, now: now, on: db)
+            }
             return try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)")
                 .first().map(Self.dataSource(from:))!
         }
@@ -293,6 +304,11 @@ extension DataSourceStore {
 }
 
 extension DataSourceStore {
+    /// What subscription policies are evaluated on for one user: their groups and effective attributes.
+    public func subscriptionSubject(userId: Int64) async throws -> SubscriptionSubject? {
+        try await metastore.read { db in try await SubscriptionReconciler.subjects(userIds: [userId], on: db).members[userId] }
+    }
+
     /// Adds users to a data source, or changes their standing, in one transaction.
     public func setMembers(_ members: [(profileId: Int64, state: MemberState)], dataSourceId: Int64, actorId: Int64, now: Date) async throws {
         try await metastore.write { db in
@@ -301,15 +317,22 @@ extension DataSourceStore {
                 guard try await db.raw("SELECT id FROM users WHERE id = \(bind: member.profileId)").first() != nil else {
                     throw WardenError.notFound("No user has profile id \(member.profileId)", code: "user.not_found")
                 }
-                try await db.raw("""
-                    INSERT INTO data_source_members (data_source_id, user_id, state, created_at, updated_at)
-                    VALUES (\(bind: dataSourceId), \(bind: member.profileId), \(bind: member.state.rawValue), \(bind: now.millis), \(bind: now.millis))
-                    ON CONFLICT (data_source_id, user_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-                    """).run()
+                _ = try await SubscriptionStore.upsert(dataSourceId: dataSourceId, subscriber: .user(member.profileId), state: member.state,
+                                                       origin: .owner, approved: true, adminId: actorId, expiration: nil, metadata: nil,
+                                                       now: now, on: db)
                 activities.append(NewActivity(dataSourceId: dataSourceId, actorId: actorId, type: .memberAdded,
                                               details: .object(["profileId": .int(member.profileId), "state": .string(member.state.rawValue)])))
             }
             try await ActivityStore.record(activities, now: now, on: db)
+        }
+    }
+}
+
+extension DataSourceStore {
+    /// The groups a user belongs to.
+    public func groupIds(ofUser userId: Int64) async throws -> Set<Int64> {
+        try await metastore.read { db in
+            Set(try await db.raw("SELECT group_id FROM group_members WHERE user_id = \(bind: userId)").all().map { try $0.int64("group_id") })
         }
     }
 }

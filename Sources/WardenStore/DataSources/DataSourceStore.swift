@@ -28,7 +28,7 @@ public struct DataSourceStore: Sendable {
     static let columns = """
         id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
         category, description, has_examples, connection_string, remote_schema, remote_table, row_count, high_cardinality_column,
-        disabled, status, status_info, documentation, created_by, created_at, updated_at
+        disabled, status, status_info, documentation, subscription_policy, created_by, created_at, updated_at
         """
 
     /// The associated data for a handler's sealed password: it opens only for the data source it was sealed for.
@@ -46,20 +46,21 @@ public struct DataSourceStore: Sendable {
                        now: Date) async throws -> [DataSource] {
         try await metastore.write { db in
             try await rejectConflicts(drafts, on: db)
-            let rows: [[SQLBindable]] = drafts.map { draft in
+            let rows: [[SQLBindable]] = try drafts.map { draft in
                 [draft.names.name, draft.names.sqlTableName, draft.names.sqlSchemaName, draft.names.schemaProjectName,
                  draft.technology.rawValue, draft.settings.type, draft.settings.recordFormat, draft.settings.isPrivate,
                  draft.settings.organization, draft.settings.category, draft.settings.description, draft.settings.hasExamples,
                  draft.metadata.connectionString(), draft.metadata.remoteKey(technology: draft.technology),
                  draft.metadata.table.schema, draft.metadata.table.table, draft.rowCount, String?.none, false, owner,
-                 now.millis, now.millis]
+                 now.millis, now.millis, draft.settings.subscriptionPolicy.type.rawValue,
+                 try JSONColumn.encode(draft.settings.subscriptionPolicy.json), draft.settings.subscriptionPolicy.isDiscoverable]
             }
             let inserted = try await SQLBatch.insert(
                 into: "data_sources",
                 columns: ["name", "sql_table_name", "sql_schema_name", "schema_project_name", "technology", "type", "record_format",
                           "private", "organization", "category", "description", "has_examples", "connection_string", "remote_key",
                           "remote_schema", "remote_table", "row_count", "high_cardinality_column", "disabled", "created_by",
-                          "created_at", "updated_at"],
+                          "created_at", "updated_at", "subscription_type", "subscription_policy", "discoverable"],
                 rows: rows, returning: Self.columns, chunk: 100, on: db)
             let sources = try inserted.map(Self.dataSource(from:))
             // RETURNING follows VALUES order on both dialects; matching by name makes that assumption harmless.
@@ -73,14 +74,16 @@ public struct DataSourceStore: Sendable {
                 let sealed = try secrets.seal(draft.metadata.password ?? "", recordId: Self.secretRecordId(source.id))
                 handlerRows.append([source.id, draft.technology.rawValue, try JSONColumn.encode(draft.metadata.stored), sealed,
                                     draft.metadata.connectionString(), now.millis, now.millis])
-                memberRows.append([source.id, owner, MemberState.owner.rawValue, now.millis, now.millis])
+                memberRows.append([source.id, owner, MemberState.owner.rawValue, SubscriptionOrigin.owner.rawValue, true, owner,
+                                   now.millis, now.millis])
                 dictionaryRows.append([source.id, now.millis, now.millis])
             }
             try await SQLBatch.insert(into: "data_source_handlers",
                                       columns: ["data_source_id", "technology", "metadata", "password_secret", "connection_string",
                                                 "created_at", "updated_at"], rows: handlerRows, on: db)
             try await SQLBatch.insert(into: "data_source_members",
-                                      columns: ["data_source_id", "user_id", "state", "created_at", "updated_at"], rows: memberRows, on: db)
+                                      columns: ["data_source_id", "user_id", "state", "origin", "approved", "admin_id", "created_at", "updated_at"],
+                                      rows: memberRows, on: db)
             let dictionaries = try await SQLBatch.insert(into: "dictionaries", columns: ["data_source_id", "created_at", "updated_at"],
                                                          rows: dictionaryRows, returning: "id, data_source_id", on: db)
             var columnRows: [[SQLBindable]] = []
@@ -93,6 +96,10 @@ public struct DataSourceStore: Sendable {
             try await SQLBatch.insert(into: "dictionary_columns", columns: DictionaryStore.columnNames, rows: columnRows, chunk: 500, on: db)
             try await JobStore.enqueue(sources.flatMap { jobs($0.id) }, createdBy: owner, now: now, on: db)
             try await ActivityStore.record(sources.map { NewActivity(dataSourceId: $0.id, actorId: owner, type: .created) }, now: now, on: db)
+            let governed = sources.filter(\.subscriptionPolicy.subscribesAutomatically).map(\.id)
+            if !governed.isEmpty {
+                try await SubscriptionReconciler.reconcile(dataSourceIds: governed, userIds: nil, actorId: owner, now: now, on: db)
+            }
             return sources
         }
     }
@@ -148,12 +155,10 @@ public struct DataSourceStore: Sendable {
         }
     }
 
-    /// The caller's standing on a data source, if any.
-    public func memberState(dataSourceId: Int64, userId: Int64) async throws -> MemberState? {
+    /// The caller's standing on a data source at `now`, if any: their own or, when stronger, a group's.
+    public func memberState(dataSourceId: Int64, userId: Int64, now: Date) async throws -> MemberState? {
         try await metastore.read { db in
-            try await db.raw("""
-                SELECT state FROM data_source_members WHERE data_source_id = \(bind: dataSourceId) AND user_id = \(bind: userId)
-                """).first().flatMap { MemberState(rawValue: try $0.string("state")) }
+            try await Membership.state(dataSourceId: dataSourceId, userId: userId, now: now, on: db)
         }
     }
 
@@ -232,6 +237,15 @@ public struct DataSourceStore: Sendable {
         return technology
     }
 
+    /// Stored policies were validated when set; one that no longer parses is a corrupt metastore, not a client error.
+    static func subscriptionPolicy(from text: String) throws -> SubscriptionPolicy {
+        do {
+            return try SubscriptionPolicy.parse(try JSONColumn.decode(JSONValue.self, from: text), path: "subscriptionPolicy")
+        } catch {
+            throw WardenError(.internalError, code: "metastore.corrupt", message: "A stored subscription policy no longer parses", cause: error)
+        }
+    }
+
     static func dataSource(from row: any SQLRow) throws -> DataSource {
         DataSource(
             id: try row.int64("id"), name: try row.string("name"), sqlTableName: try row.string("sql_table_name"),
@@ -247,6 +261,7 @@ public struct DataSourceStore: Sendable {
             status: try row.string("status"),
             statusInfo: try row.optionalString("status_info").map { try JSONColumn.decode(JSONValue.self, from: $0) },
             documentation: try row.optionalString("documentation"),
+            subscriptionPolicy: try row.optionalString("subscription_policy").map(Self.subscriptionPolicy(from:)) ?? .default,
             createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 }

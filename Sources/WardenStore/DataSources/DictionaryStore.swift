@@ -101,14 +101,14 @@ public struct DictionaryStore: Sendable {
 
     /// Distinct column names containing `text`, from dictionaries of data sources `userId` may see
     /// (public ones and those they are a member of).
-    public func searchColumnNames(containing text: String?, limit: Int, visibleTo userId: Int64) async throws -> [String] {
+    public func searchColumnNames(containing text: String?, limit: Int, visibleTo userId: Int64, now: Date) async throws -> [String] {
         let filter: SQLQueryString = text.map { "AND LOWER(c.name) LIKE \(bind: SQLText.containsPattern($0)) ESCAPE '\\'" } ?? ""
         return try await metastore.read { db in
             try await db.raw("""
                 SELECT DISTINCT c.name FROM dictionary_columns c
                 JOIN dictionaries d ON d.id = c.dictionary_id JOIN data_sources s ON s.id = d.data_source_id
-                WHERE (s.private = \(bind: false) OR EXISTS (SELECT 1 FROM data_source_members m WHERE m.data_source_id = s.id AND m.user_id = \(bind: userId)
-                       AND m.state <> \(bind: MemberState.pending.rawValue)))
+                LEFT JOIN \(Membership.effective(userId: userId, now: now)) m ON m.data_source_id = s.id
+                WHERE s.disabled = \(bind: false) AND ((s.private = \(bind: false) AND s.discoverable = \(bind: true)) OR m.state <> 'pending')
                 \(filter)
                 ORDER BY c.name LIMIT \(bind: limit)
                 """).all().map { try $0.string("name") }

@@ -83,16 +83,16 @@ public struct LineageStore: Sendable {
     }
 
     /// The direct parents of `id`, each with the data source at the other end and `callerId`'s standing on it.
-    public func parents(of id: Int64, caller callerId: Int64) async throws -> [LineageEntry] {
-        try await entries(other: "parent_id", anchor: "child_id", id: id, caller: callerId)
+    public func parents(of id: Int64, caller callerId: Int64, now: Date) async throws -> [LineageEntry] {
+        try await entries(other: "parent_id", anchor: "child_id", id: id, caller: callerId, now: now)
     }
 
     /// The direct children of `id`, each with the data source at the other end and `callerId`'s standing on it.
-    public func children(of id: Int64, caller callerId: Int64) async throws -> [LineageEntry] {
-        try await entries(other: "child_id", anchor: "parent_id", id: id, caller: callerId)
+    public func children(of id: Int64, caller callerId: Int64, now: Date) async throws -> [LineageEntry] {
+        try await entries(other: "child_id", anchor: "parent_id", id: id, caller: callerId, now: now)
     }
 
-    private func entries(other: String, anchor: String, id: Int64, caller callerId: Int64) async throws -> [LineageEntry] {
+    private func entries(other: String, anchor: String, id: Int64, caller callerId: Int64, now: Date) async throws -> [LineageEntry] {
         let sourceColumns = DataSourceStore.columns.split(separator: ",")
             .map { "s." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
         return try await metastore.read { db in
@@ -102,7 +102,7 @@ public struct LineageStore: Sendable {
                 FROM lineage l
                 JOIN data_sources s ON s.id = l.\(unsafeRaw: other)
                 LEFT JOIN users u ON u.id = l.created_by
-                LEFT JOIN data_source_members m ON m.data_source_id = s.id AND m.user_id = \(bind: callerId)
+                LEFT JOIN \(Membership.effective(userId: callerId, now: now)) m ON m.data_source_id = s.id
                 WHERE l.\(unsafeRaw: anchor) = \(bind: id)
                 ORDER BY s.id
                 """).all().map { row in

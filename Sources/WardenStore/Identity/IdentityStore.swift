@@ -31,7 +31,9 @@ public struct IdentityStore: Sendable {
                         \(bind: now.millis), \(bind: now.millis))
                 RETURNING \(unsafeRaw: Self.userColumns)
                 """).first()
-            return try Self.user(from: row!)
+            let created = try Self.user(from: row!)
+            try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: [created.id], actorId: nil, now: now, on: db)
+            return created
         } catch where DatabaseErrors.isUniqueViolation(error) {
             throw WardenError.conflict("A user with userid \(user.userid) already exists", code: "user.conflict")
         }
@@ -270,7 +272,8 @@ public struct IdentityStore: Sendable {
         }
     }
 
-    public func updateGroup(id: Int64, _ changes: GroupChanges, now: Date) async throws -> Group {
+    /// Renaming a group re-evaluates its members: policies name groups.
+    public func updateGroup(id: Int64, _ changes: GroupChanges, now: Date, by actorId: Int64? = nil) async throws -> Group {
         do {
             return try await metastore.write { db in
                 guard let current = try await group(id: id, on: db) else { throw Self.groupNotFound }
@@ -281,21 +284,37 @@ public struct IdentityStore: Sendable {
                         updated_at = \(bind: now.millis)
                     WHERE id = \(bind: id) RETURNING \(unsafeRaw: Self.groupColumns)
                     """).first()
-                return try Self.group(from: row!)
+                let updated = try Self.group(from: row!)
+                if updated.name != current.name {
+                    try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: try await SubscriptionReconciler.memberIds(ofGroup: id, on: db),
+                                                               actorId: actorId, now: now, on: db)
+                }
+                return updated
             }
         } catch let error as WardenError where error.kind == .conflict {
             throw WardenError.conflict("A group named \(changes.name ?? "") already exists", code: "group.conflict")
         }
     }
 
-    /// Deletes the group with its memberships and attributes.
-    public func deleteGroup(id: Int64) async throws -> Group {
+    /// Deletes the group with its memberships, attributes and data source subscriptions, and re-evaluates its former
+    /// members against subscription policies.
+    public func deleteGroup(id: Int64, now: Date, by actorId: Int64? = nil) async throws -> Group {
         try await metastore.write { db in
             guard let current = try await group(id: id, on: db) else { throw Self.groupNotFound }
+            let formerMembers = try await SubscriptionReconciler.memberIds(ofGroup: id, on: db)
             // Explicit rather than relying on cascades, which SQLite applies only with foreign_keys on.
+            let subscriptions = try await db.raw("""
+                DELETE FROM data_source_members WHERE group_id = \(bind: id) RETURNING id, data_source_id, state
+                """).all()
+            try await ActivityStore.record(try subscriptions.map { row in
+                NewActivity(dataSourceId: try row.int64("data_source_id"), actorId: actorId, type: .memberRemoved,
+                            details: .object(["groupId": .int(id), "subscriptionId": .int(try row.int64("id")),
+                                              "state": .string(try row.string("state")), "reason": .string("the group was deleted")]))
+            }, now: now, on: db)
             try await db.raw("DELETE FROM group_members WHERE group_id = \(bind: id)").run()
             try await db.raw("DELETE FROM group_attributes WHERE group_id = \(bind: id)").run()
             try await db.raw("DELETE FROM user_groups WHERE id = \(bind: id)").run()
+            try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: formerMembers, actorId: actorId, now: now, on: db)
             return current
         }
     }
@@ -310,7 +329,7 @@ public struct IdentityStore: Sendable {
 
     public static let memberNotFound = WardenError.notFound("Group member not found", code: "group.member_not_found")
 
-    public func addMember(groupId: Int64, userid: String, now: Date) async throws -> GroupMembership {
+    public func addMember(groupId: Int64, userid: String, now: Date, by actorId: Int64? = nil) async throws -> GroupMembership {
         try await metastore.write { db in
             guard try await group(id: groupId, on: db) != nil else { throw Self.groupNotFound }
             guard let member = try await user(userid: userid, on: db) else { throw Self.userNotFound }
@@ -319,6 +338,7 @@ public struct IdentityStore: Sendable {
                     INSERT INTO group_members (group_id, user_id, created_at)
                     VALUES (\(bind: groupId), \(bind: member.id), \(bind: now.millis)) RETURNING id
                     """).first()
+                try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: [member.id], actorId: actorId, now: now, on: db)
                 return GroupMembership(id: try row!.int64("id"), groupId: groupId, user: member)
             } catch where DatabaseErrors.isUniqueViolation(error) {
                 throw WardenError.conflict("User \(userid) is already a member of this group", code: "group.member_conflict")
@@ -343,7 +363,9 @@ public struct IdentityStore: Sendable {
         }
     }
 
-    public func removeMember(groupId: Int64, membershipId: Int64) async throws -> GroupMembership {
+    /// Removing a member ends what the group's subscriptions gave them (those are read through the group) and
+    /// re-evaluates them against subscription policies.
+    public func removeMember(groupId: Int64, membershipId: Int64, now: Date, by actorId: Int64? = nil) async throws -> GroupMembership {
         try await metastore.write { db in
             guard let row = try await db.raw("""
                 SELECT u.id, u.userid FROM group_members m JOIN users u ON u.id = m.user_id
@@ -352,6 +374,7 @@ public struct IdentityStore: Sendable {
             let userid = try row.string("userid")
             try await db.raw("DELETE FROM group_members WHERE id = \(bind: membershipId)").run()
             guard let member = try await user(userid: userid, on: db) else { throw Self.userNotFound }
+            try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: [member.id], actorId: actorId, now: now, on: db)
             return GroupMembership(id: membershipId, groupId: groupId, user: member)
         }
     }
@@ -384,19 +407,29 @@ public struct IdentityStore: Sendable {
     }
 
     /// Adds `key = value`; adding a pair that is already there changes nothing.
-    public func addAttribute(_ subject: AttributeSubject, key: String, value: String, now: Date) async throws {
+    public func addAttribute(_ subject: AttributeSubject, key: String, value: String, now: Date, by actorId: Int64? = nil) async throws {
         try await metastore.write { db in
             try await db.raw("""
                 INSERT INTO \(unsafeRaw: subject.table) (\(unsafeRaw: subject.ownerColumn), attr_key, attr_value, created_at)
                 VALUES (\(bind: subject.id), \(bind: key), \(bind: value), \(bind: now.millis))
                 ON CONFLICT DO NOTHING
                 """).run()
+            try await Self.reevaluate(subject, actorId: actorId, now: now, on: db)
         }
+    }
+
+    /// Attributes feed subscription policies: whoever holds them is re-evaluated in the same transaction.
+    private static func reevaluate(_ subject: AttributeSubject, actorId: Int64?, now: Date, on db: any SQLDatabase) async throws {
+        let userIds = switch subject {
+        case .user(let id): [id]
+        case .group(let id): try await SubscriptionReconciler.memberIds(ofGroup: id, on: db)
+        }
+        try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: userIds, actorId: actorId, now: now, on: db)
     }
 
     /// Removes `key = value`, or every value of `key` when `value` is nil. Returns how many were removed.
     @discardableResult
-    public func removeAttribute(_ subject: AttributeSubject, key: String, value: String?) async throws -> Int {
+    public func removeAttribute(_ subject: AttributeSubject, key: String, value: String?, now: Date, by actorId: Int64? = nil) async throws -> Int {
         try await metastore.write { db in
             let valueCondition: SQLQueryString = value.map { "AND attr_value = \(bind: $0)" } ?? ""
             let rows = try await db.raw("""
@@ -404,6 +437,7 @@ public struct IdentityStore: Sendable {
                 WHERE \(unsafeRaw: subject.ownerColumn) = \(bind: subject.id) AND attr_key = \(bind: key) \(valueCondition)
                 RETURNING attr_key
                 """).all()
+            if !rows.isEmpty { try await Self.reevaluate(subject, actorId: actorId, now: now, on: db) }
             return rows.count
         }
     }

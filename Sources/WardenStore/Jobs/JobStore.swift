@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SQLKit
 import WardenDomain
@@ -36,6 +37,31 @@ public struct JobStore: Sendable {
                                                           "max_attempts", "data_source_id", "created_by", "run_after",
                                                           "created_at", "updated_at"], rows: rows, chunk: 200, on: db)
         return created
+    }
+
+    /// Enqueues the periodic job `type` for the period `period` once, however many instances ask: its id is derived
+    /// from both, so a second insert is a no-op. Finished runs older than `keepFinished` are pruned at the same time.
+    public func enqueueScheduled(_ type: JobType, period: Int64, now: Date, keepFinished: TimeInterval = 86_400) async throws {
+        let digest = Array(SHA256.hash(data: Data("warden.scheduled:\(type.rawValue):\(period)".utf8)))
+        var bytes = Array(digest.prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50  // a name-based (version 5 style) UUID
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let id = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                             bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])).uuidString.lowercased()
+        try await metastore.write { db in
+            try await db.raw("""
+                INSERT INTO jobs (id, bulk_id, type, state, payload, output, attempts, max_attempts, data_source_id, created_by, run_after,
+                                  created_at, updated_at)
+                VALUES (\(bind: id), \(bind: String?.none), \(bind: type.rawValue), \(bind: JobState.created.rawValue),
+                        \(bind: try JSONColumn.encode(JSONValue.object(["period": .int(period)]))), \(bind: String?.none), 0, 3,
+                        \(bind: Int64?.none), 0, \(bind: now.millis), \(bind: now.millis), \(bind: now.millis))
+                ON CONFLICT (id) DO NOTHING
+                """).run()
+            try await db.raw("""
+                DELETE FROM jobs WHERE type = \(bind: type.rawValue) AND state IN ('completed', 'failed')
+                AND updated_at < \(bind: now.addingTimeInterval(-keepFinished).millis)
+                """).run()
+        }
     }
 
     /// Claims the oldest runnable job for `workerId` until `leaseUntil`: a created or retrying job that is due,

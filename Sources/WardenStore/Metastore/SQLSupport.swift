@@ -77,3 +77,19 @@ enum SQLBatch {
         stride(from: 0, to: values.count, by: size).map { Array(values[$0..<min($0 + size, values.count)]) }
     }
 }
+
+/// A row whose columns carry a prefix (`u_name`), read as if they did not, so one decoder serves joined queries.
+struct PrefixedRow: SQLRow {
+    let base: any SQLRow
+    let prefix: String
+
+    init(_ base: any SQLRow, _ prefix: String) {
+        self.base = base
+        self.prefix = prefix
+    }
+
+    var allColumns: [String] { base.allColumns.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } }
+    func contains(column: String) -> Bool { base.contains(column: prefix + column) }
+    func decodeNil(column: String) throws -> Bool { try base.decodeNil(column: prefix + column) }
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D { try base.decode(column: prefix + column, as: type) }
+}

@@ -355,6 +355,7 @@ enum Migrations {
         createTags,
         createBlobsAndLineage,
         searchIndexes,
+        createAccess,
     ]
 }
 

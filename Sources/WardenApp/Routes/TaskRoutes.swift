@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import WardenDomain
+import WardenStore
+
+/// Tasks: access requests, query help (and later unmasking and schema changes), addressed to a data source's owners.
+struct TaskRoutes {
+    let service: AccessService
+
+    func register(on api: RouterGroup<AuthenticatedContext>) {
+        api.get("/dataSource/tasks/pending", use: pending)
+        api.get("/dataSource/tasks/{taskId}", use: handle)
+        api.delete("/dataSource/tasks/{taskId}", use: delete)
+        api.get("/dataSource/{dataSourceId}/tasks", use: forDataSource)
+        api.post("/dataSource/{dataSourceId}/queryDebug", use: queryDebug)
+    }
+
+    static func query(_ reader: QueryReader, defaultOrder: WardenDomain.SortOrder) throws -> TaskQuery {
+        var query = TaskQuery()
+        query.types = try reader.listOf("types", TaskType.self)
+        query.states = try reader.listOf("states", TaskState.self)
+        query.searchText = reader.string("searchText")
+        query.targetProfileId = try reader.int("targetProfileId").map(Int64.init)
+        query.requestingUserProfileId = try reader.int("requestingUserProfileId").map(Int64.init)
+        query.profileId = try reader.int("profileId").map(Int64.init)
+        query.paging = try Paging.parse(size: try reader.int("size"), offset: try reader.int("offset"), defaultSize: 100)
+        query.sortField = try reader.oneOf("sortField", TaskQuery.SortField.self) ?? .createdAt
+        query.sortOrder = try reader.oneOf("sortOrder", WardenDomain.SortOrder.self) ?? defaultOrder
+        if let model = reader.string("searchModel"), model != "dataSource" {
+            throw WardenError.notImplemented("Tasks can only be searched by data source: schema evolution is not built yet",
+                                             code: "task.schema_evolution_not_implemented")
+        }
+        return query
+    }
+
+    /// `{outgoing, incoming}`: pending tasks the caller created, and pending tasks waiting for them. `countOnly`
+    /// answers the two counts; `countByDataSource` and `groupByDataSource` group each side by data source.
+    @Sendable func pending(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+        let reader = QueryReader(request: request)
+        if try reader.bool("countBySchemaEvolution") == true || reader.string("schemaEvolutionConnectionString") != nil {
+            throw WardenError.notImplemented("Grouping tasks by schema evolution needs schema evolution, which Warden does not have yet",
+                                             code: "task.schema_evolution_not_implemented")
+        }
+        var query = try Self.query(reader, defaultOrder: .desc)
+        let countOnly = try reader.bool("countOnly") ?? false
+        let countByDataSource = try reader.bool("countByDataSource") ?? false
+        let groupByDataSource = try reader.bool("groupByDataSource") ?? false
+        if countByDataSource || groupByDataSource { query.paging = Paging(size: Paging.maxSize, offset: 0) }
+        let result = try await service.pendingTasks(for: context.principal, query: query)
+        func side(_ page: Page<AccessTask>) -> JSONValue {
+            if countOnly { return .int(Int64(page.count)) }
+            guard countByDataSource || groupByDataSource else { return AccessPayloads.tasks(page) }
+            var order: [Int64] = []
+            var groups: [Int64: [AccessTask]] = [:]
+            for task in page.items {
+                if groups[task.dataSourceId] == nil { order.append(task.dataSourceId) }
+                groups[task.dataSourceId, default: []].append(task)
+            }
+            return .array(order.map { id in
+                let tasks = groups[id]!
+                return countByDataSource
+                    ? .object(["dataSourceId": .int(id), "dataSourceName": .string(tasks[0].dataSourceName), "count": .int(Int64(tasks.count))])
+                    : .object(["dataSourceId": .int(id), "rows": .array(tasks.map { AccessPayloads.task($0, fullCount: tasks.count) })])
+            })
+        }
+        return .object(["outgoing": side(result.outgoing), "incoming": side(result.incoming)])
+    }
+
+    @Sendable func forDataSource(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+        let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
+        let reader = QueryReader(request: request)
+        let page = try await service.tasks(of: id, query: try Self.query(reader, defaultOrder: .desc), caller: context.principal)
+        if try reader.bool("countOnly") == true { return .object(["count": .int(Int64(page.count))]) }
+        return .object(["hits": AccessPayloads.tasks(page), "count": .int(Int64(page.count))])
+    }
+
+    /// Handles the task and answers `{"result": …}`: for query help, the query and what was asked.
+    @Sendable func handle(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+        let task = try await service.handle(taskId: try context.parameters.id("taskId", notFound: TaskStore.notFound), caller: context.principal)
+        var result = task.metadata?.objectValue ?? [:]
+        result["taskId"] = .int(task.id)
+        result["type"] = .string(task.type.rawValue)
+        result["state"] = .string(task.state.rawValue)
+        result["reason"] = AccessPayloads.string(task.reason)
+        return .object(["result": .object(result)])
+    }
+
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+        let task = try await service.deleteTask(try context.parameters.id("taskId", notFound: TaskStore.notFound), caller: context.principal)
+        return AccessPayloads.task(task, fullCount: 1, includeMetadata: true)
+    }
+
+    /// Warden's route for asking the owners for help with a query: `{"query": "SELECT …", "reason": "…"}`.
+    @Sendable func queryDebug(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+        let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
+        var fields = JSONFields(try await request.decodeJSON(as: [String: JSONValue].self, context: context), path: "")
+        let query = fields.string("query", required: true)
+        let reason = fields.string("reason", required: true)
+        var validator = fields.validator
+        if let query { validator.check(query.utf8.count <= 100_000, "query", "must be at most 100 KB") }
+        if let reason { validator.check(Text.isPrintable(reason, maxLength: 2000), "reason", "must be 1 to 2000 printable characters") }
+        try validator.finish()
+        let task = try await service.requestQueryHelp(on: id, query: query!, reason: reason!, caller: context.principal)
+        return AccessPayloads.task(task, fullCount: 1, includeMetadata: true)
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import SQLKit
+import WardenDomain
+
+/// A user's effective standing on data sources, in SQL: their own membership or a group's, whichever is strongest,
+/// counting only memberships that have not expired. Every "what may this user do here" question goes through it.
+enum Membership {
+    /// The strongest of several states, by `MemberState.rank`.
+    private static let strongestState = """
+        CASE MAX(CASE sm.state WHEN 'owner' THEN 5 WHEN 'expert' THEN 4 WHEN 'ingest' THEN 3 WHEN 'subscribed' THEN 2 ELSE 1 END)
+            WHEN 5 THEN 'owner' WHEN 4 THEN 'expert' WHEN 3 THEN 'ingest' WHEN 2 THEN 'subscribed' ELSE 'pending' END
+        """
+
+    /// A derived table `(data_source_id, state)` of `userId`'s standings at `now`, to be joined as `m`.
+    static func effective(userId: Int64, now: Date, dataSourceId: Int64? = nil) -> SQLQueryString {
+        let source: SQLQueryString = dataSourceId.map { "sm.data_source_id = \(bind: $0) AND " } ?? ""
+        return """
+            (SELECT sm.data_source_id, \(unsafeRaw: strongestState) AS state
+             FROM data_source_members sm
+             WHERE \(source)(sm.user_id = \(bind: userId)
+                    OR sm.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = \(bind: userId)))
+               AND (sm.expiration IS NULL OR sm.expiration > \(bind: now.millis))
+             GROUP BY sm.data_source_id)
+            """
+    }
+
+    static func state(dataSourceId: Int64, userId: Int64, now: Date, on db: any SQLDatabase) async throws -> MemberState? {
+        try await db.raw("SELECT m.state FROM \(effective(userId: userId, now: now, dataSourceId: dataSourceId)) m")
+            .first().flatMap { MemberState(rawValue: try $0.string("state")) }
+    }
+}

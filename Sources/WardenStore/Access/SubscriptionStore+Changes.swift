@@ -1,0 +1,184 @@
+import Foundation
+import SQLKit
+import WardenDomain
+
+extension SubscriptionStore {
+    static let lastOwner = WardenError.conflict("A data source must keep at least one owner", code: "subscription.last_owner")
+
+    // MARK: Owners' changes
+
+    /// Adds a user or group with `state` (an owner's `POST /dataSource/{id}/access`), or changes the standing they
+    /// have. A waiting request is thereby granted, and its task completed.
+    public func grant(dataSourceId: Int64, subscriber: Subscriber, state: MemberState, expiration: Date?, metadata: JSONValue?,
+                      actorId: Int64, now: Date) async throws -> Subscription {
+        try await metastore.write { db in
+            switch subscriber {
+            case .user(let id):
+                guard try await db.raw("SELECT id FROM users WHERE id = \(bind: id)").first() != nil else { throw Self.subscriberNotFound(subscriber) }
+            case .group(let id):
+                guard try await db.raw("SELECT id FROM user_groups WHERE id = \(bind: id)").first() != nil else { throw Self.subscriberNotFound(subscriber) }
+            }
+            let previous = try await Self.existing(dataSourceId: dataSourceId, subscriber: subscriber, on: db)
+            if previous?.state == .owner, state != .owner { try await Self.requireAnotherOwner(dataSourceId: dataSourceId, besides: previous!.id, on: db) }
+            var subscription = try await Self.upsert(dataSourceId: dataSourceId, subscriber: subscriber, state: state, origin: .owner,
+                                                     approved: true, adminId: actorId, expiration: expiration, metadata: metadata, now: now, on: db)
+            if previous?.state == .pending {
+                try await db.raw("DELETE FROM subscription_approvals WHERE subscription_id = \(bind: subscription.id) AND state = 'pending'").run()
+                try await TaskStore.complete(subscriptionIds: [subscription.id], outcome: .approved, by: actorId, now: now, on: db)
+            }
+            subscription.approvals = try await Self.approvals(of: [subscription.id], on: db)[subscription.id] ?? []
+            let type: ActivityType = previous.map { $0.isActive(at: now) && $0.state != .pending } == true ? .memberStateChanged : .memberAdded
+            var extra: [String: JSONValue] = [:]
+            if let previous { extra["originalState"] = .string(previous.state.rawValue) }
+            try await ActivityStore.record([Self.activity(type, subscription, actorId: actorId, extra: extra)], now: now, on: db)
+            return subscription
+        }
+    }
+
+    /// Changes a member's standing (`PUT /dataSource/{id}/access/{subscriptionId}`); returns it with the state it had.
+    public func change(subscriptionId: Int64, dataSourceId: Int64, state: MemberState, expiration: Date??, actorId: Int64,
+                       now: Date) async throws -> (subscription: Subscription, originalState: MemberState) {
+        try await metastore.write { db in
+            guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db),
+                  current.dataSourceId == dataSourceId, current.isActive(at: now) else { throw Self.notFound }
+            if current.state == .owner, state != .owner { try await Self.requireAnotherOwner(dataSourceId: dataSourceId, besides: current.id, on: db) }
+            let newExpiration = expiration ?? current.expiration
+            let row = try await db.raw("""
+                UPDATE data_source_members SET state = \(bind: state.rawValue), approved = \(bind: true), admin_id = \(bind: actorId),
+                    origin = \(bind: current.state == .pending ? SubscriptionOrigin.request.rawValue : current.origin.rawValue),
+                    expiration = \(bind: newExpiration?.millis), updated_at = \(bind: now.millis)
+                WHERE id = \(bind: subscriptionId) RETURNING \(unsafeRaw: Self.columns)
+                """).first()
+            var subscription = try Self.subscription(from: row!)
+            if current.state == .pending {
+                try await db.raw("DELETE FROM subscription_approvals WHERE subscription_id = \(bind: subscriptionId) AND state = 'pending'").run()
+                try await TaskStore.complete(subscriptionIds: [subscriptionId], outcome: .approved, by: actorId, now: now, on: db)
+            }
+            subscription.approvals = try await Self.approvals(of: [subscriptionId], on: db)[subscriptionId] ?? []
+            try await ActivityStore.record([Self.activity(.memberStateChanged, subscription, actorId: actorId,
+                                                          extra: ["originalState": .string(current.state.rawValue)])], now: now, on: db)
+            return (subscription, current.state)
+        }
+    }
+
+    /// Removes a member (an owner's `DELETE /dataSource/{id}/access/{subscriptionId}`, or a user's own unsubscribe).
+    /// A waiting request that is removed this way was withdrawn.
+    public func remove(subscriptionId: Int64, dataSourceId: Int64, actorId: Int64, now: Date) async throws -> Subscription {
+        try await metastore.write { db in
+            guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db), current.dataSourceId == dataSourceId else {
+                throw Self.notFound
+            }
+            if current.state == .owner { try await Self.requireAnotherOwner(dataSourceId: dataSourceId, besides: current.id, on: db) }
+            let selfService = current.userId == actorId
+            if current.state == .pending {
+                try await TaskStore.complete(subscriptionIds: [subscriptionId], outcome: selfService ? .withdrawn : .denied, by: actorId, now: now, on: db)
+            }
+            try await db.raw("DELETE FROM data_source_members WHERE id = \(bind: subscriptionId)").run()
+            let type: ActivityType = current.state == .pending ? (selfService ? .accessWithdrawn : .accessDenied)
+                : (selfService ? .unsubscribed : .memberRemoved)
+            try await ActivityStore.record([Self.activity(type, current, actorId: actorId)], now: now, on: db)
+            return current
+        }
+    }
+
+    /// The caller's own membership of a data source, for unsubscribing.
+    public func own(dataSourceId: Int64, userId: Int64) async throws -> Subscription? {
+        try await metastore.read { db in try await Self.existing(dataSourceId: dataSourceId, subscriber: .user(userId), on: db) }
+    }
+
+    static func requireAnotherOwner(dataSourceId: Int64, besides subscriptionId: Int64, on db: any SQLDatabase) async throws {
+        let others = try await db.raw("""
+            SELECT COUNT(*) AS n FROM data_source_members
+            WHERE data_source_id = \(bind: dataSourceId) AND user_id IS NOT NULL AND state = \(bind: MemberState.owner.rawValue)
+              AND expiration IS NULL AND id <> \(bind: subscriptionId)
+            """).first()!.decode(column: "n", as: Int.self)
+        guard others > 0 else { throw lastOwner }
+    }
+
+    // MARK: Approvals
+
+    /// Approves or denies one waiting request, as `approver`. The request row is locked first, so of two deciders
+    /// exactly one finds it waiting; the other gets a 409. An approval completes the request when it was the last
+    /// step waiting; a denial ends it.
+    public func decide(subscriptionId: Int64, approve: Bool, reason: String?, approver: Principal,
+                       now: Date) async throws -> Result<Subscription, DecisionFailure> {
+        try await metastore.write { db in
+            func failure(_ status: Int, _ message: String) -> Result<Subscription, DecisionFailure> {
+                .failure(DecisionFailure(id: subscriptionId, statusCode: status, message: message))
+            }
+            guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db),
+                  let source = try await db.raw("SELECT \(unsafeRaw: DataSourceStore.columns) FROM data_sources WHERE id = \(bind: current.dataSourceId)")
+                    .first().map(DataSourceStore.dataSource(from:)) else {
+                return failure(404, "Subscription request not found")
+            }
+            let callerState = try await Membership.state(dataSourceId: source.id, userId: approver.userId, now: now, on: db)
+            guard source.isVisible(to: callerState) || current.approvals.contains(where: { $0.requirement.specificApprover == approver.userId })
+                    || !approver.permissions.isDisjoint(with: current.approvals.compactMap(\.requirement.permission)) else {
+                return failure(404, "Subscription request not found")
+            }
+            guard current.state == .pending else { return failure(409, "This request has already been decided") }
+            guard current.userId != approver.userId else { return failure(403, "You cannot decide on your own request") }
+            let standing = ApproverStanding(userId: approver.userId, isOwner: callerState == .owner, permissions: approver.permissions)
+            let mine = current.approvals.filter { $0.state == .pending && $0.requirement.canBeApproved(by: standing) }
+            guard !mine.isEmpty else {
+                let needed = current.approvals.filter { $0.state == .pending }.map(\.requirement.requiredPermission)
+                return failure(403, "You may not decide on this request: it waits for " + needed.joined(separator: ", ") + " approval")
+            }
+            if approve {
+                let steps: [SQLBindable] = mine.map(\.step)
+                try await db.raw("""
+                    UPDATE subscription_approvals SET state = 'approved', approver_id = \(bind: approver.userId), reason = \(bind: reason),
+                        decided_at = \(bind: now.millis)
+                    WHERE subscription_id = \(bind: subscriptionId) AND step IN (\(binds: steps))
+                    """).run()
+                let waiting = current.approvals.count - current.approvals.filter { $0.state == .approved }.count - mine.count
+                var subscription = current
+                if waiting == 0 {
+                    let row = try await db.raw("""
+                        UPDATE data_source_members SET state = \(bind: MemberState.subscribed.rawValue), approved = \(bind: true),
+                            admin_id = \(bind: approver.userId), updated_at = \(bind: now.millis)
+                        WHERE id = \(bind: subscriptionId) RETURNING \(unsafeRaw: Self.columns)
+                        """).first()
+                    subscription = try Self.subscription(from: row!)
+                    try await TaskStore.complete(subscriptionIds: [subscriptionId], outcome: .approved, by: approver.userId, now: now, on: db)
+                }
+                subscription.approvals = try await Self.approvals(of: [subscriptionId], on: db)[subscriptionId] ?? []
+                var extra: [String: JSONValue] = ["approvals": .array(mine.map { .string($0.requirement.requiredPermission) })]
+                if let reason { extra["reason"] = .string(reason) }
+                if waiting > 0 { extra["waitingFor"] = .int(Int64(waiting)) }
+                try await ActivityStore.record([Self.activity(.accessApproved, subscription, actorId: approver.userId, extra: extra)],
+                                               now: now, on: db)
+                return .success(subscription)
+            } else {
+                try await TaskStore.complete(subscriptionIds: [subscriptionId], outcome: .denied, by: approver.userId, now: now, on: db,
+                                             reason: reason)
+                try await db.raw("DELETE FROM data_source_members WHERE id = \(bind: subscriptionId)").run()
+                var extra: [String: JSONValue] = [:]
+                if let reason { extra["reason"] = .string(reason) }
+                try await ActivityStore.record([Self.activity(.accessDenied, current, actorId: approver.userId, extra: extra)], now: now, on: db)
+                var denied = current
+                denied.approved = false
+                return .success(denied)
+            }
+        }
+    }
+
+    // MARK: Expiry
+
+    /// Ends every membership whose expiration has passed, recording each. Running it twice changes nothing more.
+    @discardableResult
+    public func expire(now: Date) async throws -> Int {
+        try await metastore.write { db in
+            let rows = try await db.raw("""
+                DELETE FROM data_source_members WHERE expiration IS NOT NULL AND expiration <= \(bind: now.millis) RETURNING \(unsafeRaw: Self.columns)
+                """).all()
+            let expired = try rows.map { try Self.subscription(from: $0) }
+            try await ActivityStore.record(expired.map { Self.activity(.accessExpired, $0, actorId: nil) }, now: now, on: db)
+            return expired.count
+        }
+    }
+}
+
+extension ApprovalRequirement {
+    var permission: Permission? { if case .permission(let permission) = approver { permission } else { nil } }
+}

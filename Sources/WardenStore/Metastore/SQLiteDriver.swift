@@ -5,6 +5,7 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import WardenDomain
 
 /// SQLite in WAL mode: one writer connection behind an async lock, and a pool of readers.
 ///
@@ -75,10 +76,14 @@ final class SQLiteDriver: MetastoreDriver {
     }
 
     func close() async {
-        await writeLock.lock()
-        try? await writer.close()
-        await readers.closeAll()
-        try? await threadPool.shutdownGracefully()
+        // In a task of its own: a cancelled caller must not cancel the closes, because SQLiteNIO traps when a
+        // connection is released unclosed.
+        await Task { [self] in
+            await writeLock.lock()
+            try? await writer.close()
+            await readers.closeAll()
+            try? await threadPool.shutdownGracefully()
+        }.value
     }
 }
 
@@ -88,6 +93,7 @@ actor SQLiteReaderPool {
     private let open: @Sendable () async throws -> SQLiteConnection
     private var idle: [SQLiteConnection] = []
     private var opened = 0
+    private var closed = false
     private var waiters: [CheckedContinuation<SQLiteConnection, Never>] = []
 
     init(limit: Int, open: @escaping @Sendable () async throws -> SQLiteConnection) {
@@ -96,6 +102,7 @@ actor SQLiteReaderPool {
     }
 
     func acquire() async throws -> SQLiteConnection {
+        if closed { throw WardenError(.unavailable, code: "metastore.closed", message: "The metastore is shutting down") }
         if let connection = idle.popLast() { return connection }
         if opened < limit {
             opened += 1
@@ -110,7 +117,10 @@ actor SQLiteReaderPool {
     }
 
     func release(_ connection: SQLiteConnection) {
-        if waiters.isEmpty {
+        if closed {
+            // A reader that finishes after shutdown began is closed on its own: SQLiteNIO traps on an unclosed deinit.
+            Task { try? await connection.close() }
+        } else if waiters.isEmpty {
             idle.append(connection)
         } else {
             waiters.removeFirst().resume(returning: connection)
@@ -118,8 +128,9 @@ actor SQLiteReaderPool {
     }
 
     func closeAll() async {
-        for connection in idle { try? await connection.close() }
-        idle.removeAll()
+        closed = true
+        // Pop one at a time: the actor may take other calls while a close is awaited.
+        while let connection = idle.popLast() { try? await connection.close() }
     }
 }
 

@@ -162,6 +162,23 @@ import WardenTestSupport
             #expect(try await status(server, id, as: other) == "not_subscribed")
             let activities = try await server.call(.get, "/dataSource/\(id)/activities?size=200", auth: owner.key).expect(.ok).text
             #expect(activities.contains("accessDenied") && activities.contains("not needed"))
+
+            // A policy may leave the approver to the requester, who must name someone able to approve.
+            let named = try await source(server, warehouse, table: "data", policy: #"""
+                {"approvals": [{"requiredPermission": "GOVERNANCE", "specificApproverRequired": true}]}
+                """#, owner: owner.key)
+            let unnamed = try await subscribe(server, named, as: other)
+            #expect(((unnamed["inError"] as? [[String: Any]])?.first?["denialReasoning"] as? String)?.contains("specific approver") == true)
+            let wrongPick = try await subscribe(server, named, as: other,
+                                                body: #"{"approvals": [{"requiredPermission": "GOVERNANCE", "specificApprover": \#(bystander.id)}]}"#)
+            #expect((wrongPick["inError"] as? [[String: Any]])?.count == 1, "the bystander holds no GOVERNANCE")
+            let picked = try await subscribe(server, named, as: other,
+                                             body: #"{"approvals": [{"requiredPermission": "GOVERNANCE", "specificApprover": \#(governor.id)}]}"#)
+            let pickedId = try #require((picked["success"] as? [[String: Any]])?.first?["id"] as? Int)
+            let approvePicked = #"{"requests": [{"id": \#(pickedId)}]}"#
+            try await server.call(.post, "/subscription/approve", auth: owner.key, json: approvePicked).expect(.forbidden)
+            try await server.call(.post, "/subscription/approve", auth: governor.key, json: approvePicked).expect(.ok)
+            #expect(try await status(server, named, as: other) == "subscribed")
         }
     }
 

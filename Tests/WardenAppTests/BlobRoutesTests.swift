@@ -384,12 +384,9 @@ extension TestServer {
     }
 }
 
-/// Makes `userid` a member of the data source directly in the metastore (subscriptions arrive with a later issue).
+/// Makes `userid` a member of the data source through the owner's access route.
 func blobTestMembership(_ server: TestServer, userid: String, dataSourceId: Int, state: String) async throws {
-    try await server.metastore.write { db in
-        try await db.raw("""
-            INSERT INTO data_source_members (data_source_id, user_id, state, created_at, updated_at)
-            SELECT \(bind: dataSourceId), id, \(bind: state), 0, 0 FROM users WHERE userid = \(bind: userid)
-            """).run()
-    }
+    let users = try await server.call(.get, "/bim/user?userid=\(userid)").expect(.ok).object["hits"] as? [[String: Any]]
+    let profileId = try #require(users?.first?["id"] as? Int)
+    try await server.call(.post, "/dataSource/\(dataSourceId)/access", json: #"{"profileId": \#(profileId), "state": "\#(state)"}"#).expect(.ok)
 }

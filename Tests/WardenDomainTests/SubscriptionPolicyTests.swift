@@ -576,6 +576,9 @@ private func randomSubjects(count: Int, using random: inout SplitMix64) -> [Subs
         (#"{"approvals":[{"requiredPermission":"OWNER","specificApproverRequired":true,"specificApprover":12},{"requiredPermission":"OWNER"}]}"#,
          SubscriptionPolicy(type: .approval, approvals: [.init(approver: .owner, specificApproverRequired: true, specificApprover: 12),
                                                          .init(approver: .owner)])),
+        // The requester names the approver when none is set.
+        (#"{"approvals":[{"requiredPermission":"GOVERNANCE","specificApproverRequired":true}]}"#,
+         SubscriptionPolicy(type: .approval, approvals: [.init(approver: .permission(.governance), specificApproverRequired: true)])),
         (#"{"approvals":[{"requiredPermission":"AUDIT","specificApprover":"7","specificApproverRequired":false}]}"#,
          SubscriptionPolicy(type: .approval, approvals: [.init(approver: .permission(.audit), specificApprover: 7)])),
         // Policies, with everything
@@ -647,8 +650,6 @@ private func randomSubjects(count: Int, using random: inout SplitMix64) -> [Subs
          "must be a user's profile id"),
         (#"{"approvals":[{"requiredPermission":"OWNER","specificApprover":1.5}]}"#, ["subscriptionPolicy.approvals[0].specificApprover"],
          "must be an integer, not a number"),
-        (#"{"approvals":[{"requiredPermission":"OWNER","specificApproverRequired":true}]}"#,
-         ["subscriptionPolicy.approvals[0].specificApprover"], "is required when specificApproverRequired is true"),
         (#"{"approvals":[{"requiredPermission":"OWNER","specificApproverRequired":"yes"}]}"#,
          ["subscriptionPolicy.approvals[0].specificApproverRequired"], "must be a boolean, not a string"),
         (#"{"approvals":[{"requiredPermission":"OWNER"},{"requiredPermission":"GOVERNANCE"},{"requiredPermission":"owner"}]}"#,

@@ -74,10 +74,9 @@ public struct ApprovalRequirement: Sendable, Equatable, Hashable {
                 approver = Self.approver(named: permissionName)
                 validator.check(approver != nil, "\(itemPath).requiredPermission", "must be one of: \(approverNames)")
             }
+            // A required specific approver left unnamed is named by each requester when they subscribe.
             if let specificApprover {
                 validator.check(specificApprover > 0, "\(itemPath).specificApprover", "must be a user's profile id (a positive integer)")
-            } else if specificRequired {
-                validator.add("\(itemPath).specificApprover", "is required when specificApproverRequired is true")
             }
             guard let approver, specificApprover.map({ $0 > 0 }) ?? true else { continue }
 

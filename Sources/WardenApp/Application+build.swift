@@ -49,7 +49,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
                                                   signal: jobSignal, clock: clock)
         let subscriptions = SubscriptionStore(metastore: metastore)
-        let accessService = AccessService(dataSources: dataSources, subscriptions: subscriptions, tasks: TaskStore(metastore: metastore),
+        let accessService = AccessService(dataSources: dataSources, identity: identity, subscriptions: subscriptions, tasks: TaskStore(metastore: metastore),
                                           clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, subscriptions: subscriptions, clock: clock)

@@ -45,11 +45,11 @@ struct AccessRoutes {
         return .object([
             "success": .array(result.success.map { AccessPayloads.subscription($0) }),
             "inError": .array(result.inError.map { failure in
-                .object(["dataSourceId": .int(failure.dataSourceId), "modelId": .string(String(failure.dataSourceId)),
-                         "statusCode": .int(Int64(ErrorMiddleware.status(for: failure.error.kind).code)),
-                         "error": .string(ErrorMiddleware.status(for: failure.error.kind).reasonPhrase),
-                         "code": .string(failure.error.code), "message": .string(failure.error.message),
-                         "denialReasoning": AccessPayloads.string(failure.denialReasoning)])
+                let status = ErrorMiddleware.status(for: failure.error.kind)
+                return .object(["dataSourceId": .int(failure.dataSourceId), "modelId": .string(String(failure.dataSourceId)),
+                                "statusCode": .int(Int64(status.code)), "error": .string(status.reasonPhrase),
+                                "code": .string(failure.error.code), "message": .string(failure.error.message),
+                                "denialReasoning": AccessPayloads.string(failure.denialReasoning)])
             }),
         ])
     }

@@ -6,6 +6,7 @@ import WardenStore
 /// act before it touches anything: a caller who may not see a data source gets 404, one who may see it but not act 403.
 struct AccessService: Sendable {
     let dataSources: DataSourceStore
+    let identity: IdentityStore
     let subscriptions: SubscriptionStore
     let tasks: TaskStore
     let clock: any WardenClock
@@ -25,8 +26,8 @@ struct AccessService: Sendable {
                    caller: Principal) async throws -> (success: [Subscription], inError: [SubscribeFailure]) {
         if let groupId, !caller.permissions.contains(.userAdmin) {
             // Only a member may ask for their group (or a user admin, who manages groups anyway).
-            let groups = try await dataSources.groupIds(ofUser: caller.userId)
-            guard groups.contains(groupId) else {
+            let groups = try await identity.details(userId: caller.userId)?.groups ?? []
+            guard groups.contains(where: { $0.id == groupId }) else {
                 throw WardenError.forbidden("Only members of group \(groupId) (or a USER_ADMIN) may subscribe it", code: "subscription.group_forbidden")
             }
         }
@@ -118,13 +119,13 @@ struct AccessService: Sendable {
 
     /// Handles a task: marks it completed when the caller is one of those it waits for.
     func handle(taskId: Int64, caller: Principal) async throws -> AccessTask {
-        let task = try await visibleTask(taskId, caller: caller)
+        let (task, handleable) = try await visibleTask(taskId, caller: caller)
         if task.type == .subscription {
             throw WardenError.badRequest("Access requests are decided with POST /subscription/approve or /subscription/deny",
                                          code: "task.decide_with_subscription_routes")
         }
         if task.state == .completed { return task }
-        guard try await tasks.access(taskId: taskId, caller: caller).handleable else {
+        guard handleable else {
             throw WardenError.forbidden("This task is not addressed to you", code: "task.not_addressed")
         }
         return try await tasks.complete(id: taskId, by: caller.userId, now: clock.now())
@@ -132,19 +133,18 @@ struct AccessService: Sendable {
 
     /// Deletes a task: its requester may, and so may whoever it waits for.
     func deleteTask(_ taskId: Int64, caller: Principal) async throws -> AccessTask {
-        let task = try await visibleTask(taskId, caller: caller)
-        let handleable = try await tasks.access(taskId: taskId, caller: caller).handleable
+        let (task, handleable) = try await visibleTask(taskId, caller: caller)
         guard task.requester.id == caller.userId || task.handledBy == caller.userId || handleable else {
             throw WardenError.forbidden("Only the requester or someone the task waits for may delete it", code: "task.delete_forbidden")
         }
         return try await tasks.delete(id: taskId, by: caller.userId, now: clock.now())
     }
 
-    private func visibleTask(_ taskId: Int64, caller: Principal) async throws -> AccessTask {
-        guard let task = try await tasks.task(id: taskId), try await tasks.access(taskId: taskId, caller: caller).visible else {
-            throw TaskStore.notFound
-        }
-        return task
+    /// The task and whether the caller may handle it; 404 when they may not see it.
+    private func visibleTask(_ taskId: Int64, caller: Principal) async throws -> (AccessTask, handleable: Bool) {
+        let access = try await tasks.access(taskId: taskId, caller: caller)
+        guard access.visible, let task = try await tasks.task(id: taskId) else { throw TaskStore.notFound }
+        return (task, access.handleable)
     }
 
     /// A member asks the owners for help with a query; the task goes to every owner.

@@ -5,11 +5,12 @@ import WardenDomain
 /// A user's effective standing on data sources, in SQL: their own membership or a group's, whichever is strongest,
 /// counting only memberships that have not expired. Every "what may this user do here" question goes through it.
 enum Membership {
-    /// The strongest of several states, by `MemberState.rank`.
-    private static let strongestState = """
-        CASE MAX(CASE sm.state WHEN 'owner' THEN 5 WHEN 'expert' THEN 4 WHEN 'ingest' THEN 3 WHEN 'subscribed' THEN 2 ELSE 1 END)
-            WHEN 5 THEN 'owner' WHEN 4 THEN 'expert' WHEN 3 THEN 'ingest' WHEN 2 THEN 'subscribed' ELSE 'pending' END
-        """
+    /// The strongest of several states, by `MemberState.rank` (state names and ranks are constants, not input).
+    private static let strongestState: String = {
+        let ranks = MemberState.allCases.map { "WHEN '\($0.rawValue)' THEN \($0.rank)" }.joined(separator: " ")
+        let states = MemberState.allCases.map { "WHEN \($0.rank) THEN '\($0.rawValue)'" }.joined(separator: " ")
+        return "CASE MAX(CASE sm.state \(ranks) END) \(states) END"
+    }()
 
     /// A derived table `(data_source_id, state)` of `userId`'s standings at `now`, to be joined as `m`.
     static func effective(userId: Int64, now: Date, dataSourceId: Int64? = nil) -> SQLQueryString {

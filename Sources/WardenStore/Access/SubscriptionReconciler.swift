@@ -102,7 +102,6 @@ enum SubscriptionReconciler {
         }
         var result = Subjects()
         var groups: [Int64: Set<SubscriptionSubject.GroupRef>] = [:]
-        var pairs: [Int64: [(key: String, value: String)]] = [:]
         for row in try await db.raw("SELECT id, disabled FROM users \(filter("id"))").all() {
             let id = try row.int64("id")
             result.members[id] = SubscriptionSubject(groups: [], attributes: [:])
@@ -113,28 +112,18 @@ enum SubscriptionReconciler {
             """).all() {
             groups[try row.int64("user_id"), default: []].insert(.init(name: try row.string("name"), iamid: try row.string("iamid")))
         }
-        for row in try await db.raw("SELECT user_id, attr_key, attr_value FROM user_attributes \(filter("user_id"))").all() {
-            pairs[try row.int64("user_id"), default: []].append((try row.string("attr_key"), try row.string("attr_value")))
-        }
-        for row in try await db.raw("""
-            SELECT gm.user_id, a.attr_key, a.attr_value FROM group_attributes a JOIN group_members gm ON gm.group_id = a.group_id
-            \(filter("gm.user_id"))
-            """).all() {
-            pairs[try row.int64("user_id"), default: []].append((try row.string("attr_key"), try row.string("attr_value")))
-        }
+        let attributes = try await IdentityStore.attributes(ofUsers: userIds, on: db)
         for id in result.members.keys {
-            result.members[id] = SubscriptionSubject(groups: groups[id] ?? [], attributes: Attributes.map(pairs[id] ?? []))
+            result.members[id] = SubscriptionSubject(groups: groups[id] ?? [], attributes: attributes[id]?.effective ?? [:])
         }
         return result
     }
 
     /// The subject for one group subscribing as a whole: the group itself and its attributes.
     static func subject(groupId: Int64, on db: any SQLDatabase) async throws -> SubscriptionSubject? {
-        guard let row = try await db.raw("SELECT name, iamid FROM user_groups WHERE id = \(bind: groupId)").first() else { return nil }
-        let attributes = try await db.raw("SELECT attr_key, attr_value FROM group_attributes WHERE group_id = \(bind: groupId)").all()
-            .map { (key: try $0.string("attr_key"), value: try $0.string("attr_value")) }
-        return SubscriptionSubject(groups: [.init(name: try row.string("name"), iamid: try row.string("iamid"))],
-                                   attributes: Attributes.map(attributes))
+        guard let group = try await IdentityStore.group(id: groupId, on: db) else { return nil }
+        return SubscriptionSubject(groups: [.init(name: group.name, iamid: group.iamid)],
+                                   attributes: try await IdentityStore.attributes(ofGroups: [groupId], on: db)[groupId] ?? [:])
     }
 
     /// The users in a group, for re-evaluating them after a change to the group.

@@ -107,8 +107,7 @@ extension SubscriptionStore {
                 .failure(DecisionFailure(id: subscriptionId, statusCode: status, message: message))
             }
             guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db),
-                  let source = try await db.raw("SELECT \(unsafeRaw: DataSourceStore.columns) FROM data_sources WHERE id = \(bind: current.dataSourceId)")
-                    .first().map(DataSourceStore.dataSource(from:)) else {
+                  let source = try await DataSourceStore.dataSource(id: current.dataSourceId, on: db) else {
                 return failure(404, "Subscription request not found")
             }
             let callerState = try await Membership.state(dataSourceId: source.id, userId: approver.userId, now: now, on: db)

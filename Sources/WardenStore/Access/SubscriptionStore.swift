@@ -121,10 +121,13 @@ public struct SubscriptionStore: Sendable {
         }
         if query.ignoreSystemGenerated { conditions.append("(u.id IS NULL OR u.system_generated = \(bind: false))") }
         let filter = conditions.joined(separator: " AND ")
-        let direct: SQLQueryString = """
-            SELECT \(unsafeRaw: memberColumns), \(unsafeRaw: userColumns), g.id AS g_id, g.iamid AS g_iamid, g.name AS g_name,
+        let selectList = """
+            SELECT \(memberColumns), \(userColumns), g.id AS g_id, g.iamid AS g_iamid, g.name AS g_name,
                    g.email AS g_email, g.description AS g_description, g.created_at AS g_created_at, g.updated_at AS g_updated_at,
                    a.name AS admin_name
+            """
+        let direct: SQLQueryString = """
+            \(unsafeRaw: selectList)
             FROM data_source_members sm LEFT JOIN users u ON u.id = sm.user_id LEFT JOIN user_groups g ON g.id = sm.group_id
             LEFT JOIN users a ON a.id = sm.admin_id
             WHERE \(filter)\(unsafeRaw: query.expandGroups ? " AND sm.group_id IS NULL" : "")
@@ -132,9 +135,7 @@ public struct SubscriptionStore: Sendable {
         // With expandGroups a subscribed group is shown as its members, each carrying the group's subscription.
         let expanded: SQLQueryString = """
              UNION ALL
-            SELECT \(unsafeRaw: memberColumns), \(unsafeRaw: userColumns), g.id AS g_id, g.iamid AS g_iamid, g.name AS g_name,
-                   g.email AS g_email, g.description AS g_description, g.created_at AS g_created_at, g.updated_at AS g_updated_at,
-                   a.name AS admin_name
+            \(unsafeRaw: selectList)
             FROM data_source_members sm JOIN group_members gm ON gm.group_id = sm.group_id JOIN users u ON u.id = gm.user_id
             JOIN user_groups g ON g.id = sm.group_id LEFT JOIN users a ON a.id = sm.admin_id
             WHERE \(filter)
@@ -176,8 +177,7 @@ public struct SubscriptionStore: Sendable {
     public func subscribe(dataSourceId: Int64, subscriber: Subscriber, requesterId: Int64, chosenApprovers: [ApprovalRequirement],
                           metadata: JSONValue?, now: Date) async throws -> SubscribeOutcome {
         try await metastore.write { db in
-            guard let source = try await db.raw("SELECT \(unsafeRaw: DataSourceStore.columns) FROM data_sources WHERE id = \(bind: dataSourceId)")
-                .first().map(DataSourceStore.dataSource(from:)), !source.disabled else { throw DataSourceStore.notFound }
+            guard let source = try await DataSourceStore.dataSource(id: dataSourceId, on: db), !source.disabled else { throw DataSourceStore.notFound }
             if let existing = try await Self.existing(dataSourceId: dataSourceId, subscriber: subscriber, on: db), existing.isActive(at: now) {
                 return .accepted(existing)
             }

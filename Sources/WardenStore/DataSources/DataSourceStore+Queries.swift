@@ -239,8 +239,7 @@ extension DataSourceStore {
     /// Applies `PUT /dataSource/{id}` changes and records the activity, in one transaction.
     public func update(id: Int64, changes: DataSourceChanges, actorId: Int64, now: Date) async throws -> DataSource {
         try await metastore.write { db in
-            guard let current = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)")
-                .first().map(Self.dataSource(from:)) else { throw Self.notFound }
+            guard let current = try await Self.dataSource(id: id, on: db) else { throw Self.notFound }
             let disabled = changes.deleted ?? current.disabled
             do {
                 try await db.raw("""
@@ -275,8 +274,7 @@ extension DataSourceStore {
             if let policy = changes.subscriptionPolicy, policy != current.subscriptionPolicy, policy.type == .policy {
                 try await SubscriptionReconciler.reconcile(dataSourceIds: [id], userIds: nil, actorId: actorId, now: now, on: db)
             }
-            return try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)")
-                .first().map(Self.dataSource(from:))!
+            return try await Self.dataSource(id: id, on: db)!
         }
     }
 
@@ -315,7 +313,7 @@ extension DataSourceStore {
             var activities: [NewActivity] = []
             for member in members {
                 guard try await db.raw("SELECT id FROM users WHERE id = \(bind: member.profileId)").first() != nil else {
-                    throw WardenError.notFound("No user has profile id \(member.profileId)", code: "user.not_found")
+                    throw SubscriptionStore.subscriberNotFound(.user(member.profileId))
                 }
                 _ = try await SubscriptionStore.upsert(dataSourceId: dataSourceId, subscriber: .user(member.profileId), state: member.state,
                                                        origin: .owner, approved: true, adminId: actorId, expiration: nil, metadata: nil,
@@ -324,15 +322,6 @@ extension DataSourceStore {
                                               details: .object(["profileId": .int(member.profileId), "state": .string(member.state.rawValue)])))
             }
             try await ActivityStore.record(activities, now: now, on: db)
-        }
-    }
-}
-
-extension DataSourceStore {
-    /// The groups a user belongs to.
-    public func groupIds(ofUser userId: Int64) async throws -> Set<Int64> {
-        try await metastore.read { db in
-            Set(try await db.raw("SELECT group_id FROM group_members WHERE user_id = \(bind: userId)").all().map { try $0.int64("group_id") })
         }
     }
 }

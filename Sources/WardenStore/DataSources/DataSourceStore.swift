@@ -135,8 +135,12 @@ public struct DataSourceStore: Sendable {
 
     public func dataSource(id: Int64) async throws -> DataSource? {
         try await metastore.read { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: id)").first().map(Self.dataSource(from:))
+            try await Self.dataSource(id: id, on: db)
         }
+    }
+
+    static func dataSource(id: Int64, on db: any SQLDatabase) async throws -> DataSource? {
+        try await db.raw("SELECT \(unsafeRaw: columns) FROM data_sources WHERE id = \(bind: id)").first().map(dataSource(from:))
     }
 
     public func handler(dataSourceId: Int64) async throws -> StoredHandler? {
@@ -182,8 +186,7 @@ public struct DataSourceStore: Sendable {
                               rowCount: Int64?, columns: [DictionaryColumn]?, jobs: [NewJob] = [], by userId: Int64,
                               now: Date) async throws -> DataSource {
         try await metastore.write { db in
-            guard let current = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: dataSourceId)")
-                .first().map(Self.dataSource(from:)) else { throw Self.notFound }
+            guard let current = try await Self.dataSource(id: dataSourceId, on: db) else { throw Self.notFound }
             let name = metadata.dataSourceName ?? current.name
             do {
                 try await db.raw("""
@@ -215,8 +218,7 @@ public struct DataSourceStore: Sendable {
             try await ActivityStore.record([NewActivity(dataSourceId: dataSourceId, actorId: userId, type: .handlerUpdated,
                                                         details: .object(["connectionString": .string(metadata.connectionString())]))],
                                            now: now, on: db)
-            return try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id = \(bind: dataSourceId)")
-                .first().map(Self.dataSource(from:))!
+            return try await Self.dataSource(id: dataSourceId, on: db)!
         }
     }
 

@@ -190,20 +190,23 @@ public struct IdentityStore: Sendable {
         try await metastore.read { db in try await Self.attributes(ofUsers: ids, on: db) }
     }
 
-    static func attributes(ofUsers ids: [Int64], on db: any SQLDatabase) async throws -> [Int64: (own: AttributeMap, effective: AttributeMap)] {
-        guard !ids.isEmpty else { return [:] }
-        let binds: [any Encodable & Sendable] = ids
-        let own = try await db.raw("""
-            SELECT user_id, attr_key, attr_value FROM user_attributes WHERE user_id IN (\(binds: binds))
-            """).all()
+    /// With `ids` nil, every user that has any attribute (subscription policies re-evaluate everyone at once).
+    static func attributes(ofUsers ids: [Int64]?, on db: any SQLDatabase) async throws -> [Int64: (own: AttributeMap, effective: AttributeMap)] {
+        if let ids, ids.isEmpty { return [:] }
+        func filter(_ column: String) -> SQLQueryString {
+            guard let ids else { return "" }
+            let binds: [any Encodable & Sendable] = ids
+            return "WHERE \(unsafeRaw: column) IN (\(binds: binds))"
+        }
+        let own = try await db.raw("SELECT user_id, attr_key, attr_value FROM user_attributes \(filter("user_id"))").all()
         let inherited = try await db.raw("""
             SELECT m.user_id, a.attr_key, a.attr_value FROM group_attributes a JOIN group_members m ON m.group_id = a.group_id
-            WHERE m.user_id IN (\(binds: binds))
+            \(filter("m.user_id"))
             """).all()
         let ownPairs = try Self.pairsByOwner(own, ownerColumn: "user_id")
         let inheritedPairs = try Self.pairsByOwner(inherited, ownerColumn: "user_id")
         var result: [Int64: (own: AttributeMap, effective: AttributeMap)] = [:]
-        for id in ids {
+        for id in ids ?? Array(Set(ownPairs.keys).union(inheritedPairs.keys)) {
             let ownMap = Attributes.map(ownPairs[id] ?? [])
             result[id] = (ownMap, Attributes.merge([ownMap, Attributes.map(inheritedPairs[id] ?? [])]))
         }
@@ -212,14 +215,16 @@ public struct IdentityStore: Sendable {
 
     /// Attributes of several groups, in one query.
     public func attributes(ofGroups ids: [Int64]) async throws -> [Int64: AttributeMap] {
+        try await metastore.read { db in try await Self.attributes(ofGroups: ids, on: db) }
+    }
+
+    static func attributes(ofGroups ids: [Int64], on db: any SQLDatabase) async throws -> [Int64: AttributeMap] {
         guard !ids.isEmpty else { return [:] }
         let binds: [any Encodable & Sendable] = ids
-        return try await metastore.read { db in
-            let rows = try await db.raw("""
-                SELECT group_id, attr_key, attr_value FROM group_attributes WHERE group_id IN (\(binds: binds))
-                """).all()
-            return try Self.pairsByOwner(rows, ownerColumn: "group_id").mapValues { Attributes.map($0) }
-        }
+        let rows = try await db.raw("""
+            SELECT group_id, attr_key, attr_value FROM group_attributes WHERE group_id IN (\(binds: binds))
+            """).all()
+        return try Self.pairsByOwner(rows, ownerColumn: "group_id").mapValues { Attributes.map($0) }
     }
 
     private static func pairsByOwner(_ rows: [any SQLRow], ownerColumn: String) throws -> [Int64: [(key: String, value: String)]] {
@@ -253,10 +258,10 @@ public struct IdentityStore: Sendable {
     }
 
     public func group(id: Int64) async throws -> Group? {
-        try await metastore.read { db in try await group(id: id, on: db) }
+        try await metastore.read { db in try await Self.group(id: id, on: db) }
     }
 
-    func group(id: Int64, on db: any SQLDatabase) async throws -> Group? {
+    static func group(id: Int64, on db: any SQLDatabase) async throws -> Group? {
         try await db.raw("SELECT \(unsafeRaw: Self.groupColumns) FROM user_groups WHERE id = \(bind: id)").first().map(Self.group(from:))
     }
 
@@ -276,7 +281,7 @@ public struct IdentityStore: Sendable {
     public func updateGroup(id: Int64, _ changes: GroupChanges, now: Date, by actorId: Int64? = nil) async throws -> Group {
         do {
             return try await metastore.write { db in
-                guard let current = try await group(id: id, on: db) else { throw Self.groupNotFound }
+                guard let current = try await Self.group(id: id, on: db) else { throw Self.groupNotFound }
                 let row = try await db.raw("""
                     UPDATE user_groups SET name = \(bind: changes.name ?? current.name),
                         email = \(bind: changes.email ?? current.email),
@@ -300,7 +305,7 @@ public struct IdentityStore: Sendable {
     /// members against subscription policies.
     public func deleteGroup(id: Int64, now: Date, by actorId: Int64? = nil) async throws -> Group {
         try await metastore.write { db in
-            guard let current = try await group(id: id, on: db) else { throw Self.groupNotFound }
+            guard let current = try await Self.group(id: id, on: db) else { throw Self.groupNotFound }
             let formerMembers = try await SubscriptionReconciler.memberIds(ofGroup: id, on: db)
             // Explicit rather than relying on cascades, which SQLite applies only with foreign_keys on.
             let subscriptions = try await db.raw("""
@@ -331,7 +336,7 @@ public struct IdentityStore: Sendable {
 
     public func addMember(groupId: Int64, userid: String, now: Date, by actorId: Int64? = nil) async throws -> GroupMembership {
         try await metastore.write { db in
-            guard try await group(id: groupId, on: db) != nil else { throw Self.groupNotFound }
+            guard try await Self.group(id: groupId, on: db) != nil else { throw Self.groupNotFound }
             guard let member = try await user(userid: userid, on: db) else { throw Self.userNotFound }
             do {
                 let row = try await db.raw("""
@@ -348,7 +353,7 @@ public struct IdentityStore: Sendable {
 
     public func members(groupId: Int64, paging: Paging) async throws -> Page<GroupMembership> {
         try await metastore.read { db in
-            guard try await group(id: groupId, on: db) != nil else { throw Self.groupNotFound }
+            guard try await Self.group(id: groupId, on: db) != nil else { throw Self.groupNotFound }
             let count = try await db.raw("SELECT COUNT(*) AS n FROM group_members WHERE group_id = \(bind: groupId)")
                 .first()!.decode(column: "n", as: Int.self)
             let columns = Self.userColumns.split(separator: ", ").map { "u.\($0)" }.joined(separator: ", ")

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 import WardenConnectors
@@ -24,6 +25,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
     do {
         try await metastore.migrate(now: clock.now())
         let secrets = try SecretBox(masterKey: try config.resolveMasterKey())
+        try await metastore.verifyMasterKey(secrets, now: clock.now())
 
         let identity = IdentityStore(metastore: metastore)
         let credentials = CredentialStore(metastore: metastore)
@@ -57,6 +59,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestIdMiddleware(bodyLimit: config.maxBodySize))
         router.add(middleware: ErrorMiddleware())
+        router.add(middleware: InputGuardMiddleware())
         router.add(middleware: AuthMiddleware(auth: auth))
         let api = router.group(context: AuthenticatedContext.self)
 
@@ -86,7 +89,9 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }
         let application = Application(
             router: router,
-            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Warden"),
+            server: config.http.server,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Warden",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(config.http.maxConnections)),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)

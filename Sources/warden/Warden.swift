@@ -43,9 +43,16 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (config, logger) = try options.load()
         let started = ContinuousClock.now
-        let server = try await buildServer(config: config, logger: logger) { port in
-            let elapsed = ContinuousClock.now - started
-            announce("Warden \(WardenVersion.current) listening on http://\(config.host):\(port) (metastore: \(config.metastore.kind.rawValue), ready in \(elapsed.formatted(.units(allowed: [.milliseconds]))))")
+        let server: WardenServer
+        do {
+            server = try await buildServer(config: config, logger: logger) { port in
+                let elapsed = ContinuousClock.now - started
+                announce("Warden \(WardenVersion.current) listening on http://\(config.host):\(port) (metastore: \(config.metastore.kind.rawValue), ready in \(elapsed.formatted(.units(allowed: [.milliseconds]))))")
+            }
+        } catch let error as WardenError {
+            throw OperatorError(message: error.message)
+        } catch let error as ConfigError {
+            throw OperatorError(message: error.description)
         }
         if let key = server.generatedAdminKey {
             announce("""

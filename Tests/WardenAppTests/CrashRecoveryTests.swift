@@ -65,6 +65,138 @@ import WardenTestSupport
     }
 }
 
+/// Every kind of bulk action, killed at several points: once restarted, every job of the bulk is listed and
+/// completed, each source shows the effect exactly once (one activity for it), and nothing is purged that the caller
+/// did not see disabled.
+@Suite(.serialized) struct BulkCrashTests {
+    enum Action: String, CaseIterable, CustomTestStringConvertible {
+        case disable, restore, deleteEnabled, deleteDisabled, tags, addUsers, handlerUpdate
+
+        var testDescription: String { rawValue }
+    }
+
+    /// How far the bulk is (jobs completed, out of `sources`) when the server is killed.
+    static let killPoints = [1, sources / 2]
+    static let sources = 16
+
+    /// What the last run saw, for the closing figures: runs, and runs whose kill came while jobs were still to do.
+    static let tally = Tally()
+
+    final class Tally: @unchecked Sendable {
+        private let lock = NSLock()
+        private var counts = (runs: 0, interrupted: 0)
+        func record(interrupted: Bool) { lock.withLock { counts.runs += 1; if interrupted { counts.interrupted += 1 } } }
+        var summary: String { lock.withLock { "\(counts.runs) runs, \(counts.interrupted) killed mid-bulk" } }
+    }
+
+    @Test(arguments: TestMetastores.kinds, Action.allCases)
+    func aKilledServerAppliesEveryBulkActionOnce(kind: MetastoreKind, action: Action) async throws {
+        for killPoint in Self.killPoints {
+            try await run(kind, action, killAfter: killPoint)
+        }
+        print("bulk crash test (\(kind.rawValue), \(action.rawValue)): \(Self.tally.summary) so far")
+    }
+
+    private func run(_ kind: MetastoreKind, _ action: Action, killAfter killPoint: Int) async throws {
+        let warehouse = try await TestWarehouse.army()
+        let tables = (0..<Self.sources).map { "unit_\($0)" }
+        for table in tables { try await warehouse.execute("CREATE TABLE army.\(table) (id integer PRIMARY KEY, name text)") }
+        let dataDirectory = try TestMetastores.temporaryDirectory()
+        let location = try await TestMetastores.freshLocation(kind)
+        var server = try WardenProcess(dataDirectory: dataDirectory, metastore: location)
+        defer { server.kill() }
+        try await server.waitUntilReady()
+
+        let created = try await server.request(.post, "/postgresql/handler", json: warehouse.registrationPayload(tables: tables)).object
+        let ids = try #require((created["dataSources"] as? [[String: Any]])?.compactMap { $0["dataSourceId"] as? Int })
+        let idList = ids.map(String.init).joined(separator: ",")
+        var memberId = 0
+        switch action {
+        case .restore, .deleteDisabled:
+            let disable = try await server.request(.put, "/dataSource/bulk/disable", json: #"{"ids": [\#(idList)]}"#).object
+            try await finish(try #require(disable["bulkId"] as? String), on: server)
+        case .tags:
+            #expect(try await server.request(.post, "/tag", json: #"{"tags": [{"name": "Crash"}]}"#).status == 200)
+        case .addUsers:
+            memberId = try #require((try await server.request(.post, "/bim/iam/bim/user", json: #"{"userid": "member"}"#).object["newUser"] as? [String: Any])?["id"] as? Int)
+        case .disable, .deleteEnabled, .handlerUpdate:
+            break
+        }
+
+        let bulk: Reply = switch action {
+        case .disable: try await server.request(.put, "/dataSource/bulk/disable", json: #"{"ids": [\#(idList)]}"#)
+        case .restore: try await server.request(.put, "/dataSource/bulk/restore", json: #"{"ids": [\#(idList)]}"#)
+        case .deleteEnabled, .deleteDisabled: try await server.request(.put, "/dataSource/bulk/delete", json: #"{"ids": [\#(idList)]}"#)
+        case .tags: try await server.request(.put, "/dataSource/bulk/tags", json: #"{"ids": [\#(idList)], "update": {"tags": [{"name": "Crash"}]}}"#)
+        case .addUsers:
+            try await server.request(.put, "/dataSource/bulk/add-users",
+                                     json: #"{"ids": [\#(idList)], "update": [{"id": \#(memberId), "state": "subscribed"}]}"#)
+        case .handlerUpdate:
+            try await server.request(.put, "/postgresql/bulk", json: """
+                {"handler": {"metadata": {"hostname": "localhost", "staleDataTolerance": 42, "password": "\(warehouse.password)"}},
+                 "connectionString": "\(warehouse.username)@\(warehouse.host):\(warehouse.port)/\(warehouse.database)"}
+                """)
+        }
+        let bulkId = try #require(bulk.object["bulkId"] as? String, "\(bulk.text)")
+
+        var completed = 0
+        while completed < killPoint {
+            completed = try await states(bulkId, on: server).filter { $0 == "completed" }.count
+        }
+        server.kill()
+        Self.tally.record(interrupted: completed < Self.sources)
+
+        server = try WardenProcess(dataDirectory: dataDirectory, metastore: location)
+        try await server.waitUntilReady()
+        let final = try await finish(bulkId, on: server)
+        #expect(final.count == Self.sources, "every job of the bulk is still listed")
+        #expect(final.allSatisfy { $0 == "completed" }, "\(final)")
+
+        for id in ids {
+            let source = try await server.request(.get, "/dataSource/\(id)")
+            if action == .deleteDisabled {
+                #expect(source.status == 404, "a source the caller saw disabled is purged")
+                continue
+            }
+            #expect(source.status == 200, "source \(id) is still there: \(source.text)")
+            let activities = try await server.request(.get, "/dataSource/\(id)/activities?size=200").object["activities"] as? [[String: Any]] ?? []
+            let types = activities.compactMap { $0["notificationType"] as? String }
+            func once(_ type: String) { #expect(types.filter { $0 == type }.count == 1, "\(type) once on \(id): \(types)") }
+            switch action {
+            case .disable, .deleteEnabled:
+                #expect(source.object["deleted"] as? Bool == true)
+                once("disabled")
+            case .restore:
+                #expect(source.object["deleted"] as? Bool == false)
+                once("restored")
+            case .tags:
+                once("tagAdded")
+            case .addUsers:
+                once("memberAdded")
+            case .handlerUpdate:
+                let handler = try await server.request(.get, "/postgresql/handler/\(id)").object
+                #expect((handler["metadata"] as? [String: Any])?["staleDataTolerance"] as? Int == 42)
+                once("handlerUpdated")
+            case .deleteDisabled:
+                break
+            }
+        }
+    }
+
+    private func states(_ bulkId: String, on server: WardenProcess) async throws -> [String] {
+        try await server.request(.get, "/jobs?bulkId=\(bulkId)").array.compactMap { ($0 as? [String: Any])?["state"] as? String }
+    }
+
+    /// Waits for every job of the bulk to end and returns their states.
+    @discardableResult
+    private func finish(_ bulkId: String, on server: WardenProcess) async throws -> [String] {
+        let ids = try await server.request(.get, "/jobs?bulkId=\(bulkId)").array.compactMap { ($0 as? [String: Any])?["id"] as? String }
+        let list = ids.map { "\"\($0)\"" }.joined(separator: ",")
+        let final = try await server.request(.post, "/jobs/statuses", json: #"{"jobIds":[\#(list)],"wait":60}"#).object
+        return final.values.compactMap { ($0 as? [String: Any])?["state"] as? String }
+    }
+}
+
 /// The `warden serve` executable built next to the test bundle, as a child process.
 struct WardenProcess {
     static let adminKey = "crash-test-admin-key-0123456789"
@@ -75,7 +207,7 @@ struct WardenProcess {
     var port: Int { portBox.port }
 
     /// Starts `warden serve` on a port the operating system picks, so parallel tests never collide.
-    init(dataDirectory: String, metastore: MetastoreLocation) throws {
+    init(dataDirectory: String, metastore: MetastoreLocation, environment extra: [String: String] = [:]) throws {
         let binary = ProcessInfo.processInfo.environment["WARDEN_TEST_BINARY"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("warden").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -89,8 +221,12 @@ struct WardenProcess {
         environment["WARDEN_JOB_CONCURRENCY"] = "1"
         environment["WARDEN_JOB_LEASE_SECONDS"] = "2"
         environment["WARDEN_LOG_LEVEL"] = "error"
-        if case .postgresql(let settings) = metastore {
+        environment.merge(extra) { _, new in new }
+        switch metastore {
+        case .postgresql(let settings):
             environment["WARDEN_DATABASE_URL"] = "postgres://\(settings.username):\(settings.password ?? "")@\(settings.host):\(settings.port)/\(settings.database)"
+        case .sqlite(let path):
+            environment["WARDEN_DATABASE_URL"] = path
         }
         process.environment = environment
         // Its output goes to a file, never to the test runner's pipes, which a surviving child would hold open.

@@ -28,10 +28,35 @@ struct TestServer {
                                metastore: try await TestMetastores.freshLocation(kind), adminAPIKey: adminKey,
                                passwordRounds: 1000)
         configure(&config)
+        try await run(config: config, clock: clock, body)
+    }
+
+    /// Starts a server with exactly this configuration: for example another one on a metastore a test has used.
+    static func run(config: AppConfig, clock: TestClock = TestClock(), _ body: @Sendable (TestServer) async throws -> Void) async throws {
         let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock)
-        let frozenConfig = config
         try await server.application.test(.live) { client in
-            try await body(TestServer(client: client, clock: clock, config: frozenConfig, routes: server.routes, metastore: server.metastore))
+            try await body(TestServer(client: client, clock: clock, config: config, routes: server.routes, metastore: server.metastore))
+        }
+    }
+
+    /// Two servers on one metastore and data directory (so one master key), as instances share one in production.
+    /// `second` adjusts the second one's configuration, for example to give only it a job worker.
+    static func runPair(_ kind: MetastoreKind, configure: (inout AppConfig) -> Void = { _ in }, second: (inout AppConfig) -> Void = { _ in },
+                        _ body: @Sendable (TestServer, TestServer) async throws -> Void) async throws {
+        var config = AppConfig(host: "127.0.0.1", port: 0, dataDirectory: try TestMetastores.temporaryDirectory(),
+                               metastore: try await TestMetastores.freshLocation(kind), adminAPIKey: adminKey, passwordRounds: 1000)
+        configure(&config)
+        var secondConfig = config
+        second(&secondConfig)
+        let clock = TestClock()
+        let first = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock)
+        let other = try await buildServer(config: secondConfig, logger: TestMetastores.logger, clock: clock)
+        let (firstConfig, otherConfig) = (config, secondConfig)
+        try await first.application.test(.live) { firstClient in
+            try await other.application.test(.live) { otherClient in
+                try await body(TestServer(client: firstClient, clock: clock, config: firstConfig, routes: first.routes, metastore: first.metastore),
+                               TestServer(client: otherClient, clock: clock, config: otherConfig, routes: other.routes, metastore: other.metastore))
+            }
         }
     }
 
@@ -45,6 +70,21 @@ struct TestServer {
         let response = try await client.execute(uri: path, method: method, headers: headers,
                                                 body: json.map { ByteBuffer(string: $0) })
         return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+    }
+
+    /// Sends a request over a connection of its own, so that it really runs alongside requests sent with `call`
+    /// (the test client sends its requests one at a time).
+    func callOnNewConnection(_ method: HTTPRequest.Method, _ path: String, auth: String? = TestServer.adminKey,
+                             json: String? = nil) async throws -> Reply {
+        let port = try #require(client.port)
+        return try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            var headers: HTTPFields = [:]
+            if let auth { headers[.authorization] = auth }
+            if json != nil { headers[.contentType] = "application/json" }
+            let response = try await client.execute(.init(path, method: method, authority: "localhost", headers: headers,
+                                                          body: json.map { ByteBuffer(string: $0) }))
+            return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
+        }
     }
 
     /// A token for the admin, from the API key.

@@ -42,12 +42,14 @@ import WardenTestSupport
         try await TestMetastores.withMetastore(kind) { metastore in
             let store = JobStore(metastore: metastore)
             let job = try await store.enqueue([NewJob(type: .highCardinality, dataSourceId: 1)], createdBy: try await admin(metastore), now: now)[0]
-            _ = try #require(try await store.claim(workerId: "dead", now: now, leaseUntil: now.addingTimeInterval(30)))
+            let dead = JobLease(job: try #require(try await store.claim(workerId: "dead", now: now, leaseUntil: now.addingTimeInterval(30))),
+                                workerId: "dead")
 
             let tooEarly = try await store.claim(workerId: "alive", now: now.addingTimeInterval(29), leaseUntil: now.addingTimeInterval(90))
             let retaken = try #require(try await store.claim(workerId: "alive", now: now.addingTimeInterval(31), leaseUntil: now.addingTimeInterval(91)))
-            let lateCompletion = try await store.complete(jobId: job.id, workerId: "dead", output: .null, now: now.addingTimeInterval(32))
-            let completion = try await store.complete(jobId: job.id, workerId: "alive", output: .object(["ok": .bool(true)]), now: now.addingTimeInterval(33))
+            let lateCompletion = try await store.complete(dead, output: .null, now: now.addingTimeInterval(32))
+            let completion = try await store.complete(JobLease(job: retaken, workerId: "alive"), output: .object(["ok": .bool(true)]),
+                                                      now: now.addingTimeInterval(33))
 
             #expect(tooEarly == nil)
             #expect(retaken.id == job.id)
@@ -67,11 +69,11 @@ import WardenTestSupport
                                               createdBy: try await admin(metastore), now: now)[0]
 
             let first = try #require(try await store.claim(workerId: "w", now: now, leaseUntil: now.addingTimeInterval(60)))
-            let afterFirst = try await store.fail(first, workerId: "w", error: "warehouse down", now: now)
+            let afterFirst = try await store.fail(JobLease(job: first, workerId: "w"), error: "warehouse down", now: now)
             let notYetDue = try await store.claim(workerId: "w", now: now.addingTimeInterval(1), leaseUntil: now.addingTimeInterval(61))
             let second = try #require(try await store.claim(workerId: "w", now: now.addingTimeInterval(Job.backoff(afterAttempt: 1)),
                                                             leaseUntil: now.addingTimeInterval(120)))
-            let afterSecond = try await store.fail(second, workerId: "w", error: "still down", now: now.addingTimeInterval(3))
+            let afterSecond = try await store.fail(JobLease(job: second, workerId: "w"), error: "still down", now: now.addingTimeInterval(3))
 
             #expect(afterFirst == .retry)
             #expect(notYetDue == nil)
@@ -97,6 +99,37 @@ import WardenTestSupport
             #expect(Set(bulk.compactMap(\.dataSourceId)) == [1, 2])
             #expect(bulk.allSatisfy { $0.state == .created && $0.attempts == 0 })
             #expect(try await store.jobs(ids: bulk.map(\.id) + ["unknown"]).count == 2)
+        }
+    }
+
+    @Test(arguments: TestMetastores.kinds)
+    func anEndedJobKeepsNoSecretsInItsPayload(kind: MetastoreKind) async throws {
+        try await TestMetastores.withMetastore(kind) { metastore in
+            let store = JobStore(metastore: metastore)
+            let payload = JSONValue.object(["patch": .object(["sealedPassword": .string("sealed-secret"), "hostname": .string("h")])])
+            let owner = try await admin(metastore)
+            _ = try await store.enqueue([NewJob(type: .handlerUpdate, payload: payload, dataSourceId: 1, maxAttempts: 2)], createdBy: owner, now: now)
+            _ = try await store.enqueue([NewJob(type: .handlerUpdate, payload: payload, dataSourceId: 2, maxAttempts: 2)], createdBy: owner,
+                                        now: now.addingTimeInterval(0.5))
+
+            let first = JobLease(job: try #require(try await store.claim(workerId: "w", now: now.addingTimeInterval(1),
+                                                                         leaseUntil: now.addingTimeInterval(60))), workerId: "w")
+            #expect(first.job.dataSourceId == 1)
+            #expect(try await store.fail(first, error: "warehouse down", now: now.addingTimeInterval(1)) == .retry)
+            let retrying = try #require(try await store.job(id: first.job.id))
+            let second = JobLease(job: try #require(try await store.claim(workerId: "w", now: now.addingTimeInterval(1),
+                                                                          leaseUntil: now.addingTimeInterval(60))), workerId: "w")
+            #expect(second.job.dataSourceId == 2)
+            #expect(try await store.fail(second, error: "refused", permanent: true, now: now.addingTimeInterval(1)) == .failed)
+            let again = JobLease(job: try #require(try await store.claim(workerId: "w", now: now.addingTimeInterval(10),
+                                                                         leaseUntil: now.addingTimeInterval(70))), workerId: "w")
+            #expect(try await store.complete(again, output: .null, now: now.addingTimeInterval(11)))
+
+            // A retry still needs the secret; a failed or completed job does not keep it.
+            #expect(retrying.payload == payload)
+            let stripped = JSONValue.object(["patch": .object(["hostname": .string("h")])])
+            #expect(try await store.job(id: second.job.id)?.payload == stripped)
+            #expect(try await store.job(id: again.job.id)?.payload == stripped)
         }
     }
 

@@ -52,10 +52,46 @@ enum JSONInput {
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         guard !data.isEmpty else { throw WardenError.badRequest("Request body must be a JSON document", code: "request.body_required") }
+        let value: T
         do {
-            return try JSONDecoder().decode(type, from: data)
+            value = try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
             throw describe(error)
+        }
+        try rejectNUL(in: data)
+        return value
+    }
+
+    /// No string Warden stores may hold U+0000: PostgreSQL text cannot, SQLite's full-text index breaks on it, and
+    /// no name or description needs it. A raw NUL byte is already invalid JSON, so only the `\u0000` escape can
+    /// carry one; the document is walked (to name the field) only when that escape appears.
+    static func rejectNUL(in data: Data) throws {
+        guard data.range(of: Data("u0000".utf8)) != nil,
+              let document = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
+              let field = pathToNUL(in: document, path: "") else { return }
+        let message = "must not contain the NUL character (U+0000)"
+        throw WardenError.badRequest(field.isEmpty ? "The request body \(message)" : "`\(field)` \(message)", code: "request.nul_character",
+                                     fields: field.isEmpty ? [] : [FieldError(field: field, message: message)])
+    }
+
+    private static func pathToNUL(in value: Any, path: String) -> String? {
+        switch value {
+        case let text as String:
+            return text.unicodeScalars.contains("\0") ? path : nil
+        case let object as [String: Any]:
+            for (key, item) in object.sorted(by: { $0.key < $1.key }) {
+                let itemPath = path.isEmpty ? key : path + "." + key
+                if key.unicodeScalars.contains("\0") { return itemPath }
+                if let found = pathToNUL(in: item, path: itemPath) { return found }
+            }
+            return nil
+        case let items as [Any]:
+            for (index, item) in items.enumerated() {
+                if let found = pathToNUL(in: item, path: path + "[\(index)]") { return found }
+            }
+            return nil
+        default:
+            return nil
         }
     }
 

@@ -3,7 +3,16 @@ import WardenConnectors
 import WardenDomain
 import WardenStore
 
-/// Carries out one job. Every job type is idempotent: running it twice leaves the same state as once.
+/// What running a job produced: its completion was recorded in the transaction of its effect, or it is to be
+/// recorded by the worker (a job whose effect is not in the metastore).
+enum JobOutcome: Sendable, Equatable {
+    case recorded
+    case output(JSONValue)
+}
+
+/// Carries out one job. Every effect in the metastore commits in one transaction with the job's completion, so a
+/// job is applied once in effect: a crash before the commit leaves nothing done, a crash after it leaves the job
+/// completed, and a worker whose lease passed to another commits nothing.
 struct JobRunner: Sendable {
     let dataSources: DataSourceStore
     let dictionaries: DictionaryStore
@@ -14,44 +23,55 @@ struct JobRunner: Sendable {
     let subscriptions: SubscriptionStore
     let clock: any WardenClock
 
-    func run(_ job: Job) async throws -> JSONValue {
-        // A bulk action on a missing source must fail visibly rather than be skipped.
-        if job.type == .dataSourceBulk { return try await bulk.applyBulk(job) }
-        if job.type == .subscriptionExpiry { return .object(["expired": .int(Int64(try await subscriptions.expire(now: clock.now())))]) }
+    func run(_ lease: JobLease) async throws -> JobOutcome {
+        let job = lease.job
+        switch job.type {
+        case .dataSourceBulk:
+            // A bulk action on a missing source must fail visibly rather than be skipped.
+            return try await bulk.applyBulk(lease)
+        case .subscriptionExpiry:
+            try await subscriptions.expire(now: clock.now(), completing: lease)
+            return .recorded
+        case .highCardinality, .nativeViewRefresh, .handlerUpdate:
+            break
+        }
         guard let id = job.dataSourceId else {
             throw WardenError.badRequest("The job names no data source", code: "job.invalid_payload")
         }
         guard let source = try await dataSources.dataSource(id: id), let handler = try await dataSources.handler(dataSourceId: id) else {
-            return .object(["skipped": .string("The data source no longer exists")])
+            return .output(.object(["skipped": .string("The data source no longer exists")]))
         }
         switch job.type {
         case .highCardinality:
-            return try await computeHighCardinality(source, handler: handler)
+            try await computeHighCardinality(source, handler: handler, lease: lease)
+            return .recorded
         case .nativeViewRefresh:
             // Native views arrive with policy enforcement; until then there is nothing to regenerate.
-            return .object(["refreshed": .bool(false),
-                            "message": .string("Native views are not generated yet: policy enforcement is not built, so there is nothing to refresh")])
+            return .output(.object(["refreshed": .bool(false),
+                                    "message": .string("Native views are not generated yet: policy enforcement is not built, so there is nothing to refresh")]))
         case .handlerUpdate:
-            return try await applyHandlerPatch(job, source: source, handler: handler)
-        case .dataSourceBulk:
-            return try await bulk.applyBulk(job)
-        case .subscriptionExpiry:
-            return .object(["expired": .int(Int64(try await subscriptions.expire(now: clock.now())))])
+            try await applyHandlerPatch(lease, source: source, handler: handler)
+            return .recorded
+        case .dataSourceBulk, .subscriptionExpiry:
+            preconditionFailure("handled above")
         }
     }
 
-    private func computeHighCardinality(_ source: DataSource, handler: StoredHandler) async throws -> JSONValue {
+    private func computeHighCardinality(_ source: DataSource, handler: StoredHandler, lease: JobLease) async throws {
         let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
         let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
         let columns = try await dictionaries.dictionary(dataSourceId: source.id)?.columns.map(\.name) ?? []
         let column = try await connectors.connector(for: settings)
             .highCardinalityColumn(of: source.remoteTable, columns: columns, rowCount: source.rowCount)
-        try await dataSources.setHighCardinalityColumn(dataSourceId: source.id, column: column, now: clock.now())
-        return .object(["highCardinalityColumn": column.map(JSONValue.string) ?? .null])
+        let now = clock.now()
+        try await dataSources.setHighCardinalityColumn(
+            dataSourceId: source.id, column: column, now: now,
+            completing: JobCompletion(lease, output: .object(["highCardinalityColumn": column.map(JSONValue.string) ?? .null]), now: now))
     }
 
     /// Merges the bulk patch into the stored metadata and applies it like a handler update.
-    private func applyHandlerPatch(_ job: Job, source: DataSource, handler: StoredHandler) async throws -> JSONValue {
+    private func applyHandlerPatch(_ lease: JobLease, source: DataSource, handler: StoredHandler) async throws {
+        let job = lease.job
         guard case .object(let payload) = job.payload, case .object(var patch)? = payload["patch"], let bulkId = job.bulkId else {
             throw WardenError.badRequest("The job payload is not a handler patch", code: "job.invalid_payload")
         }
@@ -61,7 +81,8 @@ struct JobRunner: Sendable {
         }
         merged.merge(patch) { _, new in new }
         let metadata = try HandlerMetadata.parse(merged, path: "handler.metadata", technology: source.technology, passwordRequired: false)
-        let updated = try await handlers.apply(metadata, to: source, handler: handler, by: job.createdBy)
-        return .object(["dataSourceId": .int(updated.id), "connectionString": .string(updated.connectionString)])
+        let output = JSONValue.object(["dataSourceId": .int(source.id), "connectionString": .string(metadata.connectionString())])
+        _ = try await handlers.apply(metadata, to: source, handler: handler, by: job.createdBy,
+                                     completing: JobCompletion(lease, output: output, now: clock.now()))
     }
 }

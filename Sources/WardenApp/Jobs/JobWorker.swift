@@ -59,19 +59,23 @@ struct JobWorker: Service {
             }
         }
         defer { renewal.cancel() }
+        let claim = JobLease(job: job, workerId: workerId)
         do {
-            let output = try await runner.run(job)
-            if try await !jobs.complete(jobId: job.id, workerId: workerId, output: output, now: clock.now()) {
-                logger.warning("job finished after its lease passed to another worker")
+            if case .output(let output) = try await runner.run(claim),
+               try await !jobs.complete(claim, output: output, now: clock.now()) {
+                throw JobStore.leaseLost
             }
             logger.info("job completed", metadata: ["attempt": .stringConvertible(job.attempts)])
+        } catch let error as WardenError where error.code == JobStore.leaseLost.code {
+            // Another worker owns the job now; what this one did was rolled back with its completion.
+            logger.warning("job finished after its lease passed to another worker")
         } catch {
             let wardenError = error as? WardenError
             let message = wardenError?.message ?? "The job failed unexpectedly"
             // Only warehouse trouble (and the unexpected) may pass with time; retrying cannot fix a refusal,
             // a missing source or an invalid request.
             let permanent = wardenError.map { !$0.code.hasPrefix("warehouse.") && $0.kind != .internalError } ?? false
-            let state = try? await jobs.fail(job, workerId: workerId, error: message, permanent: permanent, now: clock.now())
+            let state = try? await jobs.fail(claim, error: message, permanent: permanent, now: clock.now())
             logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
                                                     "cause": .string("\(error)")])
         }

@@ -123,6 +123,7 @@ struct BlobRoutes {
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: Data(header.utf8)).objectValue else {
                 throw WardenError.badRequest("The X-Blob-Metadata header must be a JSON object", code: "request.invalid_header")
             }
+            try JSONInput.rejectNUL(in: Data(header.utf8))
             metadata = object
         }
         let query = request.uri.queryParameters
@@ -163,8 +164,13 @@ struct BlobRoutes {
             throw WardenError(.internalError, code: "blob.content_missing",
                               message: "The content of this blob is missing from the blob store", cause: error)
         }
-        var headers: HTTPFields = [.contentType: stored.contentType, .eTag: "\"\(stored.sha256)\""]
-        if let filename = blob.filename { headers[.contentDisposition] = Self.contentDisposition(filename: filename) }
+        // Uploaded content is served as a download that no browser renders or sniffs: a console on the same origin
+        // must never run an uploaded HTML file.
+        let headers: HTTPFields = [
+            .contentType: stored.contentType, .eTag: "\"\(stored.sha256)\"",
+            .contentDisposition: blob.filename.map(Self.contentDisposition(filename:)) ?? "attachment",
+            .xContentTypeOptions: "nosniff", .contentSecurityPolicy: "default-src 'none'; sandbox",
+        ]
         return Response(status: .ok, headers: headers, body: body)
     }
 

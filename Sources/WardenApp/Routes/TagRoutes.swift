@@ -73,6 +73,7 @@ struct TagRoutes {
         let input = try await request.decodeJSON(as: [TagInput].self, context: context)
         var validator = Validator()
         validator.check(!input.isEmpty, "tags", "must list at least one tag, as [{\"name\": …}]")
+        validator.check(input.count <= Limits.tagsPerRequest, "tags", "must list at most \(Limits.tagsPerRequest) tags")
         var names: [TagName] = []
         for (index, item) in input.enumerated() {
             do {

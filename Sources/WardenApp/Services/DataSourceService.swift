@@ -75,9 +75,13 @@ struct DataSourceService: Sendable {
     func bulk(_ action: BulkAction, ids: [Int64], update: JSONValue?, caller: Principal) async throws -> (String, Int) {
         try Self.validate(action, update: update)
         let bulkId = "bulk_ds_update_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let payload = JSONValue.object(["action": .string(action.rawValue), "update": update ?? .null])
-        let created = try await jobs.enqueue(Array(Set(ids)).sorted().map {
-            NewJob(type: .dataSourceBulk, payload: payload, dataSourceId: $0, bulkId: bulkId, maxAttempts: 3)
+        let ids = Array(Set(ids)).sorted()
+        // What a delete does is fixed now, from the state the caller saw: a re-run must not turn a disable into a purge.
+        let disabled = action == .delete ? try await dataSources.disabledStates(ids: ids) : [:]
+        let created = try await jobs.enqueue(ids.map { id in
+            var payload: [String: JSONValue] = ["action": .string(action.rawValue), "update": update ?? .null]
+            if action == .delete { payload["intent"] = .string(DeleteIntent(sourceIsDisabled: disabled[id] ?? false).rawValue) }
+            return NewJob(type: .dataSourceBulk, payload: .object(payload), dataSourceId: id, bulkId: bulkId, maxAttempts: 3)
         }, createdBy: caller.userId, now: clock.now())
         await signal.wakeAll()
         return (bulkId, created.count)
@@ -139,8 +143,9 @@ struct DataSourceService: Sendable {
 
     /// `update` for tags: `{"tags": [{"name": …}]}`, each name valid.
     static func tagNames(in update: JSONValue?) throws -> [String] {
-        guard case .array(let items)? = update?.objectValue?["tags"], !items.isEmpty else {
-            throw WardenError.badRequest("`update.tags` must list the tags to add as [{\"name\": …}]", code: "request.validation_failed")
+        guard case .array(let items)? = update?.objectValue?["tags"], (1...Limits.tagsPerRequest).contains(items.count) else {
+            throw WardenError.badRequest("`update.tags` must list 1 to \(Limits.tagsPerRequest) tags to add as [{\"name\": …}]",
+                                         code: "request.validation_failed")
         }
         let names = items.compactMap { $0.objectValue?["name"]?.stringValue }
         guard names.count == items.count else {
@@ -150,8 +155,11 @@ struct DataSourceService: Sendable {
         return names
     }
 
-    /// Carries out one data source's share of a bulk action, as its job, checking the starter still owns it.
-    func applyBulk(_ job: Job) async throws -> JSONValue {
+    /// Carries out one data source's share of a bulk action, as its job, checking the starter still owns it. The effect
+    /// and the job's completion commit together. A delete does what its recorded intent says (a job without one only
+    /// disables); disabling or restoring a source already in that state changes nothing.
+    func applyBulk(_ lease: JobLease) async throws -> JobOutcome {
+        let job = lease.job
         guard case .object(let payload) = job.payload, let raw = payload["action"]?.stringValue, let action = BulkAction(rawValue: raw),
               let id = job.dataSourceId else {
             throw WardenError.badRequest("The job payload is not a bulk action", code: "job.invalid_payload")
@@ -162,20 +170,30 @@ struct DataSourceService: Sendable {
               let source = try await dataSources.dataSource(id: id) else {
             throw WardenError.notFound("Data source \(id) is not among the data sources you own", code: "dataSource.not_found")
         }
+        let now = clock.now()
+        var output: [String: JSONValue] = ["dataSourceId": .int(id), "action": .string(action.rawValue)]
+        func completion() -> JobCompletion { JobCompletion(lease, output: .object(output), now: now) }
         switch action {
-        case .disable, .restore:
+        case .disable, .restore, .delete:
+            let intent = action == .delete ? payload["intent"]?.stringValue.flatMap(DeleteIntent.init(rawValue:)) ?? .disable : nil
+            if let intent { output["intent"] = .string(intent.rawValue) }
+            if intent == .purge {
+                try await purge(id: id, completing: completion())
+                return .recorded
+            }
+            let disable = action != .restore
+            guard source.disabled != disable else { return .output(.object(output)) }
             var changes = DataSourceChanges()
-            changes.deleted = action == .disable
-            _ = try await dataSources.update(id: id, changes: changes, actorId: caller, now: clock.now())
-        case .delete:
-            try await delete(source, actorId: caller)
+            changes.deleted = disable
+            _ = try await dataSources.update(id: id, changes: changes, actorId: caller, now: now, completing: completion())
         case .addUsers:
-            try await dataSources.setMembers(try Self.members(in: payload["update"]), dataSourceId: id, actorId: caller, now: clock.now())
+            try await dataSources.setMembers(try Self.members(in: payload["update"]), dataSourceId: id, actorId: caller, now: now,
+                                             completing: completion())
         case .tags:
             _ = try await tags.attach(try Self.tagNames(in: payload["update"]).map { try TagName($0) }, to: .dataSource(id), by: caller,
-                                      now: clock.now())
+                                      now: now, completing: completion())
         }
-        return .object(["dataSourceId": .int(id), "action": .string(action.rawValue)])
+        return .recorded
     }
 
     /// The first delete disables; deleting a disabled source removes it for good. Returns whether it is gone.
@@ -187,10 +205,14 @@ struct DataSourceService: Sendable {
             _ = try await dataSources.update(id: source.id, changes: changes, actorId: actorId, now: clock.now())
             return false
         }
-        // Blob files are shared by content; only those no other blob references go, after the delete commits.
-        let hashes = try await blobs.contentHashes(dataSourceId: source.id)
-        try await dataSources.hardDelete(id: source.id)
-        await blobContent.removeUnreferenced(hashes, on: metastore)
+        try await purge(id: source.id)
         return true
+    }
+
+    private func purge(id: Int64, completing: JobCompletion? = nil) async throws {
+        // Blob files are shared by content; only those no other blob references go, after the delete commits.
+        let hashes = try await blobs.contentHashes(dataSourceId: id)
+        try await dataSources.hardDelete(id: id, completing: completing)
+        await blobContent.removeUnreferenced(hashes, on: metastore)
     }
 }

@@ -117,6 +117,7 @@ struct HandlerService: Sendable {
                                          fields: [FieldError(field: "handler.metadata", message: "is required")])
         }
         let metadata = try HandlerMetadata.parse(rawMetadata, path: "handler.metadata", technology: technology, passwordRequired: false)
+        try metadata.validateGivenNames(path: "handler.metadata")
         let updated = try await apply(metadata, to: source, handler: handler, by: caller.userId)
         guard let stored = try await dataSources.handler(dataSourceId: id) else { throw Self.handlerNotFound }
         return (updated, stored)
@@ -124,7 +125,8 @@ struct HandlerService: Sendable {
 
     /// Applies metadata to a handler. When the table itself changed and no columns were given, the dictionary
     /// is read again from the catalog (the old one describes another table) and its cardinality recomputed.
-    func apply(_ metadata: HandlerMetadata, to source: DataSource, handler: StoredHandler, by userId: Int64) async throws -> DataSource {
+    func apply(_ metadata: HandlerMetadata, to source: DataSource, handler: StoredHandler, by userId: Int64,
+               completing: JobCompletion? = nil) async throws -> DataSource {
         let storedPassword = try dataSources.openPassword(of: handler)
         let settings = metadata.settings(technology: source.technology, storedPassword: storedPassword)
         let previous = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
@@ -146,7 +148,7 @@ struct HandlerService: Sendable {
         }
         let updated = try await dataSources.updateHandler(dataSourceId: source.id, technology: source.technology, metadata: metadata,
                                                           newPassword: metadata.password, rowCount: rowCount, columns: columns,
-                                                          jobs: followUps, by: userId, now: clock.now())
+                                                          jobs: followUps, by: userId, now: clock.now(), completing: completing)
         if !followUps.isEmpty { await signal.wakeAll() }
         return updated
     }
@@ -181,7 +183,8 @@ struct HandlerService: Sendable {
         var probe: [String: JSONValue] = ["hostname": .string("h"), "database": .string("d"), "username": .string("u"),
                                           "schema": .string("s"), "table": .string("t")]
         probe.merge(patch) { _, new in new }
-        _ = try HandlerMetadata.parse(probe, path: "handler.metadata", technology: technology, passwordRequired: false)
+        try HandlerMetadata.parse(probe, path: "handler.metadata", technology: technology, passwordRequired: false)
+            .validateGivenNames(path: "handler.metadata")
     }
 
     /// Enqueues a job for one data source the caller owns and returns its id.

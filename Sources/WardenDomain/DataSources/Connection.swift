@@ -71,6 +71,48 @@ public enum SQLIdentifier {
             && !name.unicodeScalars.contains { $0.properties.generalCategory == .control || $0 == "\0" }
     }
 
+    public static let plainRule = "must be a plain SQL name: a letter or _, then letters, digits, _ or $, at most 63 bytes"
+
+    /// Longest name Warden itself creates in a warehouse (PostgreSQL truncates beyond 63 bytes).
+    public static let maxCreatedLength = 63
+
+    /// Whether `name` may name something Warden creates (a view or its schema): a letter or `_`, then letters,
+    /// digits, `_` or `$`, at most 63 bytes. Quoting would make more safe, but a name that needs quoting (quotes,
+    /// semicolons, spaces, invisible or bidirectional-override characters) only misleads whoever reads it.
+    public static func isPlain(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.utf8.count <= maxCreatedLength,
+              first == "_" || first.properties.isAlphabetic && !first.properties.isNoncharacterCodePoint else { return false }
+        return name.unicodeScalars.allSatisfy(isPlainScalar)
+    }
+
+    private static func isPlainScalar(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar == "_" || scalar == "$" { return true }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber,
+             .nonspacingMark, .spacingMark:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// `name` made plain: every other character becomes `_`, a leading digit gets a `_` before it, and the result
+    /// is cut to 63 bytes. Names derived from warehouse tables (which may hold spaces or dots) pass through it.
+    public static func plain(_ name: String) -> String {
+        var result = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars {
+            result.append(isPlainScalar(scalar) ? scalar : "_")
+        }
+        var text = String(result)
+        if let first = text.unicodeScalars.first, first.properties.generalCategory == .decimalNumber
+            || first.properties.generalCategory == .nonspacingMark || first.properties.generalCategory == .spacingMark || first == "$" {
+            text = "_" + text
+        }
+        if text.isEmpty { text = "_" }
+        while text.utf8.count > maxCreatedLength { text.unicodeScalars.removeLast() }
+        return text
+    }
+
     /// `"name"` with embedded quotes doubled, as ANSI SQL quotes identifiers.
     public static func quoted(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""

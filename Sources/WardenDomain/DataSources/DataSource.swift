@@ -106,6 +106,10 @@ public struct DataSourceSettings: Sendable, Equatable {
             subscriptionPolicy: policy)
         var validator = fields.validator
         validator.check(settings.type == "queryable", "\(path).type", "must be queryable (the only type Warden registers)")
+        if let description = settings.description {
+            validator.check(description.utf8.count <= Limits.descriptionBytes, "\(path).description",
+                            "must be at most \(Limits.descriptionBytes) bytes")
+        }
         try validator.finish()
         return settings
     }

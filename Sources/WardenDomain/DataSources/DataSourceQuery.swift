@@ -93,14 +93,18 @@ public struct DataSourceChanges: Sendable, Equatable {
         var validator = fields.validator
         if let name = changes.name { validator.check(Text.isPrintable(name, maxLength: 256), "name", "must be 1 to 256 printable characters") }
         if let sqlTableName = changes.sqlTableName {
-            validator.check(SQLIdentifier.isAcceptable(sqlTableName), "sqlTableName", "must be a valid SQL name")
+            validator.check(SQLIdentifier.isPlain(sqlTableName), "sqlTableName", SQLIdentifier.plainRule)
         }
         if let type = object["type"] { validator.check(type == .string(current.type), "type", "cannot be changed") }
         if let handlerType = object["blobHandlerType"] {
             validator.check(handlerType == .string(current.technology.blobHandlerType), "blobHandlerType", "cannot be changed")
         }
         if case .some(.some(let documentation)) = changes.documentation {
-            validator.check(documentation.utf8.count <= 1_000_000, "documentation", "must be at most 1 MB")
+            validator.check(documentation.utf8.count <= Limits.documentationBytes, "documentation",
+                            "must be at most \(Limits.documentationBytes) bytes")
+        }
+        if case .some(.some(let description)) = changes.description {
+            validator.check(description.utf8.count <= Limits.descriptionBytes, "description", "must be at most \(Limits.descriptionBytes) bytes")
         }
         try validator.finish()
         if case .object(var policy)? = object["subscriptionPolicy"] {

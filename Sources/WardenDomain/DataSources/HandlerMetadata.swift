@@ -24,6 +24,16 @@ public struct HandlerMetadata: Sendable, Equatable {
     /// Keys Warden keeps out of the stored metadata: secrets, and the dictionary (stored on its own).
     public static let unstoredKeys: Set<String> = ["password", "columns"]
 
+    /// The names given for what Warden creates must be plain SQL names. Checked on what clients send, not on stored
+    /// metadata, which was checked when it was sent.
+    public func validateGivenNames(path: String) throws(WardenError) {
+        var validator = Validator()
+        for (name, value) in [("bodataTableName", sqlTableName), ("bodataSchemaName", sqlSchemaName)] {
+            if let value { validator.check(SQLIdentifier.isPlain(value), "\(path).\(name)", SQLIdentifier.plainRule) }
+        }
+        try validator.finish()
+    }
+
     /// Parses and validates `object`, reporting every problem under `path` (e.g. `handler[0].metadata`).
     public static func parse(_ object: [String: JSONValue], path: String, technology: Technology,
                              passwordRequired: Bool) throws(WardenError) -> HandlerMetadata {
@@ -144,16 +154,16 @@ public struct DataSourceNames: Sendable, Equatable {
     public init(metadata: HandlerMetadata, template: NameTemplate) {
         let apply = { (format: String) in NameTemplate.apply(format, table: metadata.table, database: metadata.database) }
         name = metadata.dataSourceName ?? apply(template.nameFormat)
-        sqlTableName = metadata.sqlTableName ?? apply(template.tableFormat)
-        sqlSchemaName = metadata.sqlSchemaName ?? apply(template.sqlSchemaNameFormat)
+        sqlTableName = metadata.sqlTableName ?? SQLIdentifier.plain(apply(template.tableFormat))
+        sqlSchemaName = metadata.sqlSchemaName ?? SQLIdentifier.plain(apply(template.sqlSchemaNameFormat))
         schemaProjectName = metadata.schemaProjectName ?? apply(template.schemaProjectNameFormat)
     }
 
     public func validate(path: String) throws(WardenError) {
         var validator = Validator()
         validator.check(Text.isPrintable(name, maxLength: 256), "\(path).dataSourceName", "must be 1 to 256 printable characters")
-        validator.check(SQLIdentifier.isAcceptable(sqlTableName), "\(path).bodataTableName", "must be a valid SQL name")
-        validator.check(SQLIdentifier.isAcceptable(sqlSchemaName), "\(path).bodataSchemaName", "must be a valid SQL name")
+        validator.check(SQLIdentifier.isPlain(sqlTableName), "\(path).bodataTableName", SQLIdentifier.plainRule)
+        validator.check(SQLIdentifier.isPlain(sqlSchemaName), "\(path).bodataSchemaName", SQLIdentifier.plainRule)
         try validator.finish()
     }
 }

@@ -20,6 +20,10 @@ public struct DictionaryColumn: Sendable, Equatable, Codable {
     public static func parse(_ items: [JSONValue], path: String, into validator: inout Validator) -> [DictionaryColumn] {
         var columns: [DictionaryColumn] = []
         var seen: Set<String> = []
+        guard items.count <= Limits.dictionaryColumns else {
+            validator.add(path, "must list at most \(Limits.dictionaryColumns) columns")
+            return []
+        }
         for (index, item) in items.enumerated() {
             let itemPath = "\(path)[\(index)]"
             guard let object = item.objectValue else {
@@ -36,6 +40,10 @@ public struct DictionaryColumn: Sendable, Equatable, Codable {
             guard let name, let dataType, let remoteType else { continue }
             validator.check(name.utf8.count <= 1024 && !name.contains("\0"), "\(itemPath).name", "must be at most 1024 bytes")
             validator.check(seen.insert(name).inserted, "\(itemPath).name", "repeats the column \(name)")
+            if let description {
+                validator.check(description.utf8.count <= Limits.descriptionBytes, "\(itemPath).description",
+                                "must be at most \(Limits.descriptionBytes) bytes")
+            }
             columns.append(DictionaryColumn(name: name, dataType: dataType, remoteType: remoteType, nullable: nullable,
                                             description: description))
         }

@@ -31,6 +31,16 @@ public enum BulkAction: String, Sendable, CaseIterable, Codable {
     case disable, restore, delete, tags
 }
 
+/// What a bulk `delete` does to one data source, decided when the job is enqueued from the state the caller saw:
+/// an enabled source is disabled, a disabled one purged. A re-run does the same, whatever it finds.
+public enum DeleteIntent: String, Sendable, Codable {
+    case disable, purge
+
+    public init(sourceIsDisabled: Bool) {
+        self = sourceIsDisabled ? .purge : .disable
+    }
+}
+
 /// A persisted unit of background work. Every job is run at least once and is written to be idempotent.
 public struct Job: Sendable, Equatable {
     public var id: String
@@ -62,6 +72,23 @@ public struct Job: Sendable, Equatable {
         self.runAfter = runAfter
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+
+    /// Payload keys that hold secrets (sealed, but still secrets): they are dropped once a job has ended.
+    public static let secretPayloadKeys: Set<String> = ["sealedPassword"]
+
+    /// The payload without its secrets, kept once the job needs them no more.
+    public var payloadWithoutSecrets: JSONValue { Self.removingSecrets(payload) }
+
+    static func removingSecrets(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let object):
+            .object(object.filter { !secretPayloadKeys.contains($0.key) }.mapValues(removingSecrets))
+        case .array(let items):
+            .array(items.map(removingSecrets))
+        default:
+            value
+        }
     }
 
     /// Seconds to wait before retry number `attempt` (1-based): 2, 4, 8 … capped at five minutes.

@@ -12,6 +12,7 @@ extension SubscriptionStore {
     public func grant(dataSourceId: Int64, subscriber: Subscriber, state: MemberState, expiration: Date?, metadata: JSONValue?,
                       actorId: Int64, now: Date) async throws -> Subscription {
         try await metastore.write { db in
+            try await Self.lockMemberships(dataSourceId: dataSourceId, on: db)
             switch subscriber {
             case .user(let id):
                 guard try await db.raw("SELECT id FROM users WHERE id = \(bind: id)").first() != nil else { throw Self.subscriberNotFound(subscriber) }
@@ -39,6 +40,7 @@ extension SubscriptionStore {
     public func change(subscriptionId: Int64, dataSourceId: Int64, state: MemberState, expiration: Date??, actorId: Int64,
                        now: Date) async throws -> (subscription: Subscription, originalState: MemberState) {
         try await metastore.write { db in
+            try await Self.lockMemberships(dataSourceId: dataSourceId, on: db)
             guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db),
                   current.dataSourceId == dataSourceId, current.isActive(at: now) else { throw Self.notFound }
             if current.state == .owner, state != .owner { try await Self.requireAnotherOwner(dataSourceId: dataSourceId, besides: current.id, on: db) }
@@ -65,6 +67,7 @@ extension SubscriptionStore {
     /// A waiting request that is removed this way was withdrawn.
     public func remove(subscriptionId: Int64, dataSourceId: Int64, actorId: Int64, now: Date) async throws -> Subscription {
         try await metastore.write { db in
+            try await Self.lockMemberships(dataSourceId: dataSourceId, on: db)
             guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db), current.dataSourceId == dataSourceId else {
                 throw Self.notFound
             }
@@ -86,7 +89,16 @@ extension SubscriptionStore {
         try await metastore.read { db in try await Self.existing(dataSourceId: dataSourceId, subscriber: .user(userId), on: db) }
     }
 
+    /// Serialises changes to one data source's memberships: every change that may remove an owner takes the data
+    /// source's row lock before it reads a membership, always in that order, so concurrent changes cannot deadlock.
+    static func lockMemberships(dataSourceId: Int64, on db: any SQLDatabase) async throws {
+        try await db.raw("SELECT id FROM data_sources WHERE id = \(bind: dataSourceId)\(SQLLock.forUpdate(db))").run()
+    }
+
+    /// Fails unless the data source keeps an owner once `subscriptionId` is no longer one. The data source row is
+    /// locked first, so two owners demoting each other at once are serialised and the second sees the first's change.
     static func requireAnotherOwner(dataSourceId: Int64, besides subscriptionId: Int64, on db: any SQLDatabase) async throws {
+        try await lockMemberships(dataSourceId: dataSourceId, on: db)
         let others = try await db.raw("""
             SELECT COUNT(*) AS n FROM data_source_members
             WHERE data_source_id = \(bind: dataSourceId) AND user_id IS NOT NULL AND state = \(bind: MemberState.owner.rawValue)
@@ -165,14 +177,18 @@ extension SubscriptionStore {
     // MARK: Expiry
 
     /// Ends every membership whose expiration has passed, recording each. Running it twice changes nothing more.
+    /// With `completing`, the job that runs it is completed (output `{"expired": n}`) in the same transaction.
     @discardableResult
-    public func expire(now: Date) async throws -> Int {
+    public func expire(now: Date, completing lease: JobLease? = nil) async throws -> Int {
         try await metastore.write { db in
             let rows = try await db.raw("""
                 DELETE FROM data_source_members WHERE expiration IS NOT NULL AND expiration <= \(bind: now.millis) RETURNING \(unsafeRaw: Self.columns)
                 """).all()
             let expired = try rows.map { try Self.subscription(from: $0) }
             try await ActivityStore.record(expired.map { Self.activity(.accessExpired, $0, actorId: nil) }, now: now, on: db)
+            if let lease {
+                try await JobCompletion(lease, output: .object(["expired": .int(Int64(expired.count))]), now: now).record(on: db)
+            }
             return expired.count
         }
     }

@@ -52,10 +52,10 @@ public struct SubscriptionStore: Sendable {
     }
 
     static func subscription(id: Int64, lock: Bool = false, on db: any SQLDatabase) async throws -> Subscription? {
-        // On PostgreSQL the row lock serialises deciders of the same request; SQLite has one writer already.
-        let forUpdate = lock && (db.dialect.name == "postgresql") ? " FOR UPDATE" : ""
+        // The row lock serialises deciders of the same request.
+        let forUpdate: SQLQueryString = lock ? SQLLock.forUpdate(db) : ""
         guard let row = try await db.raw("""
-            SELECT \(unsafeRaw: columns) FROM data_source_members WHERE id = \(bind: id)\(unsafeRaw: forUpdate)
+            SELECT \(unsafeRaw: columns) FROM data_source_members WHERE id = \(bind: id)\(forUpdate)
             """).first() else { return nil }
         var subscription = try Self.subscription(from: row)
         subscription.approvals = try await approvals(of: [id], on: db)[id] ?? []

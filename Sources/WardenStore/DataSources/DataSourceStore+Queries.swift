@@ -236,29 +236,35 @@ extension DataSourceStore {
 
     // MARK: Changes
 
-    /// Applies `PUT /dataSource/{id}` changes and records the activity, in one transaction.
-    public func update(id: Int64, changes: DataSourceChanges, actorId: Int64, now: Date) async throws -> DataSource {
+    /// Applies `PUT /dataSource/{id}` changes and records the activity, in one transaction. Only the fields given are
+    /// written, under the row's lock, so concurrent updates of different fields both hold.
+    public func update(id: Int64, changes: DataSourceChanges, actorId: Int64, now: Date,
+                       completing: JobCompletion? = nil) async throws -> DataSource {
         try await metastore.write { db in
-            guard let current = try await Self.dataSource(id: id, on: db) else { throw Self.notFound }
+            guard let current = try await Self.dataSource(id: id, lock: true, on: db) else { throw Self.notFound }
+            var assignments: [SQLQueryString] = []
+            if let value = changes.name { assignments.append("name = \(bind: value)") }
+            if let value = changes.sqlTableName { assignments.append("sql_table_name = \(bind: value)") }
+            if let value = changes.recordFormat { assignments.append("record_format = \(bind: value)") }
+            if let value = changes.organization { assignments.append("organization = \(bind: value)") }
+            if let value = changes.category { assignments.append("category = \(bind: value)") }
+            if let value = changes.description { assignments.append("description = \(bind: value)") }
+            if let value = changes.documentation { assignments.append("documentation = \(bind: value)") }
+            if let value = changes.hasExamples { assignments.append("has_examples = \(bind: value)") }
+            if let value = changes.isPrivate { assignments.append("private = \(bind: value)") }
+            if let policy = changes.subscriptionPolicy {
+                assignments.append("subscription_type = \(bind: policy.type.rawValue)")
+                assignments.append("subscription_policy = \(bind: try JSONColumn.encode(policy.json))")
+                assignments.append("discoverable = \(bind: policy.isDiscoverable)")
+            }
             let disabled = changes.deleted ?? current.disabled
+            if disabled != current.disabled {
+                assignments.append("disabled = \(bind: disabled)")
+                assignments.append("deleted_at = \(bind: disabled ? now.millis : Int64?.none)")
+            }
+            assignments.append("updated_at = \(bind: now.millis)")
             do {
-                try await db.raw("""
-                    UPDATE data_sources SET name = \(bind: changes.name ?? current.name),
-                        sql_table_name = \(bind: changes.sqlTableName ?? current.sqlTableName),
-                        record_format = \(bind: changes.recordFormat ?? current.recordFormat),
-                        organization = \(bind: changes.organization ?? current.organization),
-                        category = \(bind: changes.category ?? current.category),
-                        description = \(bind: changes.description ?? current.description),
-                        documentation = \(bind: changes.documentation ?? current.documentation),
-                        has_examples = \(bind: changes.hasExamples ?? current.hasExamples),
-                        private = \(bind: changes.isPrivate ?? current.isPrivate),
-                        subscription_type = \(bind: (changes.subscriptionPolicy ?? current.subscriptionPolicy).type.rawValue),
-                        subscription_policy = \(bind: try JSONColumn.encode((changes.subscriptionPolicy ?? current.subscriptionPolicy).json)),
-                        discoverable = \(bind: (changes.subscriptionPolicy ?? current.subscriptionPolicy).isDiscoverable),
-                        disabled = \(bind: disabled), deleted_at = \(bind: disabled ? (current.disabled ? nil : now.millis) : Int64?.none),
-                        updated_at = \(bind: now.millis)
-                    WHERE id = \(bind: id)
-                    """).run()
+                try await db.raw("UPDATE data_sources SET \(assignments.joined(separator: ", ")) WHERE id = \(bind: id)").run()
             } catch where DatabaseErrors.isUniqueViolation(error) {
                 throw WardenError.conflict("Another data source already has that name or SQL table name", code: "dataSource.conflict")
             }
@@ -274,18 +280,21 @@ extension DataSourceStore {
             if let policy = changes.subscriptionPolicy, policy != current.subscriptionPolicy, policy.type == .policy {
                 try await SubscriptionReconciler.reconcile(dataSourceIds: [id], userIds: nil, actorId: actorId, now: now, on: db)
             }
+            try await completing?.record(on: db)
             return try await Self.dataSource(id: id, on: db)!
         }
     }
 
     /// Deletes the data source for good with everything attached to it, in one transaction: dictionary,
-    /// handler, memberships, tags, blobs and lineage (by cascade), and its jobs and activities.
-    public func hardDelete(id: Int64) async throws {
+    /// handler, memberships, tags, blobs and lineage (by cascade), its activities, and its jobs except those of a
+    /// bulk action, which stay listed under their bulk id.
+    public func hardDelete(id: Int64, completing: JobCompletion? = nil) async throws {
         try await metastore.write { db in
-            try await db.raw("DELETE FROM jobs WHERE data_source_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM jobs WHERE data_source_id = \(bind: id) AND bulk_id IS NULL").run()
             try await db.raw("DELETE FROM activities WHERE data_source_id = \(bind: id)").run()
             let deleted = try await db.raw("DELETE FROM data_sources WHERE id = \(bind: id) RETURNING id").all()
             guard !deleted.isEmpty else { throw Self.notFound }
+            try await completing?.record(on: db)
         }
     }
 
@@ -308,12 +317,20 @@ extension DataSourceStore {
     }
 
     /// Adds users to a data source, or changes their standing, in one transaction.
-    public func setMembers(_ members: [(profileId: Int64, state: MemberState)], dataSourceId: Int64, actorId: Int64, now: Date) async throws {
+    /// A data source keeps an owner: demoting the last one is refused like on the access routes.
+    public func setMembers(_ members: [(profileId: Int64, state: MemberState)], dataSourceId: Int64, actorId: Int64, now: Date,
+                           completing: JobCompletion? = nil) async throws {
         try await metastore.write { db in
+            try await SubscriptionStore.lockMemberships(dataSourceId: dataSourceId, on: db)
             var activities: [NewActivity] = []
             for member in members {
                 guard try await db.raw("SELECT id FROM users WHERE id = \(bind: member.profileId)").first() != nil else {
                     throw SubscriptionStore.subscriberNotFound(.user(member.profileId))
+                }
+                if member.state != .owner,
+                   let previous = try await SubscriptionStore.existing(dataSourceId: dataSourceId, subscriber: .user(member.profileId), on: db),
+                   previous.state == .owner {
+                    try await SubscriptionStore.requireAnotherOwner(dataSourceId: dataSourceId, besides: previous.id, on: db)
                 }
                 _ = try await SubscriptionStore.upsert(dataSourceId: dataSourceId, subscriber: .user(member.profileId), state: member.state,
                                                        origin: .owner, approved: true, adminId: actorId, expiration: nil, metadata: nil,
@@ -322,6 +339,7 @@ extension DataSourceStore {
                                               details: .object(["profileId": .int(member.profileId), "state": .string(member.state.rawValue)])))
             }
             try await ActivityStore.record(activities, now: now, on: db)
+            try await completing?.record(on: db)
         }
     }
 }

@@ -139,8 +139,24 @@ public struct DataSourceStore: Sendable {
         }
     }
 
-    static func dataSource(id: Int64, on db: any SQLDatabase) async throws -> DataSource? {
-        try await db.raw("SELECT \(unsafeRaw: columns) FROM data_sources WHERE id = \(bind: id)").first().map(dataSource(from:))
+    /// With `lock`, the row stays locked to this transaction, so a read-modify-write cannot lose a concurrent update.
+    static func dataSource(id: Int64, lock: Bool = false, on db: any SQLDatabase) async throws -> DataSource? {
+        let forUpdate: SQLQueryString = lock ? SQLLock.forUpdate(db) : ""
+        return try await db.raw("SELECT \(unsafeRaw: columns) FROM data_sources WHERE id = \(bind: id)\(forUpdate)").first().map(dataSource(from:))
+    }
+
+    /// Whether each existing data source of `ids` is disabled, read when a bulk delete is enqueued.
+    public func disabledStates(ids: [Int64]) async throws -> [Int64: Bool] {
+        try await metastore.read { db in
+            var result: [Int64: Bool] = [:]
+            for chunk in SQLBatch.chunks(ids) {
+                let binds: [SQLBindable] = chunk
+                for row in try await db.raw("SELECT id, disabled FROM data_sources WHERE id IN (\(binds: binds))").all() {
+                    result[try row.int64("id")] = try row.bool("disabled")
+                }
+            }
+            return result
+        }
     }
 
     public func handler(dataSourceId: Int64) async throws -> StoredHandler? {
@@ -184,9 +200,9 @@ public struct DataSourceStore: Sendable {
     /// in one transaction.
     public func updateHandler(dataSourceId: Int64, technology: Technology, metadata: HandlerMetadata, newPassword: String?,
                               rowCount: Int64?, columns: [DictionaryColumn]?, jobs: [NewJob] = [], by userId: Int64,
-                              now: Date) async throws -> DataSource {
+                              now: Date, completing: JobCompletion? = nil) async throws -> DataSource {
         try await metastore.write { db in
-            guard let current = try await Self.dataSource(id: dataSourceId, on: db) else { throw Self.notFound }
+            guard let current = try await Self.dataSource(id: dataSourceId, lock: true, on: db) else { throw Self.notFound }
             let name = metadata.dataSourceName ?? current.name
             do {
                 try await db.raw("""
@@ -218,15 +234,17 @@ public struct DataSourceStore: Sendable {
             try await ActivityStore.record([NewActivity(dataSourceId: dataSourceId, actorId: userId, type: .handlerUpdated,
                                                         details: .object(["connectionString": .string(metadata.connectionString())]))],
                                            now: now, on: db)
+            try await completing?.record(on: db)
             return try await Self.dataSource(id: dataSourceId, on: db)!
         }
     }
 
-    public func setHighCardinalityColumn(dataSourceId: Int64, column: String?, now: Date) async throws {
+    public func setHighCardinalityColumn(dataSourceId: Int64, column: String?, now: Date, completing: JobCompletion? = nil) async throws {
         try await metastore.write { db in
             try await db.raw("""
                 UPDATE data_sources SET high_cardinality_column = \(bind: column), updated_at = \(bind: now.millis) WHERE id = \(bind: dataSourceId)
                 """).run()
+            try await completing?.record(on: db)
         }
     }
 

@@ -3,6 +3,34 @@ import Foundation
 import SQLKit
 import WardenDomain
 
+/// A job as claimed by one worker: the worker may record its outcome only while it still holds it.
+public struct JobLease: Sendable {
+    public let job: Job
+    public let workerId: String
+
+    public init(job: Job, workerId: String) {
+        self.job = job
+        self.workerId = workerId
+    }
+}
+
+/// A job's completion, handed to the store call that carries out the job's effect so both commit in one transaction.
+public struct JobCompletion: Sendable {
+    public let lease: JobLease
+    public let output: JSONValue
+    public let now: Date
+
+    public init(_ lease: JobLease, output: JSONValue, now: Date) {
+        self.lease = lease
+        self.output = output
+        self.now = now
+    }
+
+    func record(on db: any SQLDatabase) async throws {
+        try await JobStore.recordCompletion(self, on: db)
+    }
+}
+
 /// The persisted job queue. Workers claim jobs under a lease they renew; a job whose lease ran out
 /// (its worker died) is claimed again, so every job runs at least once.
 public struct JobStore: Sendable {
@@ -102,33 +130,46 @@ public struct JobStore: Sendable {
 
     /// Records success, unless another worker took the job over meanwhile.
     @discardableResult
-    public func complete(jobId: String, workerId: String, output: JSONValue, now: Date) async throws -> Bool {
-        try await finish(jobId: jobId, workerId: workerId, state: .completed, output: output, runAfter: nil, now: now)
+    public func complete(_ lease: JobLease, output: JSONValue, now: Date) async throws -> Bool {
+        try await metastore.write { db in
+            try await Self.finish(lease, state: .completed, output: output, runAfter: nil, now: now, on: db)
+        }
     }
 
     /// Records a failure: the job is retried after a backoff while attempts remain, else it has failed.
     /// A `permanent` failure (the data source is gone, the starter may not do this) fails at once.
     @discardableResult
-    public func fail(_ job: Job, workerId: String, error message: String, permanent: Bool = false, now: Date) async throws -> JobState {
+    public func fail(_ lease: JobLease, error message: String, permanent: Bool = false, now: Date) async throws -> JobState {
         let output = JSONValue.object(["error": .string(message)])
-        if !permanent, job.attempts < job.maxAttempts {
-            try await finish(jobId: job.id, workerId: workerId, state: .retry, output: output,
-                             runAfter: now.addingTimeInterval(Job.backoff(afterAttempt: job.attempts)), now: now)
-            return .retry
+        let job = lease.job
+        let (state, runAfter): (JobState, Date?) = !permanent && job.attempts < job.maxAttempts
+            ? (.retry, now.addingTimeInterval(Job.backoff(afterAttempt: job.attempts))) : (.failed, nil)
+        try await metastore.write { db in
+            try await Self.finish(lease, state: state, output: output, runAfter: runAfter, now: now, on: db)
         }
-        try await finish(jobId: job.id, workerId: workerId, state: .failed, output: output, runAfter: nil, now: now)
-        return .failed
+        return state
     }
 
-    private func finish(jobId: String, workerId: String, state: JobState, output: JSONValue, runAfter: Date?, now: Date) async throws -> Bool {
+    public static let leaseLost = WardenError(.conflict, code: "job.lease_lost",
+                                              message: "The job was taken over by another worker before it finished")
+
+    /// Records a job's completion inside the transaction of its effect, so the two commit together: a job is never
+    /// done in effect but not recorded (and so run again), and a worker that lost its lease commits nothing.
+    static func recordCompletion(_ completion: JobCompletion, on db: any SQLDatabase) async throws {
+        guard try await finish(completion.lease, state: .completed, output: completion.output, runAfter: nil, now: completion.now,
+                               on: db) else { throw leaseLost }
+    }
+
+    /// Moves a job its worker still holds to `state`. Once a job has ended, its payload keeps no secrets.
+    private static func finish(_ lease: JobLease, state: JobState, output: JSONValue, runAfter: Date?, now: Date,
+                               on db: any SQLDatabase) async throws -> Bool {
         let reschedule: SQLQueryString = runAfter.map { ", run_after = \(bind: $0.millis)" } ?? ""
-        return try await metastore.write { db in
-            !(try await db.raw("""
-                UPDATE jobs SET state = \(bind: state.rawValue), output = \(bind: try JSONColumn.encode(output)), locked_by = NULL,
-                    locked_until = NULL, updated_at = \(bind: now.millis)\(reschedule)
-                WHERE id = \(bind: jobId) AND locked_by = \(bind: workerId) AND state = 'active' RETURNING id
-                """).all().isEmpty)
-        }
+        let payload: SQLQueryString = state.isFinal ? ", payload = \(bind: try JSONColumn.encode(lease.job.payloadWithoutSecrets))" : ""
+        return !(try await db.raw("""
+            UPDATE jobs SET state = \(bind: state.rawValue), output = \(bind: try JSONColumn.encode(output)), locked_by = NULL,
+                locked_until = NULL, updated_at = \(bind: now.millis)\(reschedule)\(payload)
+            WHERE id = \(bind: lease.job.id) AND locked_by = \(bind: lease.workerId) AND state = 'active' RETURNING id
+            """).all().isEmpty)
     }
 
     public func job(id: String) async throws -> Job? {

@@ -19,6 +19,14 @@ extension SQLRow {
     func bool(_ column: String) throws -> Bool { try decode(column: column, as: Bool.self) }
 }
 
+enum SQLLock {
+    /// ` FOR UPDATE` on PostgreSQL, where concurrent writers must be serialised per row; nothing on SQLite, whose
+    /// single writer already holds the whole database for the transaction.
+    static func forUpdate(_ db: any SQLDatabase) -> SQLQueryString {
+        db.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+    }
+}
+
 enum SQLText {
     /// A `LIKE` pattern matching `text` anywhere, with the pattern characters in `text` escaped (use `ESCAPE '\'`).
     static func containsPattern(_ text: String) -> String {

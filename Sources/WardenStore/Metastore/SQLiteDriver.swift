@@ -25,7 +25,8 @@ final class SQLiteDriver: MetastoreDriver {
 
     static func open(path: String, logger: Logger, readerCount: Int = 4) async throws -> SQLiteDriver {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try restrictToOwner(path)
         let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
         threadPool.start()
         let open: @Sendable () async throws -> SQLiteConnection = {
@@ -40,7 +41,21 @@ final class SQLiteDriver: MetastoreDriver {
             return connection
         }
         let writer = try await open()
+        for companion in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: companion) {
+            try restrictToOwner(companion)
+        }
         return SQLiteDriver(writer: writer, readers: SQLiteReaderPool(limit: readerCount, open: open), threadPool: threadPool)
+    }
+
+    /// The metastore holds password hashes and sealed secrets: it is created readable by its owner only (mode 0600),
+    /// and SQLite creates its WAL and shared-memory files with the database file's mode.
+    private static func restrictToOwner(_ path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw WardenError(.internalError, code: "metastore.error", message: "Could not create the SQLite metastore at \(path)")
+            }
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 
     func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {

@@ -356,6 +356,10 @@ enum Migrations {
         createBlobsAndLineage,
         searchIndexes,
         createAccess,
+        Migration(id: 8, name: "CreateMetastoreSettings") { _ in
+            // Facts about the metastore itself, such as the sealed value that proves an instance holds the right master key.
+            ["CREATE TABLE metastore_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL)"]
+        },
     ]
 }
 

@@ -229,7 +229,8 @@ public struct TagStore: Sendable {
     /// Attaches the tags `names` to `model`, all or none: when any name is not an existing tag, nothing is attached
     /// and the 400 lists every unknown name (fields `[index].name`, as in the request body). Tags already attached
     /// stay as they were. Records a `tagAdded` activity per new attachment and returns the model's tags.
-    public func attach(_ names: [TagName], to model: TaggedModel, by userId: Int64, now: Date) async throws -> [TagAttachment] {
+    public func attach(_ names: [TagName], to model: TaggedModel, by userId: Int64, now: Date,
+                       completing: JobCompletion? = nil) async throws -> [TagAttachment] {
         try await metastore.write { db in
             try await Self.requireColumn(of: model, on: db)
             let ids = try await Self.ids(of: names.map(\.value), on: db)
@@ -269,6 +270,7 @@ public struct TagStore: Sendable {
             let namesById = Dictionary(uniqueKeysWithValues: ids.map { ($0.value, $0.key) })
             let activities = added.compactMap { namesById[$0] }.sorted().map { Self.activity(.tagAdded, tag: $0, model: model, by: userId) }
             try await ActivityStore.record(activities, now: now, on: db)
+            try await completing?.record(on: db)
             return try await Self.attachments(dataSourceId: model.dataSourceId, scope: Self.scope(of: model), on: db)
         }
     }

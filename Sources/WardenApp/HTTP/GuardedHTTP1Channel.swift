@@ -19,7 +19,7 @@ public struct HTTPLimits: Sendable, Equatable {
     /// client, which may still be sending, gets to read the answer) before the connection is closed.
     public var drainLimit: Int
 
-    public init(idleTimeout: Duration = .seconds(60), headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(60),
+    public init(idleTimeout: Duration = .seconds(60), headerTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(300),
                 maxConnections: Int = 1024, drainLimit: Int = 32 << 20) {
         self.idleTimeout = idleTimeout
         self.headerTimeout = headerTimeout

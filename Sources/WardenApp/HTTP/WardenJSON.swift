@@ -238,3 +238,10 @@ extension Parameters {
         return value
     }
 }
+
+extension JSONValue {
+    /// `value` as a client reads it: encoded as the API encodes it, then read back.
+    static func encoded(_ value: some Encodable, encoder: JSONEncoder) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(value))
+    }
+}

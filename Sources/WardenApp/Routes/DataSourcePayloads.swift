@@ -16,8 +16,22 @@ struct DataSourcePayload: ResponseEncodable {
     var id: Int64
     var name: String
     var recordFormat: String
-    var description: String?
-    var documentation: String?
+    var description: Nullable<String>
+    var documentation: Nullable<String>
+    /// No data policies exist yet: the documents show their absence as `null`.
+    var policyHandler: Nullable<String> = nil
+    var globalPolicies: Nullable<String> = nil
+    /// Warden has no schema evolution groups yet, so no source belongs to one.
+    var schemaEvolutionId: Nullable<Int64> = nil
+    var columnEvolutionEnabled: Bool
+    /// Warden keeps no statistics that expire.
+    var statsExpiration: Nullable<Date> = nil
+    var expiration: Nullable<Date> = nil
+    var catalogMetadata: Nullable<String> = nil
+    var workspace: Nullable<String> = nil
+    var seeded = false
+    var filterId: Nullable<Int64> = nil
+    var acknowledgeRequired = false
     var sqlSchemaName: String
     var sqlTableName: String
     var schemaProjectName: String?
@@ -41,19 +55,32 @@ struct DataSourcePayload: ResponseEncodable {
     var subscriptionType: String
     var subscriptionPolicy: JSONValue
     var status: String
-    var statusInfo: JSONValue?
+    var statusInfo: JSONValue
     var subscriptionStatus: String
+    /// The caller's own membership: its id, whether they hold it as a user (not only through a group), the state
+    /// it asks for or has, whether it was approved, and its expiration.
+    var subscriptionId: Nullable<Int64>
+    var subscribedAsUser: Bool
+    var requestedState: Nullable<String>
+    var approved: Bool
+    var subscriptionExpiration: Nullable<Date>
     var tags: [String]
     var createdAt: Date
     var updatedAt: Date
+
+    /// `statusInfo` before the first health check says so, rather than being absent.
+    static let healthCheckNotRun = JSONValue.object([
+        "sql": .object(["status": .string("notRun"), "message": .string("No health check has run yet: GET /dataSource/{id}/test runs one")]),
+    ])
 
     init(_ view: DataSourceView, tags: [String]) {
         let source = view.dataSource
         id = source.id
         name = source.name
         recordFormat = source.recordFormat ?? "Not Provided"
-        description = source.description
-        documentation = source.documentation
+        description = Nullable(source.description)
+        documentation = Nullable(source.documentation)
+        columnEvolutionEnabled = source.columnEvolutionEnabled
         sqlSchemaName = source.sqlSchemaName
         sqlTableName = source.sqlTableName
         schemaProjectName = source.schemaProjectName
@@ -76,8 +103,13 @@ struct DataSourcePayload: ResponseEncodable {
         subscriptionType = source.subscriptionPolicy.type.rawValue
         subscriptionPolicy = source.subscriptionPolicy.json
         status = source.status
-        statusInfo = source.statusInfo
+        statusInfo = source.statusInfo ?? Self.healthCheckNotRun
         subscriptionStatus = view.subscriptionStatus
+        subscriptionId = Nullable(view.subscriptionId)
+        subscribedAsUser = view.subscriptionId != nil
+        requestedState = Nullable(view.memberState?.rawValue)
+        approved = view.memberState.map { $0 != .pending } ?? false
+        subscriptionExpiration = Nullable(view.subscriptionExpiration)
         self.tags = tags
         createdAt = source.createdAt
         updatedAt = source.updatedAt
@@ -175,11 +207,14 @@ struct MineHitPayload: Encodable, Sendable {
     var sparkUseJDBC = false
 }
 
+/// An owner or expert, as documented: `id` is the data source's, `profile` the user's (`userid` is Warden's extra).
 struct ContactPayload: Encodable, Sendable {
+    var type = "profile"
     var id: Int64
+    var profile: Int64
     var userid: String
-    var name: String?
-    var email: String?
+    var name: Nullable<String>
+    var email: Nullable<String>
     var state: String
 }
 
@@ -197,7 +232,7 @@ struct BlobHandlerTypePayload: Encodable, Sendable {
 }
 
 struct ActivitiesPayload: ResponseEncodable {
-    struct Person: Encodable { var id: Int64; var userid: String?; var name: String? }
+    struct Person: Encodable { var id: Int64; var userid: String?; var name: Nullable<String>; var email: Nullable<String> }
     struct Item: Encodable {
         var id: Int64
         var modelType = "datasource"
@@ -206,6 +241,7 @@ struct ActivitiesPayload: ResponseEncodable {
         var metadata: JSONValue
         var read = false
         var actionBy: Person?
+        var targetUser: Person?
         var createdAt: Date
         var updatedAt: Date
     }

@@ -38,12 +38,39 @@ extension HandlerService.Registration {
             }
         }
         var settings = DataSourceSettings()
+        var fields = JSONFields(object["dataSource"]?.objectValue ?? [:], path: "dataSource", validator: problems)
+        let name = fields.string("name").flatMap { $0.isEmpty ? nil : $0 }
+        let sqlTableName = fields.string("sqlTableName").flatMap { $0.isEmpty ? nil : $0 }
+        problems = fields.validator
+        if entries.count > 1 {
+            // Names are unique, so one name cannot name several data sources.
+            for (key, value) in [("name", name), ("sqlTableName", sqlTableName)] where value != nil {
+                problems.add("dataSource.\(key)", "names one data source; with several handler entries, name each in its metadata "
+                             + "(`dataSourceName`, `bodataTableName`) or through `schemaEvolution.config.nameTemplate`")
+            }
+        }
         if case .object(let dataSource)? = object["dataSource"] {
             do { settings = try DataSourceSettings.parse(dataSource, path: "dataSource") } catch { problems.append(error.fields, prefix: "") }
         }
+        // A known field in the wrong place is refused rather than dropped: a top-level `private: true` would
+        // otherwise leave the data source public. Keys nobody knows are said back as warnings.
+        var unknown: [String] = []
+        for key in object.keys.sorted() where !topLevelKeys.contains(key) {
+            if DataSourceSettings.keys.contains(key) {
+                problems.add(key, "belongs inside `dataSource` (`dataSource.\(key)`)")
+            } else if HandlerMetadata.knownKeys.contains(key) {
+                problems.add(key, "belongs inside each handler entry's metadata (`handler[].metadata.\(key)`)")
+            } else {
+                unknown.append(key)
+            }
+        }
         try problems.finish()
-        return HandlerService.Registration(handlers: handlers, settings: settings, template: nameTemplate(object))
+        return HandlerService.Registration(
+            handlers: handlers, settings: settings, template: nameTemplate(object), name: name, sqlTableName: sqlTableName,
+            warnings: unknown.isEmpty ? [] : ["Unknown fields were ignored: " + unknown.joined(separator: ", ")])
     }
+
+    static let topLevelKeys: Set<String> = ["handler", "dataSource", "schemaEvolution"]
 
     /// `schemaEvolution.config.nameTemplate`, with the specification's example as the default.
     private static func nameTemplate(_ object: [String: JSONValue]) -> NameTemplate {
@@ -75,18 +102,21 @@ struct RegistrationPayload: ResponseEncodable {
     var dataSourceId: Int64?
     var warnings: String?
 
-    init(_ created: [HandlerService.Created]) {
+    /// `warnings` are about the request as a whole; they lead the top-level `warnings`.
+    init(_ created: [HandlerService.Created], warnings requestWarnings: [String] = []) {
         connectionString = created.first?.dataSource.connectionString ?? ""
         dataSources = created.map { item in
             CreatedDataSourcePayload(id: item.dataSource.id, handlerId: item.dataSource.id, dataSourceId: item.dataSource.id,
                                      name: item.dataSource.name, sqlTableName: item.dataSource.sqlTableName,
                                      warnings: item.warnings.isEmpty ? nil : item.warnings.joined(separator: "; "))
         }
+        var overall = requestWarnings
         if created.count == 1 {
             id = dataSources[0].id
             dataSourceId = dataSources[0].dataSourceId
-            warnings = dataSources[0].warnings
+            overall += created[0].warnings
         }
+        warnings = overall.isEmpty ? nil : overall.joined(separator: "; ")
     }
 }
 
@@ -96,6 +126,8 @@ struct HandlerPayload: ResponseEncodable {
 
     var id: Int64
     var dataSourceId: Int64
+    /// The trusted CA certificates, beside `metadata` as the documented answer shows them (also kept in it).
+    var ca: [String]
     var metadata: [String: JSONValue]
     var type = "odbcHandler"
     var connectionString: String
@@ -112,6 +144,7 @@ struct HandlerPayload: ResponseEncodable {
             metadata["columns"] = .array(columns.map(DictionaryPayload.column))
         }
         self.metadata = metadata
+        if case .array(let certificates)? = metadata["ca"] { ca = certificates.compactMap(\.stringValue) } else { ca = [] }
         connectionString = handler.connectionString
         createdAt = handler.createdAt
         updatedAt = handler.updatedAt

@@ -23,7 +23,8 @@ struct HandlerRoutes {
         try context.principal.require(.createDataSource)
         let body = try await request.decodeJSON(as: JSONValue.self, context: context)
         let registration = try HandlerService.Registration.parse(body, technology: technology)
-        return RegistrationPayload(try await service.register(registration, technology: technology, owner: context.principal))
+        return RegistrationPayload(try await service.register(registration, technology: technology, owner: context.principal),
+                                   warnings: registration.warnings)
     }
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> HandlerPayload {

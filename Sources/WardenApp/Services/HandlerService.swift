@@ -18,6 +18,11 @@ struct HandlerService: Sendable {
         var handlers: [HandlerMetadata]
         var settings: DataSourceSettings
         var template: NameTemplate
+        /// `dataSource.name` and `dataSource.sqlTableName`: they name the one data source a single handler creates.
+        var name: String? = nil
+        var sqlTableName: String? = nil
+        /// What the request carried that Warden did not use, said back in `warnings`.
+        var warnings: [String] = []
     }
 
     struct Created: Sendable {
@@ -34,7 +39,8 @@ struct HandlerService: Sendable {
         var seenTables: Set<String> = []
         var seenNames: Set<String> = []
         for (index, metadata) in registration.handlers.enumerated() {
-            let names = DataSourceNames(metadata: metadata, template: registration.template)
+            let names = DataSourceNames(metadata: metadata, template: registration.template, name: registration.name,
+                                        sqlTableName: registration.sqlTableName)
             try names.validate(path: "handler[\(index)].metadata")
             guard seenTables.insert(metadata.remoteKey(technology: technology)).inserted else {
                 throw WardenError.badRequest("duplicate tables are specified in the payload: \(metadata.table)", code: "handler.duplicate_tables")
@@ -112,10 +118,12 @@ struct HandlerService: Sendable {
     func update(id: Int64, technology: Technology, body: JSONValue, caller: Principal) async throws -> (DataSource, StoredHandler) {
         let (source, handler) = try await self.handler(id: id, technology: technology, caller: caller, roles: [.owner])
         let object = body.objectValue?["handler"]?.objectValue ?? body.objectValue ?? [:]
-        guard case .object(let rawMetadata)? = object["metadata"] else {
+        guard case .object(var rawMetadata)? = object["metadata"] else {
             throw WardenError.badRequest("`handler.metadata` is required and must be an object", code: "request.validation_failed",
                                          fields: [FieldError(field: "handler.metadata", message: "is required")])
         }
+        // The documented answer shows `ca` beside `metadata`; a client sending back what it read puts it there.
+        if rawMetadata["ca"] == nil, let ca = object["ca"] { rawMetadata["ca"] = ca }
         let metadata = try HandlerMetadata.parse(rawMetadata, path: "handler.metadata", technology: technology, passwordRequired: false)
         try metadata.validateGivenNames(path: "handler.metadata")
         let updated = try await apply(metadata, to: source, handler: handler, by: caller.userId)
@@ -157,6 +165,8 @@ struct HandlerService: Sendable {
     func bulkUpdate(technology: Technology, connectionString: String, patch: [String: JSONValue], caller: Principal)
         async throws -> (bulkId: String, jobs: Int) {
         try Self.validatePatch(patch, technology: technology)
+        // Without a connector no job could succeed; "0 jobs created" would read as success.
+        guard technology.hasConnector else { throw technology.missingConnector }
         let ids = try await dataSources.ownedHandlerIds(technology: technology, connectionString: connectionString, userId: caller.userId)
         let bulkId = "bulk_ds_update_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         var safePatch = patch.filter { !HandlerMetadata.unstoredKeys.contains($0.key) }

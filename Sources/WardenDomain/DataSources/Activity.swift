@@ -24,6 +24,18 @@ public struct NewActivity: Sendable {
     }
 }
 
+public struct ActivityPerson: Sendable, Equatable {
+    public var id: Int64
+    public var name: String?
+    public var email: String?
+
+    public init(id: Int64, name: String?, email: String?) {
+        self.id = id
+        self.name = name
+        self.email = email
+    }
+}
+
 public struct Activity: Sendable, Equatable {
     public var id: Int64
     public var dataSourceId: Int64
@@ -33,6 +45,14 @@ public struct Activity: Sendable, Equatable {
     public var type: ActivityType
     public var details: JSONValue
     public var createdAt: Date
+    public var actorEmail: String?
+    /// The user the action was about (a member added, a request approved), when there is one.
+    public var target: ActivityPerson?
+
+    /// The profile an activity's `details` name as its target.
+    public var targetProfileId: Int64? {
+        if case .int(let id)? = details.objectValue?["profileId"] { id } else { nil }
+    }
 
     public init(id: Int64, dataSourceId: Int64, actorId: Int64?, actorUserid: String?, actorName: String?, type: ActivityType,
                 details: JSONValue, createdAt: Date) {

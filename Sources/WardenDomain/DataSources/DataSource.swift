@@ -29,13 +29,17 @@ public struct DataSource: Sendable, Equatable {
     public var createdBy: Int64
     public var createdAt: Date
     public var updatedAt: Date
+    /// Whether column changes in the warehouse are to be detected, as sent at registration.
+    public var columnEvolutionEnabled: Bool
 
     public init(id: Int64, name: String, sqlTableName: String, sqlSchemaName: String, schemaProjectName: String?,
                 technology: Technology, type: String, recordFormat: String?, isPrivate: Bool, organization: String?,
                 category: String?, description: String?, hasExamples: Bool, connectionString: String,
                 remoteTable: TableReference, rowCount: Int64?, highCardinalityColumn: String?, disabled: Bool,
                 status: String = "passed", statusInfo: JSONValue? = nil, documentation: String? = nil,
-                subscriptionPolicy: SubscriptionPolicy = .default, createdBy: Int64, createdAt: Date, updatedAt: Date) {
+                subscriptionPolicy: SubscriptionPolicy = .default, createdBy: Int64, createdAt: Date, updatedAt: Date,
+                columnEvolutionEnabled: Bool = true) {
+        self.columnEvolutionEnabled = columnEvolutionEnabled
         self.id = id
         self.name = name
         self.sqlTableName = sqlTableName
@@ -74,10 +78,18 @@ public struct DataSourceSettings: Sendable, Equatable {
     public var description: String?
     public var hasExamples: Bool
     public var subscriptionPolicy: SubscriptionPolicy
+    public var columnEvolutionEnabled: Bool
+
+    /// The keys of a registration's `dataSource` object, for telling a misplaced one from an unknown one.
+    public static let keys: Set<String> = [
+        "private", "blobHandler", "blobHandlerType", "recordFormat", "type", "name", "sqlTableName", "organization", "category",
+        "description", "hasExamples", "subscriptionPolicy", "schemaEvolutionId", "columnEvolutionEnabled",
+    ]
 
     public init(isPrivate: Bool = false, type: String = "queryable", recordFormat: String? = nil, organization: String? = nil,
                 category: String? = nil, description: String? = nil, hasExamples: Bool = false,
-                subscriptionPolicy: SubscriptionPolicy = .default) {
+                subscriptionPolicy: SubscriptionPolicy = .default, columnEvolutionEnabled: Bool = true) {
+        self.columnEvolutionEnabled = columnEvolutionEnabled
         self.isPrivate = isPrivate
         self.type = type
         self.recordFormat = recordFormat
@@ -103,7 +115,8 @@ public struct DataSourceSettings: Sendable, Equatable {
             category: fields.string("category"),
             description: fields.string("description"),
             hasExamples: fields.bool("hasExamples") ?? false,
-            subscriptionPolicy: policy)
+            subscriptionPolicy: policy,
+            columnEvolutionEnabled: fields.bool("columnEvolutionEnabled") ?? true)
         var validator = fields.validator
         validator.check(settings.type == "queryable", "\(path).type", "must be queryable (the only type Warden registers)")
         if let description = settings.description {

@@ -21,6 +21,14 @@ public struct HandlerMetadata: Sendable, Equatable {
     /// Everything the client sent except the password and the columns.
     public var stored: [String: JSONValue]
 
+    /// Keys a handler's metadata has in some technology, for telling a misplaced one from an unknown one.
+    public static let knownKeys: Set<String> = [
+        "hostname", "port", "database", "username", "password", "schema", "table", "ssl", "ca", "userFiles", "dataSourceName",
+        "bodataTableName", "bodataSchemaName", "schemaProjectName", "columns", "nativeViewName", "nativeSchemaName",
+        "staleDataTolerance", "authenticationMethod", "authenticationType", "warehouse", "httpPath", "token", "role", "privateKey",
+        "connectionStringOptions", "catalog",
+    ]
+
     /// Keys Warden keeps out of the stored metadata: secrets, and the dictionary (stored on its own).
     public static let unstoredKeys: Set<String> = ["password", "columns"]
 
@@ -151,10 +159,11 @@ public struct DataSourceNames: Sendable, Equatable {
     public var sqlSchemaName: String
     public var schemaProjectName: String
 
-    public init(metadata: HandlerMetadata, template: NameTemplate) {
+    /// The handler's own names win; then `name` and `sqlTableName` given beside it (`dataSource.name`); then the template.
+    public init(metadata: HandlerMetadata, template: NameTemplate, name givenName: String? = nil, sqlTableName givenTable: String? = nil) {
         let apply = { (format: String) in NameTemplate.apply(format, table: metadata.table, database: metadata.database) }
-        name = metadata.dataSourceName ?? apply(template.nameFormat)
-        sqlTableName = metadata.sqlTableName ?? SQLIdentifier.plain(apply(template.tableFormat))
+        name = metadata.dataSourceName ?? givenName ?? apply(template.nameFormat)
+        sqlTableName = metadata.sqlTableName ?? givenTable ?? SQLIdentifier.plain(apply(template.tableFormat))
         sqlSchemaName = metadata.sqlSchemaName ?? SQLIdentifier.plain(apply(template.sqlSchemaNameFormat))
         schemaProjectName = metadata.schemaProjectName ?? apply(template.schemaProjectNameFormat)
     }

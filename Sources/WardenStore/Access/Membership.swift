@@ -12,11 +12,14 @@ enum Membership {
         return "CASE MAX(CASE sm.state \(ranks) END) \(states) END"
     }()
 
-    /// A derived table `(data_source_id, state)` of `userId`'s standings at `now`, to be joined as `m`.
+    /// A derived table `(data_source_id, state, own_id, own_expiration)` of `userId`'s standings at `now`, to be joined
+    /// as `m`; `own_id` and `own_expiration` are those of the user's own membership, when they have one.
     static func effective(userId: Int64, now: Date, dataSourceId: Int64? = nil) -> SQLQueryString {
         let source: SQLQueryString = dataSourceId.map { "sm.data_source_id = \(bind: $0) AND " } ?? ""
         return """
-            (SELECT sm.data_source_id, \(unsafeRaw: strongestState) AS state
+            (SELECT sm.data_source_id, \(unsafeRaw: strongestState) AS state,
+                    MAX(CASE WHEN sm.user_id = \(bind: userId) THEN sm.id END) AS own_id,
+                    MAX(CASE WHEN sm.user_id = \(bind: userId) THEN sm.expiration END) AS own_expiration
              FROM data_source_members sm
              WHERE \(source)(sm.user_id = \(bind: userId)
                     OR sm.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = \(bind: userId)))

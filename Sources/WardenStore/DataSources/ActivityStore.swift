@@ -29,17 +29,30 @@ public struct ActivityStore: Sendable {
             let count = try await db.raw("SELECT COUNT(*) AS n FROM activities WHERE data_source_id = \(bind: dataSourceId)")
                 .first()!.decode(column: "n", as: Int.self)
             let rows = try await db.raw("""
-                SELECT a.id, a.data_source_id, a.actor_id, u.userid, u.name, a.type, a.details, a.created_at
+                SELECT a.id, a.data_source_id, a.actor_id, u.userid, u.name, u.email, a.type, a.details, a.created_at
                 FROM activities a LEFT JOIN users u ON u.id = a.actor_id
                 WHERE a.data_source_id = \(bind: dataSourceId) ORDER BY a.id DESC
                 LIMIT \(bind: paging.size) OFFSET \(bind: paging.offset)
                 """).all()
-            let items = try rows.map { row in
-                Activity(id: try row.int64("id"), dataSourceId: try row.int64("data_source_id"),
-                         actorId: try row.decode(column: "actor_id", as: Int64?.self), actorUserid: try row.optionalString("userid"),
-                         actorName: try row.optionalString("name"),
-                         type: ActivityType(rawValue: try row.string("type")) ?? .updated,
-                         details: try JSONColumn.decode(JSONValue.self, from: try row.string("details")), createdAt: try row.date("created_at"))
+            var items = try rows.map { row in
+                var activity = Activity(id: try row.int64("id"), dataSourceId: try row.int64("data_source_id"),
+                                        actorId: try row.decode(column: "actor_id", as: Int64?.self), actorUserid: try row.optionalString("userid"),
+                                        actorName: try row.optionalString("name"),
+                                        type: ActivityType(rawValue: try row.string("type")) ?? .updated,
+                                        details: try JSONColumn.decode(JSONValue.self, from: try row.string("details")),
+                                        createdAt: try row.date("created_at"))
+                activity.actorEmail = try row.optionalString("email")
+                return activity
+            }
+            // The users the activities are about, in one query for the page.
+            let targets: [SQLBindable] = Array(Set(items.compactMap(\.targetProfileId)))
+            if !targets.isEmpty {
+                var people: [Int64: ActivityPerson] = [:]
+                for row in try await db.raw("SELECT id, name, email FROM users WHERE id IN (\(binds: targets))").all() {
+                    let id = try row.int64("id")
+                    people[id] = ActivityPerson(id: id, name: try row.optionalString("name"), email: try row.optionalString("email"))
+                }
+                for index in items.indices { items[index].target = items[index].targetProfileId.flatMap { people[$0] } }
             }
             return Page(items: items, count: count)
         }

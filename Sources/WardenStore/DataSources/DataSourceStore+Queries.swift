@@ -6,6 +6,9 @@ import WardenDomain
 public struct DataSourceView: Sendable, Equatable {
     public var dataSource: DataSource
     public var memberState: MemberState?
+    /// The caller's own membership and its expiration (read by the single-source lookups only).
+    public var subscriptionId: Int64?
+    public var subscriptionExpiration: Date?
 
     /// The API's `subscriptionStatus`.
     public var subscriptionStatus: String { memberState?.rawValue ?? "not_subscribed" }
@@ -203,10 +206,15 @@ extension DataSourceStore {
         }
         return try await metastore.read { db in
             try await db.raw("""
-                SELECT \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state FROM data_sources ds
+                SELECT \(unsafeRaw: Self.qualifiedColumns("ds")), m.state AS member_state, m.own_id, m.own_expiration FROM data_sources ds
                 LEFT JOIN \(Membership.effective(userId: callerId, now: now)) m ON m.data_source_id = ds.id
                 WHERE \(condition)
-                """).first().map(Self.view(from:))
+                """).first().map { row in
+                var view = try Self.view(from: row)
+                view.subscriptionId = try row.decode(column: "own_id", as: Int64?.self)
+                view.subscriptionExpiration = try row.optionalDate("own_expiration")
+                return view
+            }
         }
     }
 

@@ -28,7 +28,7 @@ public struct DataSourceStore: Sendable {
     static let columns = """
         id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
         category, description, has_examples, connection_string, remote_schema, remote_table, row_count, high_cardinality_column,
-        disabled, status, status_info, documentation, subscription_policy, created_by, created_at, updated_at
+        disabled, status, status_info, documentation, subscription_policy, created_by, created_at, updated_at, column_evolution_enabled
         """
 
     /// The associated data for a handler's sealed password: it opens only for the data source it was sealed for.
@@ -53,14 +53,16 @@ public struct DataSourceStore: Sendable {
                  draft.metadata.connectionString(), draft.metadata.remoteKey(technology: draft.technology),
                  draft.metadata.table.schema, draft.metadata.table.table, draft.rowCount, String?.none, false, owner,
                  now.millis, now.millis, draft.settings.subscriptionPolicy.type.rawValue,
-                 try JSONColumn.encode(draft.settings.subscriptionPolicy.json), draft.settings.subscriptionPolicy.isDiscoverable]
+                 try JSONColumn.encode(draft.settings.subscriptionPolicy.json), draft.settings.subscriptionPolicy.isDiscoverable,
+                 draft.settings.columnEvolutionEnabled]
             }
             let inserted = try await SQLBatch.insert(
                 into: "data_sources",
                 columns: ["name", "sql_table_name", "sql_schema_name", "schema_project_name", "technology", "type", "record_format",
                           "private", "organization", "category", "description", "has_examples", "connection_string", "remote_key",
                           "remote_schema", "remote_table", "row_count", "high_cardinality_column", "disabled", "created_by",
-                          "created_at", "updated_at", "subscription_type", "subscription_policy", "discoverable"],
+                          "created_at", "updated_at", "subscription_type", "subscription_policy", "discoverable",
+                          "column_evolution_enabled"],
                 rows: rows, returning: Self.columns, chunk: 100, on: db)
             let sources = try inserted.map(Self.dataSource(from:))
             // RETURNING follows VALUES order on both dialects; matching by name makes that assumption harmless.
@@ -108,7 +110,8 @@ public struct DataSourceStore: Sendable {
     private func rejectConflicts(_ drafts: [DataSourceDraft], on db: any SQLDatabase) async throws {
         let checks: [(column: String, values: [String], describe: (DataSourceDraft) -> String, key: (DataSourceDraft) -> String)] = [
             ("remote_key", drafts.map { $0.metadata.remoteKey(technology: $0.technology) },
-             { "Table \($0.metadata.table) in \($0.metadata.connectionString()) is already registered" },
+             // The documented sentence leads, for clients that match on it.
+             { "duplicate tables are specified in the payload. Table \($0.metadata.table) in \($0.metadata.connectionString()) is already registered" },
              { $0.metadata.remoteKey(technology: $0.technology) }),
             ("name", drafts.map(\.names.name), { "The data source name \"\($0.names.name)\" is already taken" }, { $0.names.name }),
             ("sql_table_name", drafts.map(\.names.sqlTableName),
@@ -282,6 +285,7 @@ public struct DataSourceStore: Sendable {
             statusInfo: try row.optionalString("status_info").map { try JSONColumn.decode(JSONValue.self, from: $0) },
             documentation: try row.optionalString("documentation"),
             subscriptionPolicy: try row.optionalString("subscription_policy").map(Self.subscriptionPolicy(from:)) ?? .default,
-            createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+            createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
+            columnEvolutionEnabled: try row.bool("column_evolution_enabled"))
     }
 }

@@ -22,8 +22,9 @@ final class RawConnection: @unchecked Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        // deinit runs for a throwing init too, and closes the descriptor once: closing it here as well could close
+        // a descriptor the process has reused meanwhile.
         guard connected == 0 else {
-            close(descriptor)
             throw WardenError(.internalError, code: "test.connect", message: "could not connect to port \(port)")
         }
         // A send the server never reads must fail within the test, not hang it.
@@ -31,7 +32,7 @@ final class RawConnection: @unchecked Sendable {
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(descriptor) }
+    deinit { if descriptor >= 0 { close(descriptor) } }
 
     /// Sends every byte; false when the server stopped taking them (the send timed out or the peer closed).
     func send(_ data: Data) async -> Bool {

@@ -9,7 +9,10 @@ import WardenStore
 /// One data source in full (`GET /dataSource/{id}`, `PUT /dataSource/{id}`).
 struct DataSourcePayload: ResponseEncodable {
     struct BlobHandler: Encodable {
+        struct CA: Encodable, Sendable { var name: String }
         var url: String
+        /// The handler's certificates are at `GET /{technology}/handler/{id}` (`ca`); here, as documented, only named.
+        var ca: Nullable<CA> = nil
         var manualDictionary = false
     }
 
@@ -68,10 +71,14 @@ struct DataSourcePayload: ResponseEncodable {
     var createdAt: Date
     var updatedAt: Date
 
-    /// `statusInfo` before the first health check says so, rather than being absent.
-    static let healthCheckNotRun = JSONValue.object([
-        "sql": .object(["status": .string("notRun"), "message": .string("No health check has run yet: GET /dataSource/{id}/test runs one")]),
-    ])
+    /// `statusInfo` before the first health check says so for each documented check, rather than being absent.
+    static let healthCheckNotRun: JSONValue = {
+        let notRun = JSONValue.object(["status": .string("notRun"), "lastAttempted": .null,
+                                       "message": .string("No health check has run yet: GET /dataSource/{id}/test runs one")])
+        var info = Dictionary(uniqueKeysWithValues: DataSourceService.healthChecks.map { ($0, notRun) })
+        info["lastAttempt"] = .null
+        return .object(info)
+    }()
 
     init(_ view: DataSourceView, tags: [String]) {
         let source = view.dataSource
@@ -123,7 +130,14 @@ enum SearchHitPayload: Encodable, Sendable {
         var name: String
         var recordFormat: String
         var deleted: Bool
-        var description: String?
+        var description: Nullable<String>
+        /// Documented as null where a feature Warden lacks would fill them (schema evolution, native access,
+        /// workspaces, domains).
+        var schemaEvolutionId: Nullable<Int64> = nil
+        var native: Nullable<String> = nil
+        var workspace: Nullable<String> = nil
+        var domainId: Nullable<String> = nil
+        var domainName: Nullable<String> = nil
         var createdAt: Date
         var recordCount: Int64
         var status: String
@@ -159,7 +173,7 @@ enum SearchHitPayload: Encodable, Sendable {
             return
         }
         self = .full(Full(id: source.id, name: source.name, recordFormat: source.recordFormat ?? "Not Provided", deleted: source.disabled,
-                          description: source.description, createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
+                          description: Nullable(source.description), createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
                           status: source.status, subscriptionStatus: view.subscriptionStatus,
                           blobHandlerType: source.technology.blobHandlerType, subscriptionType: source.subscriptionPolicy.type.rawValue,
                           subscriptionPolicy: source.subscriptionPolicy.json, connectionString: source.connectionString,
@@ -195,6 +209,10 @@ struct DeletionPayload: ResponseEncodable {
     var name: String
     var disabled: Bool
     var deleted: Bool
+    /// Documented; Warden's deletion of a handler cannot fail apart from the data source, and no source belongs to a
+    /// schema evolution group yet.
+    var handlerDeleteErrorMessage: Nullable<String> = nil
+    var schemaEvolutionId: Nullable<Int64> = nil
 }
 
 struct MineHitPayload: Encodable, Sendable {
@@ -227,6 +245,8 @@ struct BlobHandlerTypePayload: Encodable, Sendable {
     var config: Config
     var displayOrder: Int
     var driver: String
+    /// Whether data policies need a hash phrase on this technology; Warden's need none (salts are per source).
+    var requiresHashPhraseForDP = false
     /// Warden extension: whether this build can connect to such warehouses (the others answer 501).
     var connectorAvailable: Bool
 }
@@ -241,7 +261,7 @@ struct ActivitiesPayload: ResponseEncodable {
         var metadata: JSONValue
         var read = false
         var actionBy: Person?
-        var targetUser: Person?
+        var targetUser: Nullable<Person>
         var createdAt: Date
         var updatedAt: Date
     }

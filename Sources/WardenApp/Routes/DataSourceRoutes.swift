@@ -22,6 +22,12 @@ struct DataSourceRoutes {
         api.get("/dataSource/byPurposes", use: notBuilt("Finding data sources by purpose needs purposes and data policies, which are not built yet"))
         api.put("/dataSource/detectRemoteChanges",
                 use: notBuilt("Schema monitoring (detectRemoteChanges) is not built yet: register changed tables again, or update their dictionary"))
+        let policies = "Data policies are not built yet, so there is no policy information, visibility or unmasking to report"
+        api.get("/dataSource/{dataSourceId}/users/{profileId}/policyInfo", use: notBuilt(policies))
+        api.get("/dataSource/{dataSourceId}/users/{profileId}/visibilityReport", use: notBuilt(policies))
+        api.get("/dataSource/{dataSourceId}/visibilityReport", use: notBuilt(policies))
+        api.post("/dataSource/{dataSourceId}/reverseMask", use: notBuilt(policies))
+        api.get("/dataSource/{dataSourceId}/{columnName}/unmaskUsers", use: notBuilt(policies))
         api.get("/dataSource/{dataSourceId}", use: get)
         api.put("/dataSource/{dataSourceId}", use: update)
         api.delete("/dataSource/{dataSourceId}", use: delete)
@@ -173,7 +179,7 @@ struct DataSourceRoutes {
             return .init(id: activity.id, modelId: String(id), notificationType: activity.type.rawValue, metadata: .object(metadata),
                          actionBy: activity.actorId.map { .init(id: $0, userid: activity.actorUserid, name: Nullable(activity.actorName),
                                                                 email: Nullable(activity.actorEmail)) },
-                         targetUser: activity.target.map { .init(id: $0.id, name: Nullable($0.name), email: Nullable($0.email)) },
+                         targetUser: Nullable(activity.target.map { .init(id: $0.id, name: Nullable($0.name), email: Nullable($0.email)) }),
                          createdAt: activity.createdAt, updatedAt: activity.createdAt)
         })
     }

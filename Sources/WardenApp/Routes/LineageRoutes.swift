@@ -108,10 +108,13 @@ struct LineagePayload: ResponseEncodable, Sendable {
 }
 
 /// One related data source, with the documented fields. `createdBy` and `createdAt` describe the link (who recorded
-/// the derivation, and when); Warden has no projects, so `projectId` and `projectName` are absent.
+/// the derivation, and when); Warden has no projects, so `projectId` and `projectName` are null.
 struct LineageRecordPayload: Encodable, Sendable {
     struct PolicyHandlerDiff: Encodable, Sendable {
         var dsType: String
+        /// No data policies exist yet, so there is no policy handler on either side.
+        var currentHandlerId: Nullable<Int64> = nil
+        var previousHandlerId: Nullable<Int64> = nil
     }
 
     var dataSourceId: Int64
@@ -120,6 +123,9 @@ struct LineageRecordPayload: Encodable, Sendable {
     var createdBy: String?
     var createdAt: Date
     var policyHandlerDiff: PolicyHandlerDiff
+    /// Warden has no projects yet.
+    var projectId: Nullable<Int64> = nil
+    var projectName: Nullable<String> = nil
 
     init(_ entry: LineageEntry) {
         dataSourceId = entry.other.id

@@ -20,6 +20,9 @@ struct DataSourceService: Sendable {
 
     // MARK: Health
 
+    /// The checks a health report names, run or not.
+    static let healthChecks = ["sql", "stats", "columnEvolution", "fingerprint", "schemaEvolution", "globalPolicy", "highCardinality"]
+
     /// Runs the real checks against the warehouse and records the outcome. A check that does not hold is
     /// reported as `failed` with what went wrong; the check itself never fails the request.
     func healthCheck(_ source: DataSource, actorId: Int64) async throws -> JSONValue {
@@ -61,12 +64,15 @@ struct DataSourceService: Sendable {
         }
         let passed = [sql, stats, columns].allSatisfy { $0.objectValue?["status"] == .string("passed") }
         // The documented checks Warden does not run yet say so, rather than being absent.
-        func notRun(_ message: String) -> JSONValue { .object(["status": .string("notRun"), "message": .string(message)]) }
+        func notRun(_ message: String) -> JSONValue { .object(["status": .string("notRun"), "message": .string(message), "lastAttempted": .null]) }
         var info: [String: JSONValue] = ["sql": sql, "stats": stats, "columnEvolution": columns, "lastAttempt": .object(["date": stamp]),
                                          "fingerprint": notRun("Warden does not compute fingerprints"),
-                                         "schemaEvolution": notRun("Schema monitoring is not built yet")]
-        info["highCardinality"] = source.highCardinalityColumn.map { .object(["status": .string("passed"), "message": .string($0)]) }
-            ?? notRun("The high cardinality job has not found a column yet")
+                                         "schemaEvolution": notRun("Schema monitoring is not built yet"),
+                                         "globalPolicy": notRun("Warden has no data policies yet")]
+        let checked = source.highCardinalityCheckedAt.map { JSONValue.string(ISODate.format($0)) } ?? .null
+        info["highCardinality"] = source.highCardinalityColumn.map {
+            .object(["status": .string("passed"), "message": .string($0), "lastAttempted": checked])
+        } ?? notRun("The high cardinality job has not found a column yet")
         try await dataSources.recordHealth(id: source.id, status: passed ? "passed" : "failed", info: .object(info), actorId: actorId, now: now)
         info["status"] = .string(passed ? "passed" : "failed")
         return .object(info)

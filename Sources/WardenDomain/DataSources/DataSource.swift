@@ -31,6 +31,8 @@ public struct DataSource: Sendable, Equatable {
     public var updatedAt: Date
     /// Whether column changes in the warehouse are to be detected, as sent at registration.
     public var columnEvolutionEnabled: Bool
+    /// When the high cardinality job last stored a column.
+    public var highCardinalityCheckedAt: Date?
 
     public init(id: Int64, name: String, sqlTableName: String, sqlSchemaName: String, schemaProjectName: String?,
                 technology: Technology, type: String, recordFormat: String?, isPrivate: Bool, organization: String?,
@@ -38,8 +40,9 @@ public struct DataSource: Sendable, Equatable {
                 remoteTable: TableReference, rowCount: Int64?, highCardinalityColumn: String?, disabled: Bool,
                 status: String = "passed", statusInfo: JSONValue? = nil, documentation: String? = nil,
                 subscriptionPolicy: SubscriptionPolicy = .default, createdBy: Int64, createdAt: Date, updatedAt: Date,
-                columnEvolutionEnabled: Bool = true) {
+                columnEvolutionEnabled: Bool = true, highCardinalityCheckedAt: Date? = nil) {
         self.columnEvolutionEnabled = columnEvolutionEnabled
+        self.highCardinalityCheckedAt = highCardinalityCheckedAt
         self.id = id
         self.name = name
         self.sqlTableName = sqlTableName

@@ -28,7 +28,8 @@ public struct DataSourceStore: Sendable {
     static let columns = """
         id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
         category, description, has_examples, connection_string, remote_schema, remote_table, row_count, high_cardinality_column,
-        disabled, status, status_info, documentation, subscription_policy, created_by, created_at, updated_at, column_evolution_enabled
+        disabled, status, status_info, documentation, subscription_policy, created_by, created_at, updated_at, column_evolution_enabled,
+        high_cardinality_at
         """
 
     /// The associated data for a handler's sealed password: it opens only for the data source it was sealed for.
@@ -245,7 +246,8 @@ public struct DataSourceStore: Sendable {
     public func setHighCardinalityColumn(dataSourceId: Int64, column: String?, now: Date, completing: JobCompletion? = nil) async throws {
         try await metastore.write { db in
             try await db.raw("""
-                UPDATE data_sources SET high_cardinality_column = \(bind: column), updated_at = \(bind: now.millis) WHERE id = \(bind: dataSourceId)
+                UPDATE data_sources SET high_cardinality_column = \(bind: column), high_cardinality_at = \(bind: now.millis),
+                    updated_at = \(bind: now.millis) WHERE id = \(bind: dataSourceId)
                 """).run()
             try await completing?.record(on: db)
         }
@@ -286,6 +288,6 @@ public struct DataSourceStore: Sendable {
             documentation: try row.optionalString("documentation"),
             subscriptionPolicy: try row.optionalString("subscription_policy").map(Self.subscriptionPolicy(from:)) ?? .default,
             createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
-            columnEvolutionEnabled: try row.bool("column_evolution_enabled"))
+            columnEvolutionEnabled: try row.bool("column_evolution_enabled"), highCardinalityCheckedAt: try row.optionalDate("high_cardinality_at"))
     }
 }

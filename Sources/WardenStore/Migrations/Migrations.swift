@@ -360,9 +360,11 @@ enum Migrations {
             // Facts about the metastore itself, such as the sealed value that proves an instance holds the right master key.
             ["CREATE TABLE metastore_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL)"]
         },
-        Migration(id: 9, name: "AddColumnEvolutionEnabled") { _ in
-            // As sent at registration (`dataSource.columnEvolutionEnabled`); the documented example sends true.
-            ["ALTER TABLE data_sources ADD COLUMN column_evolution_enabled BOOLEAN NOT NULL DEFAULT TRUE"]
+        Migration(id: 9, name: "AddColumnEvolutionAndHighCardinalityTimes") { _ in
+            // `column_evolution_enabled` as sent at registration (the documented example sends true);
+            // `high_cardinality_at` for the health report's `highCardinality.lastAttempted`.
+            ["ALTER TABLE data_sources ADD COLUMN column_evolution_enabled BOOLEAN NOT NULL DEFAULT TRUE",
+             "ALTER TABLE data_sources ADD COLUMN high_cardinality_at BIGINT"]
         },
     ]
 }

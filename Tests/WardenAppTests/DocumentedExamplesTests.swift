@@ -99,18 +99,7 @@ import WardenTestSupport
         case (.string, .string), (.bool, .bool), (.int, .int), (.int, .double), (.double, .double), (.double, .int):
             return []
         default:
-            return ["\(path.isEmpty ? "the answer" : path) is \(kind(actual)), documented as \(kind(documented))"]
-        }
-    }
-
-    static func kind(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .int, .double: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
+            return ["\(path.isEmpty ? "the answer" : path) is \(actual.typeName), documented as \(documented.typeName)"]
         }
     }
 

@@ -51,7 +51,7 @@ enum AccessPayloads {
         ])
     }
 
-    static func person(_ person: TaskPerson) -> JSONValue {
+    static func person(_ person: PersonSummary) -> JSONValue {
         .object(["id": .int(person.id), "name": string(person.name), "email": string(person.email)])
     }
 

@@ -14,8 +14,8 @@ public enum TaskOutcome: String, Sendable, Codable {
     case approved, denied, withdrawn, revoked, handled
 }
 
-/// A person as tasks show them.
-public struct TaskPerson: Sendable, Equatable {
+/// A person as tasks and activities name them.
+public struct PersonSummary: Sendable, Equatable {
     public var id: Int64
     public var name: String?
     public var email: String?
@@ -34,20 +34,20 @@ public struct AccessTask: Sendable, Equatable {
     public var state: TaskState
     public var dataSourceId: Int64
     public var dataSourceName: String
-    public var requester: TaskPerson
+    public var requester: PersonSummary
     public var subscriptionId: Int64?
     public var reason: String?
     public var metadata: JSONValue?
     public var outcome: TaskOutcome?
     public var handledBy: Int64?
-    public var targets: [TaskPerson]
+    public var targets: [PersonSummary]
     public var createdAt: Date
     public var updatedAt: Date
     public var completedAt: Date?
 
-    public init(id: Int64, type: TaskType, state: TaskState, dataSourceId: Int64, dataSourceName: String, requester: TaskPerson,
+    public init(id: Int64, type: TaskType, state: TaskState, dataSourceId: Int64, dataSourceName: String, requester: PersonSummary,
                 subscriptionId: Int64?, reason: String?, metadata: JSONValue?, outcome: TaskOutcome?, handledBy: Int64?,
-                targets: [TaskPerson], createdAt: Date, updatedAt: Date, completedAt: Date?) {
+                targets: [PersonSummary], createdAt: Date, updatedAt: Date, completedAt: Date?) {
         self.id = id
         self.type = type
         self.state = state

@@ -24,18 +24,6 @@ public struct NewActivity: Sendable {
     }
 }
 
-public struct ActivityPerson: Sendable, Equatable {
-    public var id: Int64
-    public var name: String?
-    public var email: String?
-
-    public init(id: Int64, name: String?, email: String?) {
-        self.id = id
-        self.name = name
-        self.email = email
-    }
-}
-
 public struct Activity: Sendable, Equatable {
     public var id: Int64
     public var dataSourceId: Int64
@@ -47,7 +35,7 @@ public struct Activity: Sendable, Equatable {
     public var createdAt: Date
     public var actorEmail: String?
     /// The user the action was about (a member added, a request approved), when there is one.
-    public var target: ActivityPerson?
+    public var target: PersonSummary?
 
     /// The profile an activity's `details` name as its target.
     public var targetProfileId: Int64? {

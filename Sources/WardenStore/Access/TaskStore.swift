@@ -162,7 +162,7 @@ public struct TaskStore: Sendable {
             id: try row.int64("id"), type: TaskType(rawValue: try row.string("type")) ?? .queryDebug,
             state: TaskState(rawValue: try row.string("state")) ?? .pending, dataSourceId: try row.int64("data_source_id"),
             dataSourceName: try row.string("data_source_name"),
-            requester: TaskPerson(id: try row.int64("requester_id"), name: try row.optionalString("requester_name"),
+            requester: PersonSummary(id: try row.int64("requester_id"), name: try row.optionalString("requester_name"),
                                   email: try row.optionalString("requester_email")),
             subscriptionId: try row.decode(column: "subscription_id", as: Int64?.self), reason: try row.optionalString("reason"),
             metadata: try row.optionalString("metadata").map { try JSONColumn.decode(JSONValue.self, from: $0) },
@@ -174,13 +174,13 @@ public struct TaskStore: Sendable {
     static func withTargets(_ tasks: [AccessTask], on db: any SQLDatabase) async throws -> [AccessTask] {
         guard !tasks.isEmpty else { return tasks }
         let ids: [SQLBindable] = tasks.map(\.id)
-        var targets: [Int64: [TaskPerson]] = [:]
+        var targets: [Int64: [PersonSummary]] = [:]
         for row in try await db.raw("""
             SELECT tt.task_id, u.id, u.name, u.email FROM task_targets tt JOIN users u ON u.id = tt.user_id
             WHERE tt.task_id IN (\(binds: ids)) ORDER BY tt.task_id, u.id
             """).all() {
             targets[try row.int64("task_id"), default: []].append(
-                TaskPerson(id: try row.int64("id"), name: try row.optionalString("name"), email: try row.optionalString("email")))
+                PersonSummary(id: try row.int64("id"), name: try row.optionalString("name"), email: try row.optionalString("email")))
         }
         return tasks.map { task in
             var task = task

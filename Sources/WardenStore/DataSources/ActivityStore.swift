@@ -47,10 +47,10 @@ public struct ActivityStore: Sendable {
             // The users the activities are about, in one query for the page.
             let targets: [SQLBindable] = Array(Set(items.compactMap(\.targetProfileId)))
             if !targets.isEmpty {
-                var people: [Int64: ActivityPerson] = [:]
+                var people: [Int64: PersonSummary] = [:]
                 for row in try await db.raw("SELECT id, name, email FROM users WHERE id IN (\(binds: targets))").all() {
                     let id = try row.int64("id")
-                    people[id] = ActivityPerson(id: id, name: try row.optionalString("name"), email: try row.optionalString("email"))
+                    people[id] = PersonSummary(id: id, name: try row.optionalString("name"), email: try row.optionalString("email"))
                 }
                 for index in items.indices { items[index].target = items[index].targetProfileId.flatMap { people[$0] } }
             }

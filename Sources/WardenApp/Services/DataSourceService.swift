@@ -187,6 +187,11 @@ struct DataSourceService: Sendable {
             let intent = action == .delete ? payload["intent"]?.stringValue.flatMap(DeleteIntent.init(rawValue:)) ?? .disable : nil
             if let intent { output["intent"] = .string(intent.rawValue) }
             if intent == .purge {
+                // Someone restored it since: deleting a source in use for good is not what the caller asked for.
+                guard source.disabled else {
+                    throw WardenError.conflict("Data source \(id) was restored after the delete was requested, so it was not deleted",
+                                               code: "dataSource.restored")
+                }
                 try await purge(id: id, completing: completion())
                 return .recorded
             }

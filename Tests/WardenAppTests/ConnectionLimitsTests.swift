@@ -194,6 +194,24 @@ final class RawConnection: @unchecked Sendable {
         _ = idle
     }
 
+    /// Pipelined requests: the answer to the first one is not taken for an answer given before its body was read,
+    /// although the second request's body is still on its way.
+    @Test func pipelinedRequestsAreAllAnswered() async throws {
+        try await TestServer.run(.sqlite) { server in
+            let connection = try RawConnection(port: try #require(server.client.port))
+            let body = #"{"apikey": "not-a-key-0123456789"}"#
+            #expect(await connection.send("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                                           + "POST /bim/apikey/authenticate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                                           + "Content-Length: \(body.utf8.count)\r\n\r\n" + body.prefix(5)))
+            let first = await connection.readAnswer(limit: 30)
+            #expect(first.hasPrefix("HTTP/1.1 200"), "\(first.prefix(200))")
+            #expect(!first.lowercased().contains("connection: close"))
+            #expect(await connection.send(String(body.dropFirst(5))))
+            let second = await connection.readAnswer(limit: 30)
+            #expect(second.hasPrefix("HTTP/1.1 401"), "\(second.prefix(200))")
+        }
+    }
+
     @Test func theLimitsAreSettings() throws {
         let config = try AppConfig.load(environment: ["WARDEN_HTTP_IDLE_TIMEOUT": "7", "WARDEN_HTTP_HEADER_TIMEOUT": "3",
                                                       "WARDEN_HTTP_BODY_TIMEOUT": "30", "WARDEN_HTTP_MAX_CONNECTIONS": "50"])

@@ -117,7 +117,11 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let timers: ConnectionTimers
-    private var bodyPending = false
+    /// Requests read to their end, and answers begun. Answers go out in request order (pipelined requests
+    /// included), so the request an answer is for has been read whole exactly when `requestsEnded >= answersBegun`.
+    private var requestsEnded = 0
+    private var answersBegun = 0
+    private var bodyPending: Bool { requestsEnded < answersBegun }
     private var draining = false
     private var drained = 0
     private var answerWritten = false
@@ -136,7 +140,7 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 drained += buffer.readableBytes
                 if drained > timers.limits.drainLimit, answerWritten { context.close(promise: nil) }
             case .end:
-                bodyPending = false
+                requestsEnded += 1
                 timers.bodyDeadline?.cancel()
                 if answerWritten { context.close(promise: nil) }
             }
@@ -147,12 +151,11 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
             timers.requestsOpen += 1
             timers.headerDeadline?.cancel()
             timers.headerDeadline = nil
-            bodyPending = true
             timers.bodyDeadline = timers.schedule(timers.limits.bodyTimeout, on: context)
         case .body:
             break
         case .end:
-            bodyPending = false
+            requestsEnded += 1
             timers.bodyDeadline?.cancel()
             timers.bodyDeadline = nil
         }
@@ -167,7 +170,9 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
+        let part = unwrapOutboundIn(data)
+        if case .head(let head) = part, head.status.code >= 200 { answersBegun += 1 }
+        switch part {
         case .head(var head) where bodyPending && !draining && head.status.code >= 200:
             // The answer is decided without the body (413, 401, …): the client must not send another request on
             // this connection, and the unread rest of this one is discarded below.

@@ -21,6 +21,17 @@ import WardenDomain
         #expect(error.message == "The warehouse at wh.example.com:5439 did not answer within \(text)")
     }
 
+    /// Only what may pass with time is retried: never rejected credentials or an unusable name.
+    @Test func onlyWhatMayPassIsTransient() {
+        let transient = [WarehouseError.unreachable(settings, reason: "refused"), WarehouseError.timeout(settings, after: .seconds(1)),
+                         WarehouseError.queryFailed(settings, reason: "connection reset")]
+        let permanent = [WarehouseError.authenticationFailed(settings), WarehouseError.databaseNotFound(settings),
+                         WarehouseError.tlsFailed(settings, reason: "untrusted"), WarehouseError.invalidIdentifier("a\u{0}b")]
+
+        #expect(transient.allSatisfy { $0.isTransient })
+        #expect(permanent.allSatisfy { !$0.isTransient }, "\(permanent.filter(\.isTransient).map(\.code))")
+    }
+
     @Test func ipv6HostsAreBracketed() {
         var settings = settings
         settings.hostname = "::1"

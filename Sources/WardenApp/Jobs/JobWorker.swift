@@ -72,9 +72,8 @@ struct JobWorker: Service {
         } catch {
             let wardenError = error as? WardenError
             let message = wardenError?.message ?? "The job failed unexpectedly"
-            // Only warehouse trouble (and the unexpected) may pass with time; retrying cannot fix a refusal,
-            // a missing source or an invalid request.
-            let permanent = wardenError.map { !$0.code.hasPrefix("warehouse.") && $0.kind != .internalError } ?? false
+            // Whether waiting can help is the error's own property; anything unexpected is retried.
+            let permanent = wardenError.map { !$0.isTransient } ?? false
             let state = try? await jobs.fail(claim, error: message, permanent: permanent, now: clock.now())
             logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
                                                     "cause": .string("\(error)")])

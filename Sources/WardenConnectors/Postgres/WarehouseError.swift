@@ -2,7 +2,8 @@ import WardenDomain
 
 /// The errors a warehouse connector reports: all `badRequest`, since they describe the connection
 /// settings or the warehouse a client pointed Warden at, each with a stable code and a message that
-/// names the host but never the password.
+/// names the host but never the password. An unreachable or slow warehouse, or a failed query, may pass
+/// (`isTransient`); rejected credentials, a missing database, failed TLS and an unusable name will not.
 public enum WarehouseError {
     public static let unreachableCode = "warehouse.unreachable"
     public static let authenticationFailedCode = "warehouse.authentication_failed"
@@ -14,7 +15,7 @@ public enum WarehouseError {
 
     public static func unreachable(_ settings: ConnectionSettings, reason: String, cause: (any Error)? = nil) -> WardenError {
         WardenError(.badRequest, code: unreachableCode,
-                    message: "Could not connect to the warehouse at \(endpoint(settings)): \(reason)", cause: cause)
+                    message: "Could not connect to the warehouse at \(endpoint(settings)): \(reason)", cause: cause, isTransient: true)
     }
 
     public static func authenticationFailed(_ settings: ConnectionSettings, detail: String? = nil, cause: (any Error)? = nil) -> WardenError {
@@ -35,13 +36,13 @@ public enum WarehouseError {
 
     public static func timeout(_ settings: ConnectionSettings, after limit: Duration) -> WardenError {
         WardenError(.badRequest, code: timeoutCode,
-                    message: "The warehouse at \(endpoint(settings)) did not answer within \(describe(limit))")
+                    message: "The warehouse at \(endpoint(settings)) did not answer within \(describe(limit))", isTransient: true)
     }
 
     public static func queryFailed(_ settings: ConnectionSettings, reason: String, cause: (any Error)? = nil) -> WardenError {
         WardenError(.badRequest, code: queryFailedCode,
                     message: "The warehouse at \(endpoint(settings)) could not run a query: \(scrub(reason, of: settings))",
-                    cause: cause)
+                    cause: cause, isTransient: true)
     }
 
     public static func invalidIdentifier(_ name: String) -> WardenError {

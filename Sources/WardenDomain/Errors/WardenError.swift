@@ -17,13 +17,19 @@ public struct WardenError: Error, Sendable, CustomStringConvertible {
     public var fields: [FieldError]
     /// Logged with the request id, never serialized.
     public var cause: (any Error)?
+    /// Whether the same operation may succeed later (an unreachable warehouse, a dropped connection), so a job is
+    /// worth retrying. A refusal, invalid input or a missing record never is.
+    public var isTransient: Bool
 
-    public init(_ kind: Kind, code: String, message: String, fields: [FieldError] = [], cause: (any Error)? = nil) {
+    /// `isTransient` defaults from the kind: only `unavailable` and the unexpected (`internalError`) may pass.
+    public init(_ kind: Kind, code: String, message: String, fields: [FieldError] = [], cause: (any Error)? = nil,
+                isTransient: Bool? = nil) {
         self.kind = kind
         self.code = code
         self.message = message
         self.fields = fields
         self.cause = cause
+        self.isTransient = isTransient ?? (kind == .unavailable || kind == .internalError)
     }
 
     public var description: String { "\(kind) \(code): \(message)" }

@@ -32,13 +32,16 @@ public enum TestMetastores {
             let admin = try await Metastore.open(.postgresql(settings), logger: logger)
             let name = "warden_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
             do {
-                try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+                // From template0, which nothing connects to (see TestWarehouse.army()).
+                try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name) TEMPLATE template0").run() }
             } catch {
                 await admin.close()
                 throw error
             }
             await admin.close()
             settings.database = String(name)
+            // Hundreds of test servers share one PostgreSQL server; a small pool each keeps them within its limit.
+            settings.maxConnections = 6
             return .postgresql(settings)
         }
     }

@@ -52,7 +52,9 @@ public struct TestWarehouse: Sendable {
             password: server.password ?? "", caCertificatePEM: ca)
 
         try await warehouse.withConnection(database: server.database) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+            // From template0: nothing ever connects to it (autovacuum may visit template1, and then a concurrent
+            // CREATE DATABASE from template1 fails because "the source database is being accessed by other users").
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE template0"), logger: logger)
         }
         try await warehouse.withConnection { connection in
             for statement in armySchema {
@@ -78,15 +80,25 @@ public struct TestWarehouse: Sendable {
 
     private static let logger: Logger = TestMetastores.logger
 
+    /// A failure of the test warehouse itself, with PostgreSQL's own words (PSQLError hides them by default).
+    public struct SetupFailed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     private func withConnection(database: String? = nil, _ body: (PostgresConnection) async throws -> Void) async throws {
         let configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database ?? self.database, tls: .disable)
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: Self.logger)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: Self.logger)
+        } catch {
+            throw SetupFailed(description: "could not connect to the test warehouse: \(String(reflecting: error))")
+        }
         do {
             try await body(connection)
         } catch {
             try? await connection.close()
-            throw error
+            throw SetupFailed(description: "the test warehouse failed: \(String(reflecting: error))")
         }
         try await connection.close()
     }

@@ -33,8 +33,13 @@ struct JobRunner: Sendable {
             try await subscriptions.expire(now: clock.now(), completing: lease)
             return .recorded
         case .highCardinality, .nativeViewRefresh, .handlerUpdate:
-            break
+            return try await runOnSource(lease)
         }
+    }
+
+    /// The job types that act on one data source's handler; a source deleted meanwhile leaves nothing to do.
+    private func runOnSource(_ lease: JobLease) async throws -> JobOutcome {
+        let job = lease.job
         guard let id = job.dataSourceId else {
             throw WardenError.badRequest("The job names no data source", code: "job.invalid_payload")
         }
@@ -53,7 +58,7 @@ struct JobRunner: Sendable {
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded
         case .dataSourceBulk, .subscriptionExpiry:
-            preconditionFailure("handled above")
+            throw WardenError(.internalError, code: "job.invalid_payload", message: "A \(job.type.rawValue) job does not act on one handler")
         }
     }
 

@@ -193,9 +193,10 @@ struct DataSourceRoutes {
         guard case .object(var object) = body else { throw WardenError.badRequest("Request body must be an object", code: "request.invalid_json") }
         // A client sends back the body it read: read-only fields whose value is unchanged are accepted (and ignored);
         // only a real attempt to change one is refused.
-        let current = try JSONValue.encoded(try await details(.id(id), context: context), encoder: WardenJSON.makeEncoder())
-        for (key, value) in object where !DataSourceChanges.changeable.contains(key) && current.objectValue?[key] == value {
-            object.removeValue(forKey: key)
+        let readOnly = object.keys.filter { !DataSourceChanges.changeable.contains($0) }
+        if !readOnly.isEmpty {
+            let current = try JSONValue.encoded(try await details(.id(id), context: context), encoder: WardenJSON.makeEncoder())
+            for key in readOnly where current.objectValue?[key] == object[key] { object.removeValue(forKey: key) }
         }
         let changes = try DataSourceChanges.parse(object, current: source)
         if changes != DataSourceChanges() {

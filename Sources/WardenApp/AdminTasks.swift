@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+public import Logging
 import WardenDomain
 import WardenStore
 
@@ -16,10 +16,11 @@ public enum AdminTasks {
             try await metastore.migrate()
             let identity = IdentityStore(metastore: metastore)
             guard let user = try await identity.user(userid: userid) else {
-                throw WardenError.notFound("No user with userid \(userid)", code: "user.not_found")
+                throw WardenError.notFound("No user with userid \(userid)", code: .userNotFound)
             }
             let auth = AuthService(identity: identity, credentials: CredentialStore(metastore: metastore),
-                                   hasher: PasswordHasher(), clock: SystemClock(), tokenTTL: config.tokenTTL)
+                                   hasher: PasswordHasher(), clock: SystemClock(), idGenerator: RandomIdGenerator(),
+                                   tokenTTL: config.tokenTTL)
             return try await auth.createAPIKey(userId: user.id, name: name ?? "cli", projectId: nil).key
         }
     }

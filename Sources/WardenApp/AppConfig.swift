@@ -1,7 +1,7 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import WardenDomain
-import WardenStore
+public import WardenStore
 
 /// Values given on the command line; each overrides its environment variable.
 public struct ConfigFlags: Sendable {

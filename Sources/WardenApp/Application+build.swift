@@ -1,11 +1,11 @@
 import Foundation
-import Hummingbird
+public import Hummingbird
 import HummingbirdCore
-import Logging
+public import Logging
 import ServiceLifecycle
 import WardenConnectors
-import WardenDomain
-import WardenStore
+public import WardenDomain
+public import WardenStore
 
 /// The running parts of Warden, assembled from configuration.
 public struct WardenServer: Sendable {
@@ -19,7 +19,7 @@ public struct WardenServer: Sendable {
 
 /// Opens and migrates the metastore, bootstraps the admin, and builds the HTTP application.
 /// This function is the dependency graph: read it top to bottom.
-public func buildServer(config: AppConfig, logger: Logger, clock: any WardenClock = SystemClock(),
+public func buildServer(config: AppConfig, logger: Logger, clock: any WardenClock = SystemClock(), ids: any IdGenerator = RandomIdGenerator(),
                         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> WardenServer {
     let metastore = try await Metastore.open(config.metastore, logger: logger)
     do {
@@ -30,7 +30,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let identity = IdentityStore(metastore: metastore)
         let credentials = CredentialStore(metastore: metastore)
         let auth = AuthService(identity: identity, credentials: credentials, hasher: PasswordHasher(rounds: config.passwordRounds),
-                               clock: clock, tokenTTL: config.tokenTTL)
+                               clock: clock, idGenerator: ids, tokenTTL: config.tokenTTL)
         let generatedKey = try await Bootstrap(identity: identity, credentials: credentials, auth: auth, clock: clock, logger: logger)
             .run(adminAPIKey: config.adminAPIKey, dataDirectory: config.dataDirectory)
 
@@ -42,16 +42,17 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let jobs = JobStore(metastore: metastore)
         let blobs = BlobStore(metastore: metastore)
         let blobContent = BlobContentStore(directory: config.dataDirectory + "/blobs", logger: logger)
-        try blobContent.prepare()
+        try blobContent.prepare(now: clock.now())
         let lineage = LineageStore(metastore: metastore)
+        let access = DataSourceAccess(dataSources: dataSources, clock: clock)
         let jobSignal = JobSignal()
-        let handlers = HandlerService(dataSources: dataSources, jobs: jobs, connectors: connectors, secrets: secrets,
-                                      signal: jobSignal, clock: clock)
-        let dataSourceService = DataSourceService(dataSources: dataSources, dictionaries: dictionaries, tags: tags, blobs: blobs,
+        let handlers = HandlerService(dataSources: dataSources, access: access, jobs: jobs, connectors: connectors, secrets: secrets,
+                                      signal: jobSignal, clock: clock, idGenerator: ids)
+        let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
-                                                  signal: jobSignal, clock: clock)
+                                                  signal: jobSignal, activities: ActivityStore(metastore: metastore), clock: clock, idGenerator: ids)
         let subscriptions = SubscriptionStore(metastore: metastore)
-        let accessService = AccessService(dataSources: dataSources, identity: identity, subscriptions: subscriptions, tasks: TaskStore(metastore: metastore),
+        let accessService = AccessService(dataSources: dataSources, access: access, identity: identity, subscriptions: subscriptions, tasks: TaskStore(metastore: metastore),
                                           clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, subscriptions: subscriptions, clock: clock)
@@ -64,15 +65,15 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let api = router.group(context: AuthenticatedContext.self)
 
         SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
-        BimRoutes(identity: identity, auth: auth, clock: clock).register(public: router, api: api)
+        BimRoutes(identity: IdentityService(identity: identity, auth: auth, clock: clock), auth: auth).register(public: router, api: api)
         HandlerRoutes(service: handlers, dictionaries: dictionaries).register(on: api)
-        DictionaryRoutes(dataSources: dataSources, dictionaries: dictionaries, tags: tags, clock: clock).register(on: api)
-        TagRoutes(tags: tags, blobs: blobs, dataSources: dataSources, clock: clock).register(on: api)
+        DictionaryRoutes(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, clock: clock).register(on: api)
+        TagRoutes(tags: tags, blobs: blobs, dataSources: dataSources, access: access, clock: clock).register(on: api)
         JobRoutes(jobs: jobs).register(on: api)
-        BlobRoutes(dataSources: dataSources, blobs: blobs, content: blobContent, metastore: metastore, maxBlobSize: config.maxBlobSize,
-                   clock: clock).register(on: api)
-        LineageRoutes(dataSources: dataSources, lineage: lineage, clock: clock).register(on: api)
-        DataSourceRoutes(service: dataSourceService, activities: ActivityStore(metastore: metastore)).register(on: api)
+        BlobRoutes(service: BlobService(access: access, blobs: blobs, content: blobContent, metastore: metastore,
+                                        maxBlobSize: config.maxBlobSize, clock: clock)).register(on: api)
+        LineageRoutes(service: LineageService(access: access, lineage: lineage, clock: clock)).register(on: api)
+        DataSourceRoutes(service: dataSourceService).register(on: api)
         AccessRoutes(service: accessService).register(on: api)
         TaskRoutes(service: accessService).register(on: api)
 

@@ -1,4 +1,4 @@
-import WardenDomain
+public import WardenDomain
 
 /// What Warden needs from a warehouse. One implementation per wire protocol.
 ///

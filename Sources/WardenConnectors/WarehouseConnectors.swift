@@ -1,6 +1,7 @@
-import Logging
+public import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
-import WardenDomain
+public import WardenDomain
 
 /// The connector registry: hands out a connector per technology and keeps one bounded connection pool
 /// per distinct warehouse connection.
@@ -15,7 +16,7 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
     private let operationTimeout: Duration
     private let maxConnectionsPerWarehouse: Int
     private let maxWarehouses: Int
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         struct Entry {
@@ -58,12 +59,12 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
 
     /// How many warehouses currently have an open pool.
     public var openPoolCount: Int {
-        state.withLock { $0.pools.count }
+        state.withLockedValue { $0.pools.count }
     }
 
     /// Closes every pool and waits until their connections are closed. Connectors fail afterwards.
     public func shutdown() async {
-        let runs = state.withLock { state in
+        let runs = state.withLockedValue { state in
             state.isShutDown = true
             for entry in state.pools.values { entry.pool.retire(.evicted) }
             state.pools.removeAll()
@@ -83,15 +84,20 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
             settings: settings, connectTimeout: connectTimeout, operationTimeout: operationTimeout,
             maxConnections: maxConnectionsPerWarehouse, logger: logger,
             onBroken: { [weak self] pool in self?.drop(pool) })
-        return try state.withLock { (state) throws(WardenError) -> PostgresPool in
-            if let pool = try Self.touch(settings, in: &state) { return pool }
+        // NIOLockedValueBox's body rethrows untyped, so the typed error travels out in a Result.
+        return try state.withLockedValue { state -> Result<PostgresPool, WardenError> in
+            switch Result(catching: { () throws(WardenError) in try Self.touch(settings, in: &state) }) {
+            case .success(let pool?): return .success(pool)
+            case .failure(let error): return .failure(error)
+            case .success(nil): break
+            }
             state.pools[settings] = State.Entry(pool: candidate, lastUse: state.useCounter)
             let id = ObjectIdentifier(candidate)
             // Detached: PostgresClient.run() ends itself on an inherited graceful shutdown, which would cut
             // running jobs off from their warehouse; `shutdown()` ends these tasks once the worker is done.
             state.runs[id] = Task.detached { [weak self] in
                 await candidate.client.run()
-                self?.state.withLock { _ = $0.runs.removeValue(forKey: id) }
+                self?.state.withLockedValue { _ = $0.runs.removeValue(forKey: id) }
             }
 
             while state.pools.count > maxWarehouses,
@@ -103,18 +109,18 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
                     "warehouse": "\(oldest.key.connectionString)",
                 ])
             }
-            return candidate
-        }
+            return .success(candidate)
+        }.get()
     }
 
     private func cachedPool(for settings: ConnectionSettings) throws(WardenError) -> PostgresPool? {
-        try state.withLock { (state) throws(WardenError) -> PostgresPool? in try Self.touch(settings, in: &state) }
+        try state.withLockedValue { state in Result { () throws(WardenError) in try Self.touch(settings, in: &state) } }.get()
     }
 
     /// Counts a use and returns the cached pool, if any; throws once shut down.
     private static func touch(_ settings: ConnectionSettings, in state: inout State) throws(WardenError) -> PostgresPool? {
         guard !state.isShutDown else {
-            throw WardenError(.unavailable, code: "warehouse.shutting_down", message: "Warden is shutting down")
+            throw WardenError(.unavailable, code: .warehouseShuttingDown, message: "Warden is shutting down")
         }
         state.useCounter += 1
         guard var entry = state.pools[settings] else { return nil }
@@ -126,7 +132,7 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
     /// Closes a pool whose warehouse failed its connection check, so that it stops retrying.
     private func drop(_ pool: PostgresPool) {
         pool.retire(.broken)
-        state.withLock { state in
+        state.withLockedValue { state in
             if state.pools[pool.settings]?.pool === pool {
                 state.pools.removeValue(forKey: pool.settings)
             }

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import WardenApp
 import WardenDomain
+import WardenStore
 
 @main
 struct Warden: AsyncParsableCommand {

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Testing
+import WardenApp
 import WardenDomain
 import WardenStore
 import WardenTestSupport
@@ -146,7 +148,13 @@ import WardenTestSupport
             try await server.call(.post, "/subscription/approve", auth: governor.key, json: approve).expect(.ok)
             #expect(try await status(server, id, as: requester) == "subscribed")
             let late = try await server.call(.post, "/subscription/deny", auth: governor.key, json: approve).expect(.ok).object
-            #expect((late["failures"] as? [[String: Any]])?.first?["statusCode"] as? Int == 409)
+            // A batch item's error has the envelope's fields, like every other error.
+            let lateFailure = try #require((late["failures"] as? [[String: Any]])?.first)
+            #expect(lateFailure["statusCode"] as? Int == 409)
+            #expect(lateFailure["error"] as? String == "Conflict")
+            #expect(lateFailure["code"] as? String == "subscription.already_decided")
+            #expect(lateFailure["id"] as? Int == Int(requestId))
+            #expect(twice["code"] as? String == "subscription.approval_forbidden")
 
             let done = try await server.call(.get, "/dataSource/\(id)/tasks?states=completed", auth: requester.key).expect(.ok).object
             let task = try #require((done["hits"] as? [[String: Any]])?.first)

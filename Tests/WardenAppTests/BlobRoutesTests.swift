@@ -2,7 +2,10 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
 import NIOCore
+import NIOFoundationEssentialsCompat
+import NIOHTTP1
 import SQLKit
 import Testing
 import WardenApp

@@ -1,7 +1,9 @@
 import Foundation
+import HummingbirdTesting
 import Testing
 import WardenApp
 import WardenDomain
+import WardenStore
 import WardenTestSupport
 
 #if canImport(Glibc)
@@ -25,7 +27,7 @@ final class RawConnection: @unchecked Sendable {
         // deinit runs for a throwing init too, and closes the descriptor once: closing it here as well could close
         // a descriptor the process has reused meanwhile.
         guard connected == 0 else {
-            throw WardenError(.internalError, code: "test.connect", message: "could not connect to port \(port)")
+            throw WardenError(.internalError, code: .internal, message: "could not connect to port \(port)")
         }
         // A send the server never reads must fail within the test, not hang it.
         var timeout = timeval(tv_sec: 10, tv_usec: 0)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import NIOFoundationEssentialsCompat
 import Testing
 import WardenDomain
 import WardenStore
@@ -211,7 +212,7 @@ struct WardenProcess {
         let binary = ProcessInfo.processInfo.environment["WARDEN_TEST_BINARY"]
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("warden").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw WardenError(.internalError, code: "test.binary_missing",
+            throw WardenError(.internalError, code: .internal,
                               message: "\(binary) is missing: build everything first (scripts/test does `swift build --build-tests`)")
         }
         process.executableURL = URL(fileURLWithPath: binary)
@@ -231,7 +232,7 @@ struct WardenProcess {
         process.environment = environment
         // Its output goes to a file, never to the test runner's pipes, which a surviving child would hold open.
         log = dataDirectory + "/warden-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = logHandle
         process.standardError = logHandle
@@ -249,11 +250,11 @@ struct WardenProcess {
             }
             if portBox.port != 0, let reply = try? await request(.get, "/health"), reply.status == 200 { return }
             guard process.isRunning else {
-                throw WardenError(.internalError, code: "test.exited", message: "warden exited during start-up: \(output)")
+                throw WardenError(.internalError, code: .internal, message: "warden exited during start-up: \(output)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw WardenError(.internalError, code: "test.not_ready", message: "warden was not ready within 60 seconds")
+        throw WardenError(.internalError, code: .internal, message: "warden was not ready within 60 seconds")
     }
 
     func request(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> Reply {

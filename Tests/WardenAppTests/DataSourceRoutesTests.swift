@@ -1,6 +1,8 @@
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
+import WardenApp
 import WardenDomain
 import WardenStore
 import WardenTestSupport

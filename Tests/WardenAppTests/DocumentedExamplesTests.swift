@@ -1,5 +1,8 @@
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import NIOFoundationEssentialsCompat
 import Testing
 import WardenDomain
 import WardenStore

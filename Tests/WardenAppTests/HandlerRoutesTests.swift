@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Testing
+import WardenApp
 import WardenDomain
 import WardenStore
 import WardenTestSupport

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOFoundationEssentialsCompat
 import Testing
 import WardenApp
 import WardenDomain
@@ -14,7 +15,12 @@ import WardenTestSupport
 struct TestServer {
     static let adminKey = "test-admin-key-0123456789abcdef"
 
+    /// The framework's client, for the server's port and for raw requests.
     let client: any TestClientProtocol
+    /// The connection `call` uses. Its read timeout is generous, unlike the framework client's fixed 20 seconds: on
+    /// a machine loaded by the rest of the suite, an answer may be late without being wrong, and a test that hangs
+    /// is still cut off.
+    let http: TestClient
     let clock: TestClock
     let config: AppConfig
     let routes: [String]
@@ -22,20 +28,24 @@ struct TestServer {
     let metastore: Metastore
 
     /// Starts a server, runs `body` against it, and shuts it down.
-    static func run(_ kind: MetastoreKind, clock: TestClock = TestClock(), configure: (inout AppConfig) -> Void = { _ in },
-                    _ body: @Sendable (TestServer) async throws -> Void) async throws {
+    static func run(_ kind: MetastoreKind, clock: TestClock = TestClock(), ids: any IdGenerator = RandomIdGenerator(),
+                    configure: (inout AppConfig) -> Void = { _ in }, _ body: @Sendable (TestServer) async throws -> Void) async throws {
         var config = AppConfig(host: "127.0.0.1", port: 0, dataDirectory: try TestMetastores.temporaryDirectory(),
                                metastore: try await TestMetastores.freshLocation(kind), adminAPIKey: adminKey,
                                passwordRounds: 1000)
         configure(&config)
-        try await run(config: config, clock: clock, body)
+        try await run(config: config, clock: clock, ids: ids, body)
     }
 
     /// Starts a server with exactly this configuration: for example another one on a metastore a test has used.
-    static func run(config: AppConfig, clock: TestClock = TestClock(), _ body: @Sendable (TestServer) async throws -> Void) async throws {
-        let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock)
+    static func run(config: AppConfig, clock: TestClock = TestClock(), ids: any IdGenerator = RandomIdGenerator(),
+                    _ body: @Sendable (TestServer) async throws -> Void) async throws {
+        let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock, ids: ids)
         try await server.application.test(.live) { client in
-            try await body(TestServer(client: client, clock: clock, config: config, routes: server.routes, metastore: server.metastore))
+            try await withHTTP(client) { http in
+                try await body(TestServer(client: client, http: http, clock: clock, config: config, routes: server.routes,
+                                          metastore: server.metastore))
+            }
         }
     }
 
@@ -54,10 +64,30 @@ struct TestServer {
         let (firstConfig, otherConfig) = (config, secondConfig)
         try await first.application.test(.live) { firstClient in
             try await other.application.test(.live) { otherClient in
-                try await body(TestServer(client: firstClient, clock: clock, config: firstConfig, routes: first.routes, metastore: first.metastore),
-                               TestServer(client: otherClient, clock: clock, config: otherConfig, routes: other.routes, metastore: other.metastore))
+                try await withHTTP(firstClient) { firstHTTP in
+                    try await withHTTP(otherClient) { otherHTTP in
+                        try await body(TestServer(client: firstClient, http: firstHTTP, clock: clock, config: firstConfig, routes: first.routes,
+                                                  metastore: first.metastore),
+                                       TestServer(client: otherClient, http: otherHTTP, clock: clock, config: otherConfig, routes: other.routes,
+                                                  metastore: other.metastore))
+                    }
+                }
             }
         }
+    }
+
+    static let readTimeout = Duration.seconds(120)
+
+    private static func withHTTP(_ client: any TestClientProtocol, _ body: (TestClient) async throws -> Void) async throws {
+        let http = TestClient(host: "127.0.0.1", port: try #require(client.port), configuration: .init(timeout: readTimeout))
+        http.connect()
+        do {
+            try await body(http)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
     }
 
     /// Sends a request; `json` is sent as the body verbatim.
@@ -67,9 +97,9 @@ struct TestServer {
         var headers = extra
         if let auth { headers[.authorization] = auth }
         if json != nil { headers[.contentType] = "application/json" }
-        let response = try await client.execute(uri: path, method: method, headers: headers,
-                                                body: json.map { ByteBuffer(string: $0) })
-        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        let response = try await http.execute(.init(path, method: method, authority: "localhost", headers: headers,
+                                                    body: json.map { ByteBuffer(string: $0) }))
+        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
     }
 
     /// Sends a request over a connection of its own, so that it really runs alongside requests sent with `call`
@@ -77,7 +107,7 @@ struct TestServer {
     func callOnNewConnection(_ method: HTTPRequest.Method, _ path: String, auth: String? = TestServer.adminKey,
                              json: String? = nil) async throws -> Reply {
         let port = try #require(client.port)
-        return try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: Self.readTimeout)) { client in
             var headers: HTTPFields = [:]
             if let auth { headers[.authorization] = auth }
             if json != nil { headers[.contentType] = "application/json" }
@@ -110,12 +140,33 @@ struct Reply: Sendable {
     let headers: HTTPFields
     let body: Data
 
+    /// The body as a JSON object. Any other shape is a failed test, not an empty object: a leak check such as
+    /// `#expect(theirs.isEmpty)` must not pass because a route answered with the wrong type.
     var object: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+            Issue.record("expected a JSON object, got \(status.code): \(text.prefix(500))")
+            return [:]
+        }
+        return object
     }
 
+    /// The body as a JSON array; any other shape is a failed test.
     var array: [Any] {
-        (try? JSONSerialization.jsonObject(with: body)) as? [Any] ?? []
+        guard let array = (try? JSONSerialization.jsonObject(with: body)) as? [Any] else {
+            Issue.record("expected a JSON array, got \(status.code): \(text.prefix(500))")
+            return []
+        }
+        return array
+    }
+
+    /// The body decoded into `type`; a body of another shape is a failed test.
+    func decode<T: Decodable>(_ type: T.Type, sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
+        do {
+            return try WardenTestJSON.decoder.decode(T.self, from: body)
+        } catch {
+            Issue.record("expected \(T.self), got \(status.code): \(text.prefix(500)) (\(error))", sourceLocation: sourceLocation)
+            throw error
+        }
     }
 
     var text: String { String(decoding: body, as: UTF8.self) }
@@ -138,5 +189,26 @@ struct Reply: Sendable {
         }
         #expect(headers[.init("X-Request-Id")!] != nil, sourceLocation: sourceLocation)
         return self
+    }
+}
+
+enum WardenTestJSON {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+/// Ids 1, 2, 3 … in UUID form, so that a test knows which ids the server will hand out.
+final class SequentialIds: IdGenerator, @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: UInt8 = 0
+
+    func uuid() -> UUID {
+        lock.lock()
+        defer { lock.unlock() }
+        last += 1
+        return UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last))
     }
 }

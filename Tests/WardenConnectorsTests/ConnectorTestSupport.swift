@@ -26,7 +26,7 @@ func withConnectors<T>(
 
 /// Expects `body` to throw a `WardenError` with `code`, and returns it for further checks.
 @discardableResult
-func expectWarehouseError(_ code: String, sourceLocation: SourceLocation = #_sourceLocation,
+func expectWarehouseError(_ code: WardenError.Code, sourceLocation: SourceLocation = #_sourceLocation,
                           _ body: () async throws -> Void) async -> WardenError? {
     do {
         try await body()

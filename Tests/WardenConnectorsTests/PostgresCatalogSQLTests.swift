@@ -1,5 +1,7 @@
+import PostgresNIO
 import Testing
 import WardenDomain
+
 @testable import WardenConnectors
 
 @Suite struct PostgresCatalogSQLTests {

@@ -60,16 +60,16 @@ import WardenTestSupport
 
         try await withConnectors { connectors in
             let connector = try connectors.connector(for: settings)
-            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+            await expectWarehouseError(.warehouseInvalidIdentifier) {
                 _ = try await connector.rowCounts([TableReference(schema: "army", table: name)])
             }
-            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+            await expectWarehouseError(.warehouseInvalidIdentifier) {
                 _ = try await connector.describe([TableReference(schema: name, table: "data")])
             }
-            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+            await expectWarehouseError(.warehouseInvalidIdentifier) {
                 _ = try await connector.highCardinalityColumn(of: TableReference(schema: "army", table: "data"), columns: [name], rowCount: 1)
             }
-            await expectWarehouseError(WarehouseError.invalidIdentifierCode) {
+            await expectWarehouseError(.warehouseInvalidIdentifier) {
                 _ = try await connector.listTables(schema: name)
             }
         }
@@ -81,7 +81,7 @@ import WardenTestSupport
 
         let error = try await withConnectors { connectors in
             let connector = try connectors.connector(for: warehouse.settings())
-            return await expectWarehouseError(WarehouseError.queryFailedCode) {
+            return await expectWarehouseError(.warehouseQueryFailed) {
                 _ = try await connector.rowCounts([warehouse.table("broken")]).count
                 _ = try await connector.highCardinalityColumn(of: warehouse.table("broken"), columns: ["boom"], rowCount: 25)
             }

@@ -14,7 +14,7 @@ import WardenTestSupport
                 _ = try connectors.connector(for: settings)
             } throws: { error in
                 guard let error = error as? WardenError else { return false }
-                return error.kind == .notImplemented && error.code == "connector.not_implemented"
+                return error.kind == .notImplemented && error.code.rawValue == "connector.not_implemented"
                     && error.message.contains(technology.rawValue)
             }
         }
@@ -81,7 +81,7 @@ import WardenTestSupport
             let connector = try connectors.connector(for: changed)
 
             #expect(connectors.openPoolCount == 2)
-            await expectWarehouseError(WarehouseError.authenticationFailedCode) { try await connector.testConnection() }
+            await expectWarehouseError(.warehouseAuthenticationFailed) { try await connector.testConnection() }
             #expect(connectors.openPoolCount == 1)
         }
     }

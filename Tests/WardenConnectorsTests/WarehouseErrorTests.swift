@@ -10,7 +10,7 @@ import WardenDomain
         let error = WarehouseError.queryFailed(settings, reason: "syntax error near \"hunter2-secret\"")
 
         #expect(error.message == "The warehouse at wh.example.com:5439 could not run a query: syntax error near \"********\"")
-        #expect(error.code == "warehouse.query_failed")
+        #expect(error.code.rawValue == "warehouse.query_failed")
         #expect(error.kind == .badRequest)
     }
 

@@ -466,7 +466,7 @@ private func randomSubjects(count: Int, using random: inout SplitMix64) -> [Subs
         let error = #expect(throws: WardenError.self) { try SubscriptionCondition.parse(exceptions: value, path: Self.path) }
 
         #expect(error?.kind == .notImplemented)
-        #expect(error?.code == "subscriptionPolicy.purposes_not_implemented")
+        #expect(error?.code.rawValue == "subscriptionPolicy.purposes_not_implemented")
         #expect(error?.message.contains("purposes") == true)
     }
 
@@ -677,7 +677,7 @@ private func randomSubjects(count: Int, using random: inout SplitMix64) -> [Subs
         let error = #expect(throws: WardenError.self) { try SubscriptionPolicy.parse(value, path: Self.path) }
 
         #expect(error?.kind == .badRequest)
-        #expect(error?.code == "request.validation_failed")
+        #expect(error?.code.rawValue == "request.validation_failed")
         #expect(error?.fields.map(\.field) == fields)
         #expect(error?.fields.first?.message.hasPrefix(firstProblem) == true, "\(error?.fields.first?.message ?? "no error")")
     }
@@ -712,7 +712,7 @@ private func randomSubjects(count: Int, using random: inout SplitMix64) -> [Subs
         let error = #expect(throws: WardenError.self) { try SubscriptionPolicy.parse(value, path: Self.path) }
 
         #expect(error?.kind == .notImplemented)
-        #expect(error?.code == "subscriptionPolicy.purposes_not_implemented")
+        #expect(error?.code.rawValue == "subscriptionPolicy.purposes_not_implemented")
     }
 
     @Test func theDefaultIsManual() {

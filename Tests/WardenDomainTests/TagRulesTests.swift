@@ -127,6 +127,6 @@ import WardenDomain
         let error = #expect(throws: WardenError.self) { try TaggedModel.parse(modelType: type, modelId: "1") }
 
         #expect(error?.kind == .notImplemented)
-        #expect(error?.code == "tag.model_type_not_implemented")
+        #expect(error?.code.rawValue == "tag.model_type_not_implemented")
     }
 }

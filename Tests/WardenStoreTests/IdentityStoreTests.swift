@@ -27,7 +27,7 @@ import WardenTestSupport
             }
 
             #expect(error?.kind == .conflict)
-            #expect(error?.code == "user.conflict")
+            #expect(error?.code.rawValue == "user.conflict")
         }
     }
 
@@ -138,8 +138,8 @@ import WardenTestSupport
                 _ = try await store.addMember(groupId: group.id, userid: "alice", now: now)
             }
 
-            #expect(duplicateGroup?.code == "group.conflict")
-            #expect(duplicateMember?.code == "group.member_conflict")
+            #expect(duplicateGroup?.code.rawValue == "group.conflict")
+            #expect(duplicateMember?.code.rawValue == "group.member_conflict")
         }
     }
 

@@ -40,7 +40,7 @@ import WardenTestSupport
     func aWorkerThatLostItsLeaseCommitsNothing(kind: MetastoreKind) async throws {
         try await TestMetastores.withMetastore(kind) { metastore in
             let f = try await fixture(metastore)
-            _ = try await f.jobs.enqueue([NewJob(type: .dataSourceBulk, dataSourceId: f.source.id, bulkId: "b")], createdBy: f.owner, now: now)
+            _ = try await f.jobs.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .dataSourceBulk, dataSourceId: f.source.id, bulkId: "b")], createdBy: f.owner, now: now)
             let slow = JobLease(job: try #require(try await f.jobs.claim(workerId: "slow", now: now, leaseUntil: now.addingTimeInterval(30))),
                                 workerId: "slow")
             let later = now.addingTimeInterval(31)
@@ -67,8 +67,8 @@ import WardenTestSupport
     func aPurgeKeepsTheJobsOfItsBulk(kind: MetastoreKind) async throws {
         try await TestMetastores.withMetastore(kind) { metastore in
             let f = try await fixture(metastore)
-            _ = try await f.jobs.enqueue([NewJob(type: .dataSourceBulk, dataSourceId: f.source.id, bulkId: "b")], createdBy: f.owner, now: now)
-            _ = try await f.jobs.enqueue([NewJob(type: .highCardinality, dataSourceId: f.source.id)], createdBy: f.owner,
+            _ = try await f.jobs.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .dataSourceBulk, dataSourceId: f.source.id, bulkId: "b")], createdBy: f.owner, now: now)
+            _ = try await f.jobs.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .highCardinality, dataSourceId: f.source.id)], createdBy: f.owner,
                                          now: now.addingTimeInterval(0.5))
             let purge = try await f.jobs.jobs(bulkId: "b")[0]
             let lease = JobLease(job: try #require(try await f.jobs.claim(workerId: "w", now: now, leaseUntil: now.addingTimeInterval(30))),

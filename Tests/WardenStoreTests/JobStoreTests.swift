@@ -15,7 +15,7 @@ import WardenTestSupport
     func eachJobIsClaimedByExactlyOneWorker(kind: MetastoreKind) async throws {
         try await TestMetastores.withMetastore(kind) { metastore in
             let store = JobStore(metastore: metastore)
-            let created = try await store.enqueue((0..<20).map { _ in NewJob(type: .nativeViewRefresh, dataSourceId: 1) },
+            let created = try await store.enqueue((0..<20).map { _ in NewJob(id: UUID().uuidString.lowercased(), type: .nativeViewRefresh, dataSourceId: 1) },
                                                   createdBy: try await admin(metastore), now: now)
             let now = self.now
 
@@ -41,7 +41,7 @@ import WardenTestSupport
     func aDeadWorkersJobIsRetakenAfterItsLease(kind: MetastoreKind) async throws {
         try await TestMetastores.withMetastore(kind) { metastore in
             let store = JobStore(metastore: metastore)
-            let job = try await store.enqueue([NewJob(type: .highCardinality, dataSourceId: 1)], createdBy: try await admin(metastore), now: now)[0]
+            let job = try await store.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .highCardinality, dataSourceId: 1)], createdBy: try await admin(metastore), now: now)[0]
             let dead = JobLease(job: try #require(try await store.claim(workerId: "dead", now: now, leaseUntil: now.addingTimeInterval(30))),
                                 workerId: "dead")
 
@@ -65,7 +65,7 @@ import WardenTestSupport
     func failuresRetryWithBackoffThenFail(kind: MetastoreKind) async throws {
         try await TestMetastores.withMetastore(kind) { metastore in
             let store = JobStore(metastore: metastore)
-            let job = try await store.enqueue([NewJob(type: .highCardinality, dataSourceId: 1, maxAttempts: 2)],
+            let job = try await store.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .highCardinality, dataSourceId: 1, maxAttempts: 2)],
                                               createdBy: try await admin(metastore), now: now)[0]
 
             let first = try #require(try await store.claim(workerId: "w", now: now, leaseUntil: now.addingTimeInterval(60)))
@@ -90,9 +90,9 @@ import WardenTestSupport
         try await TestMetastores.withMetastore(kind) { metastore in
             let store = JobStore(metastore: metastore)
             let owner = try await admin(metastore)
-            _ = try await store.enqueue([NewJob(type: .handlerUpdate, dataSourceId: 1, bulkId: "b1"),
-                                         NewJob(type: .handlerUpdate, dataSourceId: 2, bulkId: "b1"),
-                                         NewJob(type: .handlerUpdate, dataSourceId: 3, bulkId: "b2")], createdBy: owner, now: now)
+            _ = try await store.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .handlerUpdate, dataSourceId: 1, bulkId: "b1"),
+                                         NewJob(id: UUID().uuidString.lowercased(), type: .handlerUpdate, dataSourceId: 2, bulkId: "b1"),
+                                         NewJob(id: UUID().uuidString.lowercased(), type: .handlerUpdate, dataSourceId: 3, bulkId: "b2")], createdBy: owner, now: now)
 
             let bulk = try await store.jobs(bulkId: "b1")
 
@@ -108,8 +108,8 @@ import WardenTestSupport
             let store = JobStore(metastore: metastore)
             let payload = JSONValue.object(["patch": .object(["sealedPassword": .string("sealed-secret"), "hostname": .string("h")])])
             let owner = try await admin(metastore)
-            _ = try await store.enqueue([NewJob(type: .handlerUpdate, payload: payload, dataSourceId: 1, maxAttempts: 2)], createdBy: owner, now: now)
-            _ = try await store.enqueue([NewJob(type: .handlerUpdate, payload: payload, dataSourceId: 2, maxAttempts: 2)], createdBy: owner,
+            _ = try await store.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .handlerUpdate, payload: payload, dataSourceId: 1, maxAttempts: 2)], createdBy: owner, now: now)
+            _ = try await store.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .handlerUpdate, payload: payload, dataSourceId: 2, maxAttempts: 2)], createdBy: owner,
                                         now: now.addingTimeInterval(0.5))
 
             let first = JobLease(job: try #require(try await store.claim(workerId: "w", now: now.addingTimeInterval(1),

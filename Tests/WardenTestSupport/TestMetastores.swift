@@ -1,8 +1,8 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 import SQLKit
-import WardenDomain
-import WardenStore
+public import WardenDomain
+public import WardenStore
 
 /// Fresh, private metastores for tests: a new SQLite file, or a new database on the test PostgreSQL server
 /// that `scripts/test` starts (its URL is in `WARDEN_TEST_POSTGRES_URL`).

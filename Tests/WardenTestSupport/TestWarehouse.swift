@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import WardenDomain
+public import WardenDomain
 import WardenStore
 
 /// A warehouse for tests: a fresh database on the test PostgreSQL server (`WARDEN_TEST_POSTGRES_URL`,

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOFoundationEssentialsCompat
 import WardenDomain
 
 enum WardenJSON {
@@ -19,19 +20,19 @@ enum WardenJSON {
 extension Request {
     /// Reads the body within the configured limit and decodes it, turning every decoding failure into a
     /// 400 that names the offending field.
-    func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext & BodyLimited) async throws -> T {
+    func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
         let data = try await collectJSONBody(context: context)
         return try JSONInput.decode(type, from: data)
     }
 
     /// Like `decodeJSON`, but an empty body decodes as `{}`, for routes whose fields are all optional.
-    func decodeOptionalJSON<T: Decodable>(as type: T.Type, context: some RequestContext & BodyLimited) async throws -> T {
+    func decodeOptionalJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
         let data = try await collectJSONBody(context: context)
         return try JSONInput.decode(type, from: data.isEmpty ? Data("{}".utf8) : data)
     }
 
-    private func collectJSONBody(context: some RequestContext & BodyLimited) async throws -> Data {
-        let limit = context.bodyLimit
+    private func collectJSONBody(context: some RequestContext) async throws -> Data {
+        let limit = context.maxUploadSize
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw JSONInput.tooLarge(limit)
         }
@@ -47,11 +48,11 @@ extension Request {
 /// Decoding of client JSON with messages that say which field is wrong and how.
 enum JSONInput {
     static func tooLarge(_ limit: Int) -> WardenError {
-        WardenError(.tooLarge, code: "request.too_large", message: "Request body exceeds the limit of \(limit) bytes")
+        WardenError(.tooLarge, code: .requestTooLarge, message: "Request body exceeds the limit of \(limit) bytes")
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        guard !data.isEmpty else { throw WardenError.badRequest("Request body must be a JSON document", code: "request.body_required") }
+        guard !data.isEmpty else { throw WardenError.badRequest("Request body must be a JSON document", code: .requestBodyRequired) }
         let value: T
         do {
             value = try JSONDecoder().decode(type, from: data)
@@ -70,7 +71,7 @@ enum JSONInput {
               let document = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
               let field = pathToNUL(in: document, path: "") else { return }
         let message = "must not contain the NUL character (U+0000)"
-        throw WardenError.badRequest(field.isEmpty ? "The request body \(message)" : "`\(field)` \(message)", code: "request.nul_character",
+        throw WardenError.badRequest(field.isEmpty ? "The request body \(message)" : "`\(field)` \(message)", code: .requestNulCharacter,
                                      fields: field.isEmpty ? [] : [FieldError(field: field, message: message)])
     }
 
@@ -100,7 +101,7 @@ enum JSONInput {
         case .typeMismatch(let expected, let context):
             let field = path(context.codingPath)
             if field.isEmpty {
-                return .badRequest("Request body must be \(typeName(expected))", code: "request.invalid_json")
+                return .badRequest("Request body must be \(typeName(expected))", code: .requestInvalidJson)
             }
             return fieldError(field, "must be \(typeName(expected))")
         case .valueNotFound(let expected, let context):
@@ -109,16 +110,16 @@ enum JSONInput {
             return fieldError(path(context.codingPath + [key]), "is required")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
-                return .badRequest("Malformed JSON: the request body could not be parsed", code: "request.malformed_json")
+                return .badRequest("Malformed JSON: the request body could not be parsed", code: .requestMalformedJson)
             }
             return fieldError(path(context.codingPath), context.debugDescription)
         @unknown default:
-            return .badRequest("The request body is invalid", code: "request.invalid_json")
+            return .badRequest("The request body is invalid", code: .requestInvalidJson)
         }
     }
 
     private static func fieldError(_ field: String, _ message: String) -> WardenError {
-        .badRequest("`\(field)` \(message)", code: "request.validation_failed", fields: [FieldError(field: field, message: message)])
+        .badRequest("`\(field)` \(message)", code: .requestValidationFailed, fields: [FieldError(field: field, message: message)])
     }
 
     static func path(_ codingPath: [any CodingKey]) -> String {
@@ -216,7 +217,7 @@ struct QueryReader {
     }
 
     private func field(_ name: String, _ message: String) -> WardenError {
-        .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
+        .badRequest("Query parameter `\(name)` \(message)", code: .requestInvalidQuery, fields: [FieldError(field: name, message: message)])
     }
 }
 
@@ -230,10 +231,10 @@ extension Parameters {
     /// A path parameter, percent-decoded (attribute keys such as `Security%20Classification`).
     func string(_ name: String) throws -> String {
         guard let raw = get(name) else {
-            throw WardenError(.internalError, code: "route.parameter_missing", message: "Route parameter \(name) is missing")
+            throw WardenError(.internalError, code: .routeParameterMissing, message: "Route parameter \(name) is missing")
         }
         guard let value = raw.removingPercentEncoding else {
-            throw WardenError.badRequest("Path segment `\(name)` is not valid percent-encoding", code: "request.invalid_path")
+            throw WardenError.badRequest("Path segment `\(name)` is not valid percent-encoding", code: .requestInvalidPath)
         }
         return value
     }

@@ -41,7 +41,7 @@ struct JobRunner: Sendable {
     private func runOnSource(_ lease: JobLease) async throws -> JobOutcome {
         let job = lease.job
         guard let id = job.dataSourceId else {
-            throw WardenError.badRequest("The job names no data source", code: "job.invalid_payload")
+            throw WardenError.badRequest("The job names no data source", code: .jobInvalidPayload)
         }
         guard let source = try await dataSources.dataSource(id: id), let handler = try await dataSources.handler(dataSourceId: id) else {
             return .output(.object(["skipped": .string("The data source no longer exists")]))
@@ -58,7 +58,7 @@ struct JobRunner: Sendable {
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded
         case .dataSourceBulk, .subscriptionExpiry:
-            throw WardenError(.internalError, code: "job.invalid_payload", message: "A \(job.type.rawValue) job does not act on one handler")
+            throw WardenError(.internalError, code: .jobInvalidPayload, message: "A \(job.type.rawValue) job does not act on one handler")
         }
     }
 
@@ -78,7 +78,7 @@ struct JobRunner: Sendable {
     private func applyHandlerPatch(_ lease: JobLease, source: DataSource, handler: StoredHandler) async throws {
         let job = lease.job
         guard case .object(let payload) = job.payload, case .object(var patch)? = payload["patch"], let bulkId = job.bulkId else {
-            throw WardenError.badRequest("The job payload is not a handler patch", code: "job.invalid_payload")
+            throw WardenError.badRequest("The job payload is not a handler patch", code: .jobInvalidPayload)
         }
         var merged = handler.metadata
         if case .string(let sealed)? = patch.removeValue(forKey: "sealedPassword") {

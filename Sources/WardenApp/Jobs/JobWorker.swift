@@ -66,14 +66,13 @@ struct JobWorker: Service {
                 throw JobStore.leaseLost
             }
             logger.info("job completed", metadata: ["attempt": .stringConvertible(job.attempts)])
-        } catch let error as WardenError where error.code == JobStore.leaseLost.code {
-            // Another worker owns the job now; what this one did was rolled back with its completion.
-            logger.warning("job finished after its lease passed to another worker")
         } catch {
-            let wardenError = error as? WardenError
-            let message = wardenError?.message ?? "The job failed unexpectedly"
-            // Whether waiting can help is the error's own property; anything unexpected is retried.
-            let permanent = wardenError.map { !$0.isTransient } ?? false
+            guard case .fail(let permanent) = JobStateMachine.event(after: error) else {
+                // Another worker owns the job now; what this one did was rolled back with its completion.
+                logger.warning("job finished after its lease passed to another worker")
+                return
+            }
+            let message = (error as? WardenError)?.message ?? "The job failed unexpectedly"
             let state = try? await jobs.fail(claim, error: message, permanent: permanent, now: clock.now())
             logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
                                                     "cause": .string("\(error)")])

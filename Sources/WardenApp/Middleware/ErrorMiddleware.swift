@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOFoundationEssentialsCompat
 import WardenDomain
 
 /// Writes every error, the framework's included, in the one shape clients see:
@@ -17,11 +18,11 @@ struct ErrorMiddleware: RouterMiddleware {
             let wardenError = Self.translate(error, request: request, context: context)
             if wardenError.kind == .internalError {
                 context.logger.error("request failed", metadata: [
-                    "code": .string(wardenError.code),
+                    "code": .string(wardenError.code.rawValue),
                     "cause": .string(String(describing: wardenError.cause ?? error)),
                 ])
             } else if let cause = wardenError.cause {
-                context.logger.debug("request refused", metadata: ["code": .string(wardenError.code), "cause": .string("\(cause)")])
+                context.logger.debug("request refused", metadata: ["code": .string(wardenError.code.rawValue), "cause": .string("\(cause)")])
             }
             return Self.response(for: wardenError, requestId: context.requestId)
         }
@@ -33,18 +34,20 @@ struct ErrorMiddleware: RouterMiddleware {
             return error
         case let error as HTTPError:
             switch error.status {
-            case .notFound where context.endpointPath == "NotFound" || context.endpointPath == nil:
-                return .notFound("Route not found: \(request.method.rawValue) \(request.uri.path)", code: "route.not_found")
+            // Warden's routes throw only `WardenError`s (the blob route turns FileIO's 404 into one), so a framework
+            // 404 can only mean that no route matched.
+            case .notFound:
+                return .notFound("Route not found: \(request.method.rawValue) \(request.uri.path)", code: .routeNotFound)
             case .contentTooLarge:
-                return JSONInput.tooLarge(context.bodyLimit)
+                return JSONInput.tooLarge(context.maxUploadSize)
             default:
                 let kind = kind(for: error.status)
-                return WardenError(kind, code: "http.\(error.status.code)", message: error.body ?? error.status.reasonPhrase)
+                return WardenError(kind, code: .http(error.status.code), message: error.body ?? error.status.reasonPhrase)
             }
         case let error as DecodingError:
             return JSONInput.describe(error)
         default:
-            return WardenError(.internalError, code: "internal", message: "An unexpected error occurred", cause: error)
+            return WardenError(.internalError, code: .internal, message: "An unexpected error occurred", cause: error)
         }
     }
 
@@ -85,9 +88,18 @@ struct ErrorMiddleware: RouterMiddleware {
         var requestId: String
     }
 
+    /// An error inside a batch answer (`inError`, `failures`): the envelope's fields, and the item's own.
+    static func fields(of error: WardenError, adding item: [String: JSONValue]) -> JSONValue {
+        let status = status(for: error.kind)
+        return .object(item.merging([
+            "statusCode": .int(Int64(status.code)), "error": .string(status.reasonPhrase),
+            "code": .string(error.code.rawValue), "message": .string(error.message),
+        ]) { own, _ in own })
+    }
+
     static func response(for error: WardenError, requestId: String) -> Response {
         let status = status(for: error.kind)
-        let envelope = Envelope(statusCode: status.code, error: status.reasonPhrase, message: error.message, code: error.code,
+        let envelope = Envelope(statusCode: status.code, error: status.reasonPhrase, message: error.message, code: error.code.rawValue,
                                 fields: error.fields.isEmpty ? nil : error.fields, requestId: requestId)
         let data = (try? WardenJSON.makeEncoder().encode(envelope)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]

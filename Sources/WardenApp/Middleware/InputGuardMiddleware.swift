@@ -8,7 +8,7 @@ struct InputGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         // Percent-encoding is the only way a NUL reaches a URI; the HTTP parser refuses a raw one.
         if request.uri.string.contains("%00") {
             throw WardenError.badRequest("The request path and query must not contain the NUL character (%00)",
-                                         code: "request.nul_character")
+                                         code: .requestNulCharacter)
         }
         return try await next(request, context)
     }

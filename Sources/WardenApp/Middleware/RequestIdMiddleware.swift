@@ -13,7 +13,7 @@ struct RequestIdMiddleware: RouterMiddleware {
         var context = context
         let requestId = Self.acceptableId(request.headers[.requestId]) ?? UUID().uuidString.lowercased()
         context.requestId = requestId
-        context.bodyLimit = bodyLimit
+        context.maxUploadSize = bodyLimit
         context.logger[metadataKey: "request_id"] = .string(requestId)
         let started = ContinuousClock.now
         var response = try await next(request, context)

@@ -37,8 +37,7 @@ enum AccessPayloads {
     static func accessEntry(_ entry: AccessEntry, caller: ApproverStanding) -> JSONValue {
         let subscription = entry.subscription
         let isGroupRow = entry.user == nil
-        let canApprove = subscription.state == .pending && subscription.userId != caller.userId
-            && subscription.approvals.contains { $0.state == .pending && $0.requirement.canBeApproved(by: caller) }
+        let canApprove = !subscription.stepsDecidable(by: caller).isEmpty
         return .object([
             "profile": int(entry.user?.id), "name": string(entry.user?.profile.name ?? entry.group?.name),
             "iamid": string(entry.user?.iamid ?? entry.group?.iamid), "userid": string(entry.user?.userid),

@@ -45,11 +45,10 @@ struct AccessRoutes {
         return .object([
             "success": .array(result.success.map { AccessPayloads.subscription($0) }),
             "inError": .array(result.inError.map { failure in
-                let status = ErrorMiddleware.status(for: failure.error.kind)
-                return .object(["dataSourceId": .int(failure.dataSourceId), "modelId": .string(String(failure.dataSourceId)),
-                                "statusCode": .int(Int64(status.code)), "error": .string(status.reasonPhrase),
-                                "code": .string(failure.error.code), "message": .string(failure.error.message),
-                                "denialReasoning": AccessPayloads.string(failure.denialReasoning)])
+                ErrorMiddleware.fields(of: failure.error, adding: [
+                    "dataSourceId": .int(failure.dataSourceId), "modelId": .string(String(failure.dataSourceId)),
+                    "denialReasoning": AccessPayloads.string(failure.denialReasoning),
+                ])
             }),
         ])
     }
@@ -92,7 +91,7 @@ struct AccessRoutes {
         query.ignoreSystemGenerated = try reader.bool("ignoreSystemGenerated") ?? false
         if try reader.bool("filterBySchemaEvolution") == true {
             throw WardenError.notImplemented("`filterBySchemaEvolution` needs schema evolution groups, which Warden does not have yet",
-                                             code: "access.schema_evolution_not_implemented")
+                                             code: .accessSchemaEvolutionNotImplemented)
         }
         let (page, standing) = try await service.members(of: id, query: query, caller: context.principal)
         return .object(["count": .int(Int64(page.count)), "users": .array(page.items.map { AccessPayloads.accessEntry($0, caller: standing) })])
@@ -183,14 +182,11 @@ struct AccessRoutes {
         }
         try validator.finish()
         let failures = try await service.decide(requests, approve: approve, caller: context.principal)
-        if failures.count == requests.count, let first = failures.first, failures.allSatisfy({ $0.statusCode == first.statusCode }),
-           first.statusCode == 403 || first.statusCode == 404 {
-            throw WardenError(first.statusCode == 403 ? .forbidden : .notFound,
-                              code: first.statusCode == 403 ? "subscription.approval_forbidden" : "subscription.not_found",
-                              message: first.message)
+        // When nothing could be decided for one cause, that cause is the answer.
+        if failures.count == requests.count, let first = failures.first?.error, [.forbidden, .notFound].contains(first.kind),
+           failures.allSatisfy({ $0.error.kind == first.kind }) {
+            throw first
         }
-        return .object(["failures": .array(failures.map { failure in
-            .object(["id": .int(failure.id), "statusCode": .int(Int64(failure.statusCode)), "message": .string(failure.message)])
-        })])
+        return .object(["failures": .array(failures.map { ErrorMiddleware.fields(of: $0.error, adding: ["id": .int($0.id)]) })])
     }
 }

@@ -18,27 +18,11 @@ struct CreateAPIKeyInput: Decodable {
     var projectId: Int64?
 }
 
-struct ProfileInput: Decodable {
-    var name: String?
-    var email: String?
-    var phone: String?
-    var about: String?
-    var location: String?
-    var organization: String?
-    var position: String?
-    var externalUserIds: [String: String]?
-
-    var profile: UserProfile {
-        UserProfile(name: name, email: email, phone: phone, about: about, location: location,
-                    organization: organization, position: position, externalUserIds: externalUserIds ?? [:])
-    }
-}
-
 struct CreateUserInput: Decodable {
     var userid: String
     var iamid: String?
     var password: String?
-    var profile: ProfileInput?
+    var profile: UserProfile?
     var permissions: [Permission]?
 }
 
@@ -124,27 +108,22 @@ struct APIKeyPayload: ResponseEncodable {
     }
 }
 
+/// A user's profile with their id: the profile's fields, every one written (`null` when unset).
 struct ProfilePayload: ResponseEncodable {
     var id: Int64
-    var name: String?
-    var email: String?
-    var phone: String?
-    var about: String?
-    var location: String?
-    var organization: String?
-    var position: String?
-    var externalUserIds: [String: String]
+    var profile: UserProfile
 
     init(_ user: User) {
         id = user.id
-        name = user.profile.name
-        email = user.profile.email
-        phone = user.profile.phone
-        about = user.profile.about
-        location = user.profile.location
-        organization = user.profile.organization
-        position = user.profile.position
-        externalUserIds = user.profile.externalUserIds
+        profile = user.profile
+    }
+
+    enum CodingKeys: String, CodingKey { case id }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try profile.encode(to: encoder)
     }
 }
 
@@ -239,6 +218,10 @@ struct GroupPayload: ResponseEncodable {
     var authorizations: AttributeMap
     var createdAt: Date
     var updatedAt: Date
+
+    init(_ entry: (group: Group, authorizations: AttributeMap)) {
+        self.init(entry.group, authorizations: entry.authorizations)
+    }
 
     init(_ group: Group, authorizations: AttributeMap) {
         id = group.id

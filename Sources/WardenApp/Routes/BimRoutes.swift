@@ -3,11 +3,12 @@ import Hummingbird
 import WardenDomain
 import WardenStore
 
-/// The identity API: authentication, API keys, users, groups and attributes.
+/// The identity API: authentication, API keys, users, groups and attributes. Routes that read a body or an id ask
+/// for USER_ADMIN before reading it, so a refused caller learns nothing from a validation error; the service,
+/// which owns the rule, asks again.
 struct BimRoutes {
-    let identity: IdentityStore
+    let identity: IdentityService
     let auth: AuthService
-    let clock: any WardenClock
 
     func register(public router: Router<AppRequestContext>, api: RouterGroup<AuthenticatedContext>) {
         router.post("/bim/apikey/authenticate", use: authenticateAPIKey)
@@ -50,7 +51,7 @@ struct BimRoutes {
         let input = try await request.decodeOptionalJSON(as: APIKeyAuthenticateInput.self, context: context)
         let headerKey = request.headers[.authorization].flatMap(AuthService.credential(fromAuthorization:))
         guard let key = input.apikey ?? headerKey, !key.isEmpty else {
-            throw WardenError.badRequest("`apikey` is required", code: "request.validation_failed",
+            throw WardenError.badRequest("`apikey` is required", code: .requestValidationFailed,
                                          fields: [FieldError(field: "apikey", message: "is required")])
         }
         let issued = try await auth.authenticate(apiKey: key)
@@ -80,8 +81,7 @@ struct BimRoutes {
     }
 
     @Sendable func currentUser(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
-        guard let details = try await identity.details(userId: context.principal.userId) else { throw WardenError.unauthorized() }
-        return UserPayload(details, projectId: context.principal.projectId)
+        UserPayload(try await identity.currentUser(context.principal), projectId: context.principal.projectId)
     }
 
     // MARK: Users
@@ -97,10 +97,8 @@ struct BimRoutes {
             sortField: try query.oneOf("sortField", UserSearch.SortField.self) ?? .name,
             sortOrder: try query.oneOf("sortOrder", SortOrder.self) ?? .asc,
             paging: try Paging.parse(size: try query.int("size"), offset: try query.int("offset"), defaultSize: 25))
-        let page = try await identity.searchUsers(search)
-        let attributes = try await identity.attributes(ofUsers: page.items.map(\.id))
-        let hits = page.items.map { UserHitPayload($0, authorizations: attributes[$0.id]?.effective ?? [:]) }
-        return HitsPayload(hits: hits, count: page.count)
+        let (page, attributes) = try await identity.searchUsers(search, caller: context.principal)
+        return HitsPayload(hits: page.items.map { UserHitPayload($0, authorizations: attributes[$0.id] ?? [:]) }, count: page.count)
     }
 
     @Sendable func createUser(_ request: Request, context: AuthenticatedContext) async throws -> CreatedUserPayload {
@@ -108,104 +106,67 @@ struct BimRoutes {
         try Self.requireIAM(context.parameters)
         let input = try await request.decodeJSON(as: CreateUserInput.self, context: context)
         try Self.requireBuiltInIAM(input.iamid)
-        let newUser = NewUser(userid: input.userid, password: input.password, profile: input.profile?.profile ?? UserProfile(),
+        let newUser = NewUser(userid: input.userid, password: input.password, profile: input.profile ?? UserProfile(),
                               permissions: input.permissions ?? [])
-        try newUser.validate()
-        let passwordHash = try await input.password.asyncMap(auth.hashPassword)
-        let user = try await identity.createUser(newUser, passwordHash: passwordHash, now: clock.now())
+        let user = try await identity.createUser(newUser, caller: context.principal)
         return CreatedUserPayload(newUser: UserPayload(UserDetails(user: user, groups: [], ownAttributes: [:], effectiveAttributes: [:])))
     }
 
     @Sendable func getUser(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
-        let userid = try Self.selfOrUserAdmin(context)
-        guard let details = try await identity.details(userid: userid) else { throw IdentityStore.userNotFound }
-        return UserPayload(details)
+        UserPayload(try await identity.details(userid: try Self.userid(context), caller: context.principal))
     }
 
     @Sendable func setPermissions(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
         try context.principal.require(.userAdmin)
-        try Self.requireIAM(context.parameters)
-        let userid = try context.parameters.string("userid")
+        let userid = try Self.userid(context)
         let permissions = try await request.decodeJSON(as: [Permission].self, context: context)
-        if userid == context.principal.userid, !permissions.contains(.userAdmin) {
-            throw WardenError.badRequest("You cannot remove USER_ADMIN from yourself", code: "user.self_lockout")
-        }
-        _ = try await identity.setPermissions(userid: userid, permissions, now: clock.now())
-        return try await details(userid)
+        return UserPayload(try await identity.setPermissions(userid: userid, permissions, caller: context.principal))
     }
 
     @Sendable func setDisabled(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
         try context.principal.require(.userAdmin)
-        try Self.requireIAM(context.parameters)
-        let userid = try context.parameters.string("userid")
+        let userid = try Self.userid(context)
         let disabled: Bool
         switch try context.parameters.string("disabled") {
         case "true": disabled = true
         case "false": disabled = false
-        default: throw WardenError.badRequest("The path must end in /disable/true or /disable/false", code: "request.invalid_path")
+        default: throw WardenError.badRequest("The path must end in /disable/true or /disable/false", code: .requestInvalidPath)
         }
-        if disabled, userid == context.principal.userid {
-            throw WardenError.badRequest("You cannot disable yourself", code: "user.self_lockout")
-        }
-        _ = try await identity.setDisabled(userid: userid, disabled, now: clock.now())
-        return try await details(userid)
+        return UserPayload(try await identity.setDisabled(userid: userid, disabled, caller: context.principal))
     }
 
     @Sendable func getProfile(_ request: Request, context: AuthenticatedContext) async throws -> ProfilePayload {
-        let userid = try Self.selfOrUserAdmin(context)
-        guard let user = try await identity.user(userid: userid) else { throw IdentityStore.userNotFound }
-        return ProfilePayload(user)
+        ProfilePayload(try await identity.user(userid: try Self.userid(context), caller: context.principal))
     }
 
     @Sendable func updateProfile(_ request: Request, context: AuthenticatedContext) async throws -> ProfilePayload {
-        let userid = try Self.selfOrUserAdmin(context)
+        let userid = try Self.userid(context)
         let input = try await request.decodeJSON(as: ProfileUpdateInput.self, context: context)
-        try input.update.validate()
-        return ProfilePayload(try await identity.updateProfile(userid: userid, input.update, now: clock.now()))
+        return ProfilePayload(try await identity.updateProfile(userid: userid, input.update, caller: context.principal))
     }
 
     @Sendable func listAPIKeys(_ request: Request, context: AuthenticatedContext) async throws -> [APIKeyPayload] {
-        let userid = try Self.selfOrUserAdmin(context)
-        guard let user = try await identity.user(userid: userid) else { throw IdentityStore.userNotFound }
-        return try await auth.credentials.apiKeys(userId: user.id).map(APIKeyPayload.init)
+        try await identity.apiKeys(userid: try Self.userid(context), caller: context.principal).map(APIKeyPayload.init)
     }
 
     @Sendable func userGroups(_ request: Request, context: AuthenticatedContext) async throws -> HitsPayload<GroupPayload> {
-        let userid = try Self.selfOrUserAdmin(context)
-        guard let details = try await identity.details(userid: userid) else { throw IdentityStore.userNotFound }
-        let attributes = try await identity.attributes(ofGroups: details.groups.map(\.id))
-        return HitsPayload(hits: details.groups.map { GroupPayload($0, authorizations: attributes[$0.id] ?? [:]) },
-                           count: details.groups.count)
+        let groups = try await identity.groups(userid: try Self.userid(context), caller: context.principal)
+        return HitsPayload(hits: groups.map { GroupPayload($0.0, authorizations: $0.1) }, count: groups.count)
     }
 
     @Sendable func addUserAttribute(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
-        let (user, key, value) = try await userAttributeTarget(context)
-        guard let value else { throw WardenError.badRequest("An attribute value is required", code: "attribute.value_required") }
-        try await identity.addAttribute(.user(user.id), key: key, value: value, now: clock.now(), by: context.principal.userId)
-        return try await details(user.userid)
+        try await changeUserAttribute(context, adding: true)
     }
 
     @Sendable func removeUserAttribute(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
-        let (user, key, value) = try await userAttributeTarget(context)
-        guard try await identity.removeAttribute(.user(user.id), key: key, value: value, now: clock.now(), by: context.principal.userId) > 0 else { throw Self.attributeNotFound }
-        return try await details(user.userid)
+        try await changeUserAttribute(context, adding: false)
     }
 
-    /// Users are named by userid, or by numeric profile id as in the generic `{modelId}` form.
-    private func userAttributeTarget(_ context: AuthenticatedContext) async throws -> (User, String, String?) {
+    private func changeUserAttribute(_ context: AuthenticatedContext, adding: Bool) async throws -> UserPayload {
         try context.principal.require(.userAdmin)
-        try Self.requireIAM(context.parameters)
+        let reference = try Self.userid(context)
         let (key, value) = try Self.attributePair(context.parameters)
-        let reference = try context.parameters.string("userid")
-        var user = try await identity.user(userid: reference)
-        if user == nil, let id = Int64(reference) { user = try await identity.user(id: id) }
-        guard let user else { throw IdentityStore.userNotFound }
-        return (user, key, value)
-    }
-
-    private func details(_ userid: String) async throws -> UserPayload {
-        guard let details = try await identity.details(userid: userid) else { throw IdentityStore.userNotFound }
-        return UserPayload(details)
+        return UserPayload(try await identity.changeAttribute(ofUser: reference, key: key, value: value, adding: adding, caller: context.principal))
     }
 
     // MARK: Groups
@@ -214,22 +175,21 @@ struct BimRoutes {
         try context.principal.require(.userAdmin)
         let input = try await request.decodeJSON(as: GroupInput.self, context: context)
         try Self.requireBuiltInIAM(input.iamid)
-        try input.changes.validate(creating: true)
-        return GroupPayload(try await identity.createGroup(input.changes, now: clock.now()), authorizations: [:])
+        return GroupPayload(try await identity.createGroup(input.changes, caller: context.principal), authorizations: [:])
     }
 
     @Sendable func searchGroups(_ request: Request, context: AuthenticatedContext) async throws -> HitsPayload<GroupPayload> {
         try context.principal.require(.userAdmin)
         let query = QueryReader(request: request)
         let paging = try Paging.parse(size: try query.int("size"), offset: try query.int("offset"), defaultSize: 25)
-        let page = try await identity.searchGroups(text: query.string("searchText") ?? query.string("name"), paging: paging)
-        let attributes = try await identity.attributes(ofGroups: page.items.map(\.id))
+        let (page, attributes) = try await identity.searchGroups(text: query.string("searchText") ?? query.string("name"), paging: paging,
+                                                                 caller: context.principal)
         return HitsPayload(hits: page.items.map { GroupPayload($0, authorizations: attributes[$0.id] ?? [:]) }, count: page.count)
     }
 
     @Sendable func getGroup(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
         try context.principal.require(.userAdmin)
-        return try await groupPayload(try Self.groupId(context.parameters))
+        return GroupPayload(try await identity.group(try Self.groupId(context.parameters), caller: context.principal))
     }
 
     @Sendable func updateGroup(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
@@ -237,23 +197,19 @@ struct BimRoutes {
         let id = try Self.groupId(context.parameters)
         let input = try await request.decodeJSON(as: GroupInput.self, context: context)
         try Self.requireBuiltInIAM(input.iamid)
-        try input.changes.validate(creating: false)
-        _ = try await identity.updateGroup(id: id, input.changes, now: clock.now(), by: context.principal.userId)
-        return try await groupPayload(id)
+        return GroupPayload(try await identity.updateGroup(id, input.changes, caller: context.principal))
     }
 
     @Sendable func deleteGroup(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
         try context.principal.require(.userAdmin)
-        let id = try Self.groupId(context.parameters)
-        let attributes = try await identity.attributes(ofGroups: [id])[id] ?? [:]
-        return GroupPayload(try await identity.deleteGroup(id: id, now: clock.now(), by: context.principal.userId), authorizations: attributes)
+        return GroupPayload(try await identity.deleteGroup(try Self.groupId(context.parameters), caller: context.principal))
     }
 
     @Sendable func listMembers(_ request: Request, context: AuthenticatedContext) async throws -> HitsPayload<MemberPayload> {
         try context.principal.require(.userAdmin)
         let query = QueryReader(request: request)
         let paging = try Paging.parse(size: try query.int("size"), offset: try query.int("offset"), defaultSize: 100)
-        let page = try await identity.members(groupId: try Self.groupId(context.parameters), paging: paging)
+        let page = try await identity.members(of: try Self.groupId(context.parameters), paging: paging, caller: context.principal)
         return HitsPayload(hits: page.items.map(MemberPayload.init), count: page.count)
     }
 
@@ -262,57 +218,44 @@ struct BimRoutes {
         let id = try Self.groupId(context.parameters)
         let input = try await request.decodeJSON(as: AddMemberInput.self, context: context)
         try Self.requireBuiltInIAM(input.iamid)
-        return MemberPayload(try await identity.addMember(groupId: id, userid: input.userid, now: clock.now(), by: context.principal.userId))
+        return MemberPayload(try await identity.addMember(to: id, userid: input.userid, caller: context.principal))
     }
 
     @Sendable func removeMember(_ request: Request, context: AuthenticatedContext) async throws -> MemberPayload {
         try context.principal.require(.userAdmin)
         let id = try Self.groupId(context.parameters)
         let membership = try context.parameters.id("groupUserId", notFound: IdentityStore.memberNotFound)
-        return MemberPayload(try await identity.removeMember(groupId: id, membershipId: membership, now: clock.now(), by: context.principal.userId))
+        return MemberPayload(try await identity.removeMember(membership, from: id, caller: context.principal))
     }
 
     @Sendable func addGroupAttribute(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
-        let (id, key, value) = try await groupAttributeTarget(context)
-        guard let value else { throw WardenError.badRequest("An attribute value is required", code: "attribute.value_required") }
-        try await identity.addAttribute(.group(id), key: key, value: value, now: clock.now(), by: context.principal.userId)
-        return try await groupPayload(id)
+        try await changeGroupAttribute(context, adding: true)
     }
 
     @Sendable func removeGroupAttribute(_ request: Request, context: AuthenticatedContext) async throws -> GroupPayload {
-        let (id, key, value) = try await groupAttributeTarget(context)
-        guard try await identity.removeAttribute(.group(id), key: key, value: value, now: clock.now(), by: context.principal.userId) > 0 else { throw Self.attributeNotFound }
-        return try await groupPayload(id)
+        try await changeGroupAttribute(context, adding: false)
     }
 
-    private func groupAttributeTarget(_ context: AuthenticatedContext) async throws -> (Int64, String, String?) {
+    private func changeGroupAttribute(_ context: AuthenticatedContext, adding: Bool) async throws -> GroupPayload {
         try context.principal.require(.userAdmin)
         try Self.requireIAM(context.parameters)
         let id = try Self.groupId(context.parameters)
         let (key, value) = try Self.attributePair(context.parameters)
-        guard try await identity.group(id: id) != nil else { throw IdentityStore.groupNotFound }
-        return (id, key, value)
-    }
-
-    private func groupPayload(_ id: Int64) async throws -> GroupPayload {
-        guard let group = try await identity.group(id: id) else { throw IdentityStore.groupNotFound }
-        return GroupPayload(group, authorizations: try await identity.attributes(ofGroups: [id])[id] ?? [:])
+        return GroupPayload(try await identity.changeAttribute(ofGroup: id, key: key, value: value, adding: adding, caller: context.principal))
     }
 
     // MARK: Helpers
 
-    static let attributeNotFound = WardenError.notFound("Attribute not found", code: "attribute.not_found")
-
     static func requireIAM(_ parameters: Parameters) throws {
         guard try parameters.string("iamid") == builtInIAM else {
-            throw WardenError.notFound("Identity manager not found", code: "iam.not_found")
+            throw WardenError.notFound("Identity manager not found", code: .iamNotFound)
         }
     }
 
     /// Bodies may name the identity manager; only the built-in one exists.
     static func requireBuiltInIAM(_ iamid: String?) throws {
         guard let iamid, iamid != builtInIAM else { return }
-        throw WardenError.badRequest("`iamid` must be \(builtInIAM)", code: "request.validation_failed",
+        throw WardenError.badRequest("`iamid` must be \(builtInIAM)", code: .requestValidationFailed,
                                      fields: [FieldError(field: "iamid", message: "must be \(builtInIAM)")])
     }
 
@@ -323,22 +266,12 @@ struct BimRoutes {
     static func attributePair(_ parameters: Parameters) throws -> (String, String?) {
         let key = try parameters.string("key")
         let value = parameters.get("value") == nil ? nil : try parameters.string("value")
-        try Attributes.validate(key: key, value: value)
         return (key, value)
     }
 
-    /// The path's userid, when the caller is that user or a user administrator.
-    static func selfOrUserAdmin(_ context: AuthenticatedContext) throws -> String {
+    /// The path's userid, under the built-in identity manager.
+    static func userid(_ context: AuthenticatedContext) throws -> String {
         try requireIAM(context.parameters)
-        let userid = try context.parameters.string("userid")
-        if userid != context.principal.userid { try context.principal.require(.userAdmin) }
-        return userid
-    }
-}
-
-extension Optional where Wrapped: Sendable {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
+        return try context.parameters.string("userid")
     }
 }

@@ -7,12 +7,7 @@ import WardenStore
 /// Blobs of a data source: metadata (`/blobs`), content stored by Warden (`persistBlob`), reading and deletion.
 /// Blob ids may contain slashes, so reading and deletion match the rest of the path (`**`).
 struct BlobRoutes {
-    let dataSources: DataSourceStore
-    let blobs: BlobStore
-    let content: BlobContentStore
-    let metastore: Metastore
-    let maxBlobSize: Int
-    let clock: any WardenClock
+    let service: BlobService
     let fileIO = FileIO()
 
     /// How `persistBlob` receives metadata when the body is the content.
@@ -25,50 +20,18 @@ struct BlobRoutes {
         api.delete("/dataSource/{dataSourceId}/blob/**", use: delete)
     }
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
-
     // MARK: Metadata
 
     /// An array of entries; each is saved or reported on its own (`blobsInError`), entries without an id are counted
     /// (`blobsWithoutIds`). A body that is not an array of entries is a 400.
     @Sendable func saveMetadata(_ request: Request, context: AuthenticatedContext) async throws -> BlobsSavedPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        _ = try await access.require([.owner, .expert], on: id, caller: context.principal)
-        let items: [JSONValue]
-        switch try await request.decodeJSON(as: JSONValue.self, context: context) {
-        case .array(let array): items = array
-        case .object(let object): items = [.object(object)]
-        default:
-            throw WardenError.badRequest("Request body must be an array of blobs ({blobId, filename, tags, date, filesize})",
-                                         code: "request.invalid_json")
-        }
-        var drafts: [BlobDraft] = []
-        var errors: [BlobErrorPayload] = []
-        var withoutIds = 0
-        var seen = Set<String>()
-        for (index, item) in items.enumerated() {
-            guard let object = item.objectValue else {
-                errors.append(BlobErrorPayload(index: index, message: "must be an object, not \(item.typeName)"))
-                continue
-            }
-            if BlobDraft.lacksId(object) {
-                withoutIds += 1
-                continue
-            }
-            do {
-                let draft = try BlobDraft.parse(object, path: "")
-                guard seen.insert(draft.blobId).inserted else {
-                    errors.append(BlobErrorPayload(index: index, blobId: draft.blobId, message: "the blobId appears earlier in the payload"))
-                    continue
-                }
-                drafts.append(draft)
-            } catch {
-                errors.append(BlobErrorPayload(index: index, blobId: object["blobId"]?.stringValue, message: error.message,
-                                               fields: error.fields.isEmpty ? nil : error.fields))
-            }
-        }
-        try await blobs.saveMetadata(drafts, dataSourceId: id, by: context.principal.userId, now: clock.now())
-        return BlobsSavedPayload(saved: drafts, withoutIds: withoutIds, errors: errors)
+        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
+        let batch = try await service.saveMetadata(body, dataSourceId: id, caller: context.principal)
+        return BlobsSavedPayload(saved: batch.saved, withoutIds: batch.withoutIds, errors: batch.failures.map { failure in
+            BlobErrorPayload(index: failure.index, blobId: failure.blobId, message: failure.error.message,
+                             fields: failure.error.fields.isEmpty ? nil : failure.error.fields)
+        })
     }
 
     // MARK: Content
@@ -78,41 +41,9 @@ struct BlobRoutes {
     /// the query winning. The request's `Content-Type` is kept and served back.
     @Sendable func persist(_ request: Request, context: AuthenticatedContext) async throws -> BlobsSavedPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        _ = try await access.require([.owner, .expert], on: id, caller: context.principal)
-        let metadata = try Self.persistMetadata(request)
-        guard !BlobDraft.lacksId(metadata) else {
-            throw WardenError.badRequest(
-                "`blobId` is required: pass it as a query parameter (?blobId=…) or in the X-Blob-Metadata header; the request body is the content",
-                code: "request.validation_failed", fields: [FieldError(field: "blobId", message: "is required")])
-        }
-        let draft = try BlobDraft.parse(metadata, path: "")
-        let contentType = request.headers[.contentType] ?? "application/octet-stream"
-        guard Text.isPrintable(contentType, maxLength: 255) else {
-            throw WardenError.badRequest("Content-Type must be at most 255 printable characters", code: "request.invalid_header")
-        }
-        // Refuse a declared oversize body before reading a byte of it.
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBlobSize {
-            throw BlobContentStore.tooLarge(maxBlobSize)
-        }
-
-        let staged = try await content.stage(request.body, limit: maxBlobSize)
-        if let declared = draft.filesize, declared != staged.length {
-            await content.discard(staged)
-            throw WardenError.badRequest("`filesize` is \(declared) but the content has \(staged.length) bytes",
-                                         code: "request.validation_failed",
-                                         fields: [FieldError(field: "filesize", message: "does not match the content")])
-        }
-        let previous: String?
-        do {
-            previous = try await blobs.persist(draft, content: staged, contentType: contentType, dataSourceId: id,
-                                               by: context.principal.userId, now: clock.now(), contentStore: content)
-        } catch {
-            await content.discard(staged)
-            // The file may have been placed before the transaction failed; keep it only if something references it.
-            await content.removeUnreferenced([staged.sha256], on: metastore)
-            throw error
-        }
-        if let previous { await content.removeUnreferenced([previous], on: metastore) }
+        let draft = try await service.persist(
+            try Self.persistMetadata(request), body: request.body, declaredLength: request.headers[.contentLength].flatMap(Int.init),
+            contentType: request.headers[.contentType] ?? "application/octet-stream", dataSourceId: id, caller: context.principal)
         return BlobsSavedPayload(saved: [draft])
     }
 
@@ -121,7 +52,7 @@ struct BlobRoutes {
         var metadata: [String: JSONValue] = [:]
         if let header = request.headers[metadataHeader] {
             guard let object = try? JSONDecoder().decode(JSONValue.self, from: Data(header.utf8)).objectValue else {
-                throw WardenError.badRequest("The X-Blob-Metadata header must be a JSON object", code: "request.invalid_header")
+                throw WardenError.badRequest("The X-Blob-Metadata header must be a JSON object", code: .requestInvalidHeader)
             }
             try JSONInput.rejectNUL(in: Data(header.utf8))
             metadata = object
@@ -132,7 +63,7 @@ struct BlobRoutes {
         }
         if let size = query.get("filesize") {
             guard let bytes = Int64(size) else {
-                throw WardenError.badRequest("Query parameter `filesize` must be an integer", code: "request.invalid_query",
+                throw WardenError.badRequest("Query parameter `filesize` must be an integer", code: .requestInvalidQuery,
                                              fields: [FieldError(field: "filesize", message: "must be an integer")])
             }
             metadata["filesize"] = .int(bytes)
@@ -149,19 +80,15 @@ struct BlobRoutes {
     /// metadata only (or asked for with `metadataOnly=true`) is answered with its metadata as JSON.
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let (_, state) = try await access.visible(id, to: context.principal)
-        guard state?.isMember == true else {
-            throw WardenError.forbidden("User must be subscribed to the data source to read its blobs", code: "blob.subscription_required")
-        }
-        guard let blob = try await blobs.blob(dataSourceId: id, blobId: try Self.blobId(context)) else { throw BlobStore.notFound }
-        guard let stored = blob.content, try QueryReader(request: request).bool("metadataOnly") != true else {
+        let (blob, path) = try await service.read(dataSourceId: id, blobId: try Self.blobId(context), caller: context.principal)
+        guard let stored = blob.content, let path, try QueryReader(request: request).bool("metadataOnly") != true else {
             return try BlobPayload(blob: blob).response(from: request, context: context)
         }
         let body: ResponseBody
         do {
-            body = try await fileIO.loadFile(path: try content.path(forHash: stored.sha256), context: context)
+            body = try await fileIO.loadFile(path: path, context: context)
         } catch let error as HTTPError where error.status == .notFound {
-            throw WardenError(.internalError, code: "blob.content_missing",
+            throw WardenError(.internalError, code: .blobContentMissing,
                               message: "The content of this blob is missing from the blob store", cause: error)
         }
         // Uploaded content is served as a download that no browser renders or sniffs: a console on the same origin
@@ -174,13 +101,10 @@ struct BlobRoutes {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// Owners and experts. Answers 200 with an empty body ("there will be no response"); the content's file goes
-    /// when no other blob references it.
+    /// Owners and experts. Answers 200 with an empty body ("there will be no response").
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        _ = try await access.require([.owner, .expert], on: id, caller: context.principal)
-        let hash = try await blobs.delete(dataSourceId: id, blobId: try Self.blobId(context), by: context.principal.userId, now: clock.now())
-        if let hash { await content.removeUnreferenced([hash], on: metastore) }
+        try await service.delete(dataSourceId: id, blobId: try Self.blobId(context), caller: context.principal)
         return Response(status: .ok)
     }
 

@@ -1,14 +1,11 @@
 import Foundation
-import Hummingbird
+public import Hummingbird
 import WardenDomain
 import WardenStore
 
 /// `/dataSource`: search, details, changes, deletion, health and bulk actions.
 struct DataSourceRoutes {
     let service: DataSourceService
-    let activities: ActivityStore
-
-    var dataSources: DataSourceStore { service.dataSources }
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
         api.get("/dataSource", use: search)
@@ -37,17 +34,16 @@ struct DataSourceRoutes {
     }
 
     func notBuilt(_ message: String) -> @Sendable (Request, AuthenticatedContext) async throws -> Response {
-        { _, _ in throw WardenError.notImplemented(message, code: "feature.not_implemented") }
+        { _, _ in throw WardenError.notImplemented(message, code: .featureNotImplemented) }
     }
 
     // MARK: Search and details
 
     @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> SearchPayload {
         let query = try Self.parseQuery(QueryReader(request: request))
-        let result = try await dataSources.search(query, callerId: context.principal.userId, now: service.clock.now())
+        let (result, tags) = try await service.search(query, caller: context.principal)
         switch query.mode {
         case .full:
-            let tags = try await service.tags.tagNames(ofDataSources: result.hits.map(\.dataSource.id))
             return SearchPayload(count: result.count,
                                  hits: result.hits.map { SearchHitPayload($0, query: query, tags: tags[$0.dataSource.id] ?? []) })
         case .count:
@@ -74,12 +70,12 @@ struct DataSourceRoutes {
     static func parseQuery(_ reader: QueryReader) throws -> DataSourceQuery {
         if let filter = unsupportedFilters.first(where: { reader.string($0.name) != nil }) {
             throw WardenError.notImplemented("The `\(filter.name)` filter is not supported yet: Warden has no \(filter.feature) yet",
-                                             code: "dataSource.filter_not_implemented")
+                                             code: .dataSourceFilterNotImplemented)
         }
         var query = DataSourceQuery()
         func list(_ name: String) -> [String] { reader.list(name) }
         func invalid(_ name: String, _ message: String) -> WardenError {
-            .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
+            .badRequest("Query parameter `\(name)` \(message)", code: .requestInvalidQuery, fields: [FieldError(field: name, message: message)])
         }
         func ids(_ name: String) throws -> [Int64] {
             try list(name).map { guard let id = Int64($0) else { throw invalid(name, "must list integers") }; return id }
@@ -135,15 +131,12 @@ struct DataSourceRoutes {
     }
 
     private func details(_ lookup: DataSourceStore.Lookup, context: AuthenticatedContext) async throws -> DataSourcePayload {
-        guard let view = try await dataSources.view(lookup, callerId: context.principal.userId, now: service.clock.now()),
-              try await service.access.isVisible(view.dataSource, state: view.memberState, to: context.principal) else {
-            throw DataSourceStore.notFound
-        }
-        return DataSourcePayload(view, tags: try await service.tags.tagNames(ofDataSources: [view.dataSource.id])[view.dataSource.id] ?? [])
+        let (view, tags) = try await service.details(lookup, caller: context.principal)
+        return DataSourcePayload(view, tags: tags)
     }
 
     @Sendable func mine(_ request: Request, context: AuthenticatedContext) async throws -> [MineHitPayload] {
-        try await dataSources.mine(userId: context.principal.userId, now: service.clock.now()).map {
+        try await service.mine(context.principal).map {
             MineHitPayload(id: $0.id, name: $0.name, type: $0.type, sqlTableName: $0.sqlTableName, sqlSchemaName: $0.sqlSchemaName,
                            blobHandlerType: $0.technology.blobHandlerType)
         }
@@ -160,8 +153,7 @@ struct DataSourceRoutes {
 
     @Sendable func contacts(_ request: Request, context: AuthenticatedContext) async throws -> [ContactPayload] {
         let id = try Self.id(context.parameters)
-        _ = try await service.access.visible(id, to: context.principal)
-        return try await dataSources.contacts(dataSourceId: id).map {
+        return try await service.contacts(of: id, caller: context.principal).map {
             ContactPayload(id: id, profile: $0.user.id, userid: $0.user.userid, name: Nullable($0.user.profile.name),
                            email: Nullable($0.user.profile.email), state: $0.state.rawValue)
         }
@@ -169,10 +161,9 @@ struct DataSourceRoutes {
 
     @Sendable func listActivities(_ request: Request, context: AuthenticatedContext) async throws -> ActivitiesPayload {
         let id = try Self.id(context.parameters)
-        let source = try await service.access.require([.owner, .expert], on: id, caller: context.principal)
         let reader = QueryReader(request: request)
-        let page = try await activities.activities(dataSourceId: id,
-                                                   paging: try Paging.parse(size: try reader.int("size"), offset: try reader.int("offset"), defaultSize: 20))
+        let paging = try Paging.parse(size: try reader.int("size"), offset: try reader.int("offset"), defaultSize: 20)
+        let (source, page) = try await service.activities(of: id, paging: paging, caller: context.principal)
         return ActivitiesPayload(count: page.count, activities: page.items.map { activity in
             var metadata = activity.details.objectValue ?? [:]
             metadata["dataSourceName"] = .string(source.name)
@@ -188,9 +179,8 @@ struct DataSourceRoutes {
 
     @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> DataSourcePayload {
         let id = try Self.id(context.parameters)
-        let source = try await service.access.require([.owner], on: id, caller: context.principal)
         let body = try await request.decodeJSON(as: JSONValue.self, context: context)
-        guard case .object(var object) = body else { throw WardenError.badRequest("Request body must be an object", code: "request.invalid_json") }
+        guard case .object(var object) = body else { throw WardenError.badRequest("Request body must be an object", code: .requestInvalidJson) }
         // A client sends back the body it read: read-only fields whose value is unchanged are accepted (and ignored);
         // only a real attempt to change one is refused.
         let readOnly = object.keys.filter { !DataSourceChanges.changeable.contains($0) }
@@ -198,17 +188,13 @@ struct DataSourceRoutes {
             let current = try JSONValue.encoded(try await details(.id(id), context: context), encoder: WardenJSON.makeEncoder())
             for key in readOnly where current.objectValue?[key] == object[key] { object.removeValue(forKey: key) }
         }
-        let changes = try DataSourceChanges.parse(object, current: source)
-        if changes != DataSourceChanges() {
-            _ = try await dataSources.update(id: id, changes: changes, actorId: context.principal.userId, now: service.clock.now())
-        }
+        try await service.update(id, fields: object, caller: context.principal)
         return try await details(.id(id), context: context)
     }
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> DeletionPayload {
         let id = try Self.id(context.parameters)
-        let source = try await service.access.require([.owner], on: id, caller: context.principal)
-        let gone = try await service.delete(source, actorId: context.principal.userId)
+        let (source, gone) = try await service.delete(id, caller: context.principal)
         return DeletionPayload(id: id, name: source.name, disabled: true, deleted: gone)
     }
 
@@ -221,11 +207,11 @@ struct DataSourceRoutes {
         let raw = try context.parameters.string("type")
         guard let action = BulkAction(rawValue: raw) else {
             throw WardenError.notFound("Unknown bulk action \(raw): expected one of " + BulkAction.allCases.map(\.rawValue).joined(separator: ", "),
-                                       code: "bulk.unknown_action")
+                                       code: .bulkUnknownAction)
         }
         let input = try await request.decodeJSON(as: BulkInput.self, context: context)
         guard !input.ids.isEmpty, input.ids.count <= 10_000, input.ids.allSatisfy({ $0 > 0 }) else {
-            throw WardenError.badRequest("`ids` must list 1 to 10000 positive data source ids", code: "request.validation_failed")
+            throw WardenError.badRequest("`ids` must list 1 to 10000 positive data source ids", code: .requestValidationFailed)
         }
         let (bulkId, jobs) = try await service.bulk(action, ids: input.ids, update: input.update, caller: context.principal)
         return BulkPayload(bulkId: bulkId, jobsCreated: jobs)
@@ -243,8 +229,7 @@ struct DataSourceRoutes {
 
     @Sendable func test(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
         let id = try Self.id(context.parameters)
-        let source = try await service.access.require([.owner, .expert], on: id, caller: context.principal)
-        return try await service.healthCheck(source, actorId: context.principal.userId)
+        return try await service.healthCheck(of: id, caller: context.principal)
     }
 
     static func id(_ parameters: Parameters) throws -> Int64 {

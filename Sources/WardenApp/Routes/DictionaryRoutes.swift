@@ -6,6 +6,7 @@ import WardenStore
 /// `/dictionary`: a data source's columns as Warden describes them.
 struct DictionaryRoutes {
     let dataSources: DataSourceStore
+    let access: DataSourceAccess
     let dictionaries: DictionaryStore
     let tags: TagStore
     let clock: any WardenClock
@@ -68,14 +69,14 @@ struct DictionaryRoutes {
     /// see a private source gets 404, as if it did not exist.
     private func authorize(_ context: AuthenticatedContext, action: String?) async throws -> Int64 {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let (_, state) = try await DataSourceAccess(dataSources: dataSources, clock: clock).visible(id, to: context.principal)
+        let (_, state) = try await access.visible(id, to: context.principal)
         if let action {
             guard state == .owner || state == .expert else {
                 throw WardenError.forbidden("User must have one of the following roles to \(action) dictionary: owner,expert",
-                                            code: "dictionary.role_required")
+                                            code: .dictionaryRoleRequired)
             }
         } else if state?.isMember != true {
-            throw WardenError.forbidden("User must be subscribed to the data source to view its dictionary", code: "dictionary.subscription_required")
+            throw WardenError.forbidden("User must be subscribed to the data source to view its dictionary", code: .dictionarySubscriptionRequired)
         }
         return id
     }
@@ -86,7 +87,7 @@ struct DictionaryRoutes {
             let body = try await request.decodeJSON(as: JSONValue.self, context: context)
             var validator = Validator()
             guard case .array(let items)? = body.objectValue?["metadata"] else {
-                throw WardenError.badRequest("`metadata` is required and must be an array of columns", code: "request.validation_failed",
+                throw WardenError.badRequest("`metadata` is required and must be an array of columns", code: .requestValidationFailed,
                                              fields: [FieldError(field: "metadata", message: "is required")])
             }
             let columns = DictionaryColumn.parse(items, path: "metadata", into: &validator)
@@ -98,6 +99,6 @@ struct DictionaryRoutes {
     }
 
     static func badRequest(_ detail: String) -> WardenError {
-        .badRequest("Bad request: " + detail, code: "request.invalid_query")
+        .badRequest("Bad request: " + detail, code: .requestInvalidQuery)
     }
 }

@@ -8,7 +8,7 @@ import WardenStore
 extension HandlerService.Registration {
     /// Parses a registration body: `handler` (an array, or one object), `dataSource`, `schemaEvolution`.
     static func parse(_ body: JSONValue, technology: Technology) throws -> HandlerService.Registration {
-        guard case .object(let object) = body else { throw WardenError.badRequest("Request body must be an object", code: "request.invalid_json") }
+        guard case .object(let object) = body else { throw WardenError.badRequest("Request body must be an object", code: .requestInvalidJson) }
         var problems = Validator()
         let entries: [JSONValue]
         switch object["handler"] {

@@ -76,7 +76,7 @@ struct HandlerRoutes {
         let raw = try parameters.string("technology")
         guard let technology = Technology(rawValue: raw) else {
             throw WardenError.notFound("Unknown technology \(raw): expected one of "
-                                       + Technology.allCases.map(\.rawValue).joined(separator: ", "), code: "technology.not_found")
+                                       + Technology.allCases.map(\.rawValue).joined(separator: ", "), code: .technologyNotFound)
         }
         return technology
     }

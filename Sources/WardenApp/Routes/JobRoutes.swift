@@ -14,7 +14,7 @@ struct JobRoutes {
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> [JobStatusPayload] {
         guard let bulkId = QueryReader(request: request).string("bulkId") else {
-            throw WardenError.badRequest("Query parameter `bulkId` is required", code: "request.invalid_query",
+            throw WardenError.badRequest("Query parameter `bulkId` is required", code: .requestInvalidQuery,
                                          fields: [FieldError(field: "bulkId", message: "is required")])
         }
         return try await jobs.jobs(bulkId: bulkId).filter { Self.visible($0, to: context.principal) }.map(JobStatusPayload.init)

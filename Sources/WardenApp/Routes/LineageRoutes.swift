@@ -6,9 +6,7 @@ import WardenStore
 /// Lineage: which data sources a source was derived from. `GET …/lineage/{type}` is the specification's; recording
 /// and removing parents are Warden extensions (the specification only says derived sources name their parents).
 struct LineageRoutes {
-    let dataSources: DataSourceStore
-    let lineage: LineageStore
-    let clock: any WardenClock
+    let service: LineageService
 
     /// Enough for any real derivation; bounds the visibility checks one request makes.
     static let maxParentsPerRequest = 100
@@ -22,19 +20,17 @@ struct LineageRoutes {
         api.delete("/dataSource/{dataSourceId}/lineage/{type}/{parentId}", use: removeParent)
     }
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
-
     /// Anyone who may see the source may see its lineage; related sources the caller may not see are left out.
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> LineagePayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        _ = try await access.visible(id, to: context.principal)
         let text = try context.parameters.string("type")
         guard let type = LineageType(rawValue: text) else {
             let message = "must be one of: " + LineageType.allCases.map(\.rawValue).joined(separator: ", ")
-            throw WardenError.badRequest("Lineage type `\(text)` \(message)", code: "lineage.invalid_type",
+            throw WardenError.badRequest("Lineage type `\(text)` \(message)", code: .lineageInvalidType,
                                          fields: [FieldError(field: "type", message: message)])
         }
-        return try await payload(of: id, type: type, caller: context.principal)
+        let (parents, children) = try await service.lineage(of: id, type: type, caller: context.principal)
+        return LineagePayload(parents: parents?.map(LineageRecordPayload.init), children: children?.map(LineageRecordPayload.init))
     }
 
     /// Links are recorded and removed from the child's side only: `…/lineage/parents`.
@@ -43,7 +39,7 @@ struct LineageRoutes {
         guard text == LineageType.parents.rawValue else {
             throw WardenError.badRequest(
                 "Lineage is recorded on the derived data source: use /dataSource/{childId}/lineage/parents, not `\(text)`",
-                code: "lineage.invalid_type", fields: [FieldError(field: "type", message: "must be parents")])
+                code: .lineageInvalidType, fields: [FieldError(field: "type", message: "must be parents")])
         }
     }
 
@@ -52,7 +48,6 @@ struct LineageRoutes {
     @Sendable func addParents(_ request: Request, context: AuthenticatedContext) async throws -> LineagePayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         try Self.requireParents(context)
-        _ = try await access.require([.owner], on: id, caller: context.principal)
         let input = try await request.decodeJSON(as: ParentIdsInput.self, context: context)
         var validator = Validator()
         validator.check(!input.parentIds.isEmpty, "parentIds", "must list at least one data source id")
@@ -62,38 +57,17 @@ struct LineageRoutes {
             validator.add("parentIds[\(index)]", "must be a positive data source id")
         }
         try validator.finish()
-        if input.parentIds.contains(id) {
-            throw WardenError.badRequest("A data source cannot be its own parent", code: "lineage.self_parent")
-        }
-        for parentId in Set(input.parentIds) {
-            do {
-                _ = try await access.visible(parentId, to: context.principal)
-            } catch let error as WardenError where error.kind == .notFound {
-                throw WardenError.notFound("Parent data source \(parentId) not found", code: "dataSource.not_found")
-            }
-        }
-        _ = try await lineage.addParents(input.parentIds, to: id, by: context.principal.userId, now: clock.now())
-        return try await payload(of: id, type: .parents, caller: context.principal)
+        let parents = try await service.addParents(input.parentIds, to: id, caller: context.principal)
+        return LineagePayload(parents: parents.map(LineageRecordPayload.init))
     }
 
     /// Owners of the child only; 404 when the link does not exist. Answers the source's remaining parents.
     @Sendable func removeParent(_ request: Request, context: AuthenticatedContext) async throws -> LineagePayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         try Self.requireParents(context)
-        _ = try await access.require([.owner], on: id, caller: context.principal)
         let parentId = try context.parameters.id("parentId", notFound: LineageStore.notFound)
-        try await lineage.removeParent(parentId, from: id, by: context.principal.userId, now: clock.now())
-        return try await payload(of: id, type: .parents, caller: context.principal)
-    }
-
-    private func payload(of id: Int64, type: LineageType, caller: Principal) async throws -> LineagePayload {
-        func visible(_ entries: [LineageEntry]) -> [LineageRecordPayload] {
-            entries.filter { $0.other.isVisible(to: $0.callerState) }.map(LineageRecordPayload.init)
-        }
-        var result = LineagePayload()
-        if type != .children { result.parents = visible(try await lineage.parents(of: id, caller: caller.userId, now: clock.now())) }
-        if type != .parents { result.children = visible(try await lineage.children(of: id, caller: caller.userId, now: clock.now())) }
-        return result
+        let parents = try await service.removeParent(parentId, from: id, caller: context.principal)
+        return LineagePayload(parents: parents.map(LineageRecordPayload.init))
     }
 }
 

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
+import NIOFoundationEssentialsCompat
 import WardenStore
 import Yams
 

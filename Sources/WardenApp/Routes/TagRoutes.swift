@@ -8,6 +8,7 @@ struct TagRoutes {
     let tags: TagStore
     let blobs: BlobStore
     let dataSources: DataSourceStore
+    let access: DataSourceAccess
     let clock: any WardenClock
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
@@ -21,7 +22,6 @@ struct TagRoutes {
         api.get("/dataSource/{dataSourceId}/tags", use: dataSourceTags)
     }
 
-    private var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
 
     // MARK: The vocabulary
 
@@ -128,6 +128,6 @@ struct TagRoutes {
     }
 
     private static func invalidQuery(_ name: String, _ message: String) -> WardenError {
-        .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
+        .badRequest("Query parameter `\(name)` \(message)", code: .requestInvalidQuery, fields: [FieldError(field: name, message: message)])
     }
 }

@@ -28,7 +28,7 @@ struct TaskRoutes {
         query.sortOrder = try reader.oneOf("sortOrder", WardenDomain.SortOrder.self) ?? defaultOrder
         if let model = reader.string("searchModel"), model != "dataSource" {
             throw WardenError.notImplemented("Tasks can only be searched by data source: schema evolution is not built yet",
-                                             code: "task.schema_evolution_not_implemented")
+                                             code: .taskSchemaEvolutionNotImplemented)
         }
         return query
     }
@@ -39,7 +39,7 @@ struct TaskRoutes {
         let reader = QueryReader(request: request)
         if try reader.bool("countBySchemaEvolution") == true || reader.string("schemaEvolutionConnectionString") != nil {
             throw WardenError.notImplemented("Grouping tasks by schema evolution needs schema evolution, which Warden does not have yet",
-                                             code: "task.schema_evolution_not_implemented")
+                                             code: .taskSchemaEvolutionNotImplemented)
         }
         var query = try Self.query(reader, defaultOrder: .desc)
         let countOnly = try reader.bool("countOnly") ?? false

@@ -6,12 +6,12 @@ import WardenStore
 /// act before it touches anything: a caller who may not see a data source gets 404, one who may see it but not act 403.
 struct AccessService: Sendable {
     let dataSources: DataSourceStore
+    let access: DataSourceAccess
     let identity: IdentityStore
     let subscriptions: SubscriptionStore
     let tasks: TaskStore
     let clock: any WardenClock
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
 
     /// One data source's refusal in `POST /dataSource/subscribe`.
     struct SubscribeFailure: Sendable {
@@ -28,7 +28,7 @@ struct AccessService: Sendable {
             // Only a member may ask for their group (or a user admin, who manages groups anyway).
             let groups = try await identity.details(userId: caller.userId)?.groups ?? []
             guard groups.contains(where: { $0.id == groupId }) else {
-                throw WardenError.forbidden("Only members of group \(groupId) (or a USER_ADMIN) may subscribe it", code: "subscription.group_forbidden")
+                throw WardenError.forbidden("Only members of group \(groupId) (or a USER_ADMIN) may subscribe it", code: .subscriptionGroupForbidden)
             }
         }
         var success: [Subscription] = []
@@ -42,7 +42,7 @@ struct AccessService: Sendable {
                 case .accepted(let subscription):
                     success.append(subscription)
                 case .refused(let reason):
-                    failures.append(SubscribeFailure(dataSourceId: id, error: .forbidden(reason, code: "subscription.refused"), denialReasoning: reason))
+                    failures.append(SubscribeFailure(dataSourceId: id, error: .forbidden(reason, code: .subscriptionRefused), denialReasoning: reason))
                 }
             } catch let error as WardenError where error.kind != .internalError {
                 failures.append(SubscribeFailure(dataSourceId: id, error: error, denialReasoning: nil))
@@ -56,7 +56,7 @@ struct AccessService: Sendable {
         _ = try await access.visible(id, to: caller)
         guard let own = try await subscriptions.own(dataSourceId: id, userId: caller.userId) else {
             throw WardenError.notFound("You have no subscription to this data source of your own (access through a group ends with the group membership)",
-                                       code: "subscription.not_found")
+                                       code: .subscriptionNotFound)
         }
         _ = try await subscriptions.remove(subscriptionId: own.id, dataSourceId: id, actorId: caller.userId, now: clock.now())
     }
@@ -122,11 +122,11 @@ struct AccessService: Sendable {
         let (task, handleable) = try await visibleTask(taskId, caller: caller)
         if task.type == .subscription {
             throw WardenError.badRequest("Access requests are decided with POST /subscription/approve or /subscription/deny",
-                                         code: "task.decide_with_subscription_routes")
+                                         code: .taskDecideWithSubscriptionRoutes)
         }
         if task.state == .completed { return task }
         guard handleable else {
-            throw WardenError.forbidden("This task is not addressed to you", code: "task.not_addressed")
+            throw WardenError.forbidden("This task is not addressed to you", code: .taskNotAddressed)
         }
         return try await tasks.complete(id: taskId, by: caller.userId, now: clock.now())
     }
@@ -135,7 +135,7 @@ struct AccessService: Sendable {
     func deleteTask(_ taskId: Int64, caller: Principal) async throws -> AccessTask {
         let (task, handleable) = try await visibleTask(taskId, caller: caller)
         guard task.requester.id == caller.userId || task.handledBy == caller.userId || handleable else {
-            throw WardenError.forbidden("Only the requester or someone the task waits for may delete it", code: "task.delete_forbidden")
+            throw WardenError.forbidden("Only the requester or someone the task waits for may delete it", code: .taskDeleteForbidden)
         }
         return try await tasks.delete(id: taskId, by: caller.userId, now: clock.now())
     }
@@ -155,7 +155,7 @@ struct AccessService: Sendable {
         }
         let owners = try await dataSources.contacts(dataSourceId: id).filter { $0.state == .owner && $0.user.id != caller.userId }.map(\.user.id)
         guard !owners.isEmpty else {
-            throw WardenError.conflict("This data source has no other owner to ask", code: "task.no_target")
+            throw WardenError.conflict("This data source has no other owner to ask", code: .taskNoTarget)
         }
         let metadata: JSONValue = .object(["query": .string(query), "taskType": .string(TaskType.queryDebug.rawValue),
                                            "dataSourceName": .string(source.name)])

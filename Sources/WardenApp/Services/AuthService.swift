@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import NIOPosix
 import WardenDomain
 import WardenStore
@@ -9,6 +9,7 @@ public struct AuthService: Sendable {
     let credentials: CredentialStore
     let hasher: PasswordHasher
     let clock: any WardenClock
+    let idGenerator: any IdGenerator
     let tokenTTL: Int
 
     public struct IssuedToken: Sendable {
@@ -17,8 +18,8 @@ public struct AuthService: Sendable {
         public var userId: Int64
     }
 
-    static let invalidAPIKey = WardenError.unauthorized("The API key is invalid", code: "auth.invalid_apikey")
-    static let invalidPassword = WardenError.unauthorized("Invalid username or password", code: "auth.invalid_credentials")
+    static let invalidAPIKey = WardenError.unauthorized("The API key is invalid", code: .authInvalidApikey)
+    static let invalidPassword = WardenError.unauthorized("Invalid username or password", code: .authInvalidCredentials)
 
     /// The caller named by an `Authorization` value: `Bearer <token>`, a bare token, or a raw API key.
     func principal(authorization: String) async throws -> Principal? {
@@ -62,7 +63,7 @@ public struct AuthService: Sendable {
         let now = clock.now()
         let token = Credentials.newToken()
         let expiresAt = now.addingTimeInterval(TimeInterval(tokenTTL))
-        try await credentials.createToken(id: UUID().uuidString.lowercased(), tokenHash: Credentials.hash(token), userId: userId,
+        try await credentials.createToken(id: idGenerator.id(), tokenHash: Credentials.hash(token), userId: userId,
                                           apiKeyId: apiKeyId, projectId: projectId, now: now, expiresAt: expiresAt)
         try await identity.recordLogin(userId: userId, now: now)
         return IssuedToken(token: token, expiresAt: expiresAt, userId: userId)
@@ -71,7 +72,7 @@ public struct AuthService: Sendable {
     /// A new key for `userId`; the key itself is returned only here.
     func createAPIKey(userId: Int64, name: String?, projectId: Int64?) async throws -> (key: String, info: APIKeyInfo) {
         let key = Credentials.newAPIKey()
-        let info = try await credentials.createAPIKey(id: UUID().uuidString.lowercased(), userId: userId,
+        let info = try await credentials.createAPIKey(id: idGenerator.id(), userId: userId,
                                                       keyHash: Credentials.hash(key), name: name, projectId: projectId, now: clock.now())
         return (key, info)
     }

@@ -32,6 +32,6 @@ struct DataSourceAccess: Sendable {
 
     static func roleRequired(_ roles: Set<MemberState>, action: String = "manage this data source") -> WardenError {
         .forbidden("User must have one of the following roles to \(action): " + roles.map(\.rawValue).sorted().joined(separator: ","),
-                   code: "dataSource.role_required")
+                   code: .dataSourceRoleRequired)
     }
 }

@@ -3,9 +3,11 @@ import WardenConnectors
 import WardenDomain
 import WardenStore
 
-/// The /dataSource operations that are more than one store call: health checks and bulk actions.
+/// The /dataSource operations: search and details as the caller may see them, changes, health checks and bulk
+/// actions.
 struct DataSourceService: Sendable {
     let dataSources: DataSourceStore
+    let access: DataSourceAccess
     let dictionaries: DictionaryStore
     let tags: TagStore
     let blobs: BlobStore
@@ -14,9 +16,51 @@ struct DataSourceService: Sendable {
     let jobs: JobStore
     let connectors: any ConnectorFactory
     let signal: JobSignal
+    let activities: ActivityStore
     let clock: any WardenClock
+    let idGenerator: any IdGenerator
 
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
+    // MARK: Search and details
+
+    /// What the caller may see of the search: the store filters by visibility in the same query.
+    func search(_ query: DataSourceQuery, caller: Principal) async throws -> (DataSourceSearchResult, tags: [Int64: [String]]) {
+        let result = try await dataSources.search(query, callerId: caller.userId, now: clock.now())
+        let tags = query.mode == .full ? try await tags.tagNames(ofDataSources: result.hits.map(\.dataSource.id)) : [:]
+        return (result, tags)
+    }
+
+    /// A source the caller may see, with its tags; one they may not see is not found.
+    func details(_ lookup: DataSourceStore.Lookup, caller: Principal) async throws -> (DataSourceView, tags: [String]) {
+        guard let view = try await dataSources.view(lookup, callerId: caller.userId, now: clock.now()),
+              try await access.isVisible(view.dataSource, state: view.memberState, to: caller) else {
+            throw DataSourceStore.notFound
+        }
+        return (view, try await tags.tagNames(ofDataSources: [view.dataSource.id])[view.dataSource.id] ?? [])
+    }
+
+    func mine(_ caller: Principal) async throws -> [DataSource] {
+        try await dataSources.mine(userId: caller.userId, now: clock.now())
+    }
+
+    func contacts(of id: Int64, caller: Principal) async throws -> [(user: User, state: MemberState)] {
+        _ = try await access.visible(id, to: caller)
+        return try await dataSources.contacts(dataSourceId: id)
+    }
+
+    /// Owners and experts read a source's activities.
+    func activities(of id: Int64, paging: Paging, caller: Principal) async throws -> (DataSource, Page<Activity>) {
+        let source = try await access.require([.owner, .expert], on: id, caller: caller)
+        return (source, try await activities.activities(dataSourceId: id, paging: paging))
+    }
+
+    /// Owners change a source; `fields` are the wire fields left once unchanged read-only ones were dropped.
+    func update(_ id: Int64, fields: [String: JSONValue], caller: Principal) async throws {
+        let source = try await access.require([.owner], on: id, caller: caller)
+        let changes = try DataSourceChanges.parse(fields, current: source)
+        if changes != DataSourceChanges() {
+            _ = try await dataSources.update(id: id, changes: changes, actorId: caller.userId, now: clock.now())
+        }
+    }
 
     // MARK: Health
 
@@ -25,7 +69,9 @@ struct DataSourceService: Sendable {
 
     /// Runs the real checks against the warehouse and records the outcome. A check that does not hold is
     /// reported as `failed` with what went wrong; the check itself never fails the request.
-    func healthCheck(_ source: DataSource, actorId: Int64) async throws -> JSONValue {
+    func healthCheck(of id: Int64, caller: Principal) async throws -> JSONValue {
+        let source = try await access.require([.owner, .expert], on: id, caller: caller)
+        let actorId = caller.userId
         let now = clock.now()
         let stamp = JSONValue.string(now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
         func check(_ passed: Bool, _ message: String) -> JSONValue {
@@ -83,14 +129,14 @@ struct DataSourceService: Sendable {
     /// One job per data source; each job is its own transaction, so one failure does not undo the others.
     func bulk(_ action: BulkAction, ids: [Int64], update: JSONValue?, caller: Principal) async throws -> (String, Int) {
         try Self.validate(action, update: update)
-        let bulkId = "bulk_ds_update_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let bulkId = idGenerator.id(prefix: "bulk_ds_update_")
         let ids = Array(Set(ids)).sorted()
         // What a delete does is fixed now, from the state the caller saw: a re-run must not turn a disable into a purge.
         let disabled = action == .delete ? try await dataSources.disabledStates(ids: ids) : [:]
         let created = try await jobs.enqueue(ids.map { id in
             var payload: [String: JSONValue] = ["action": .string(action.rawValue), "update": update ?? .null]
             if action == .delete { payload["intent"] = .string(DeleteIntent(sourceIsDisabled: disabled[id] ?? false).rawValue) }
-            return NewJob(type: .dataSourceBulk, payload: .object(payload), dataSourceId: id, bulkId: bulkId, maxAttempts: 3)
+            return NewJob(id: idGenerator.id(), type: .dataSourceBulk, payload: .object(payload), dataSourceId: id, bulkId: bulkId, maxAttempts: 3)
         }, createdBy: caller.userId, now: clock.now())
         await signal.wakeAll()
         return (bulkId, created.count)
@@ -99,12 +145,12 @@ struct DataSourceService: Sendable {
     /// Refreshes native views: one job per data source, all of which the caller must own.
     func refreshViews(ids: [Int64], caller: Principal) async throws -> (String, Int) {
         guard (1...10_000).contains(ids.count) else {
-            throw WardenError.badRequest("`dataSourceIds` must list 1 to 10000 data source ids", code: "request.validation_failed")
+            throw WardenError.badRequest("`dataSourceIds` must list 1 to 10000 data source ids", code: .requestValidationFailed)
         }
         for id in ids { _ = try await access.require([.owner], on: id, caller: caller) }
-        let bulkId = "bulk_view_refresh_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let bulkId = idGenerator.id(prefix: "bulk_view_refresh_")
         let created = try await jobs.enqueue(Array(Set(ids)).sorted().map {
-            NewJob(type: .nativeViewRefresh, dataSourceId: $0, bulkId: bulkId)
+            NewJob(id: idGenerator.id(), type: .nativeViewRefresh, dataSourceId: $0, bulkId: bulkId)
         }, createdBy: caller.userId, now: clock.now())
         await signal.wakeAll()
         return (bulkId, created.count)
@@ -131,7 +177,7 @@ struct DataSourceService: Sendable {
             items = list
         default:
             throw WardenError.badRequest("`update` must list the users to add as [{\"id\": <profileId>, \"state\": \"subscribed\"}]",
-                                         code: "request.validation_failed")
+                                         code: .requestValidationFailed)
         }
         var validator = Validator()
         var result: [(Int64, MemberState)] = []
@@ -154,11 +200,11 @@ struct DataSourceService: Sendable {
     static func tagNames(in update: JSONValue?) throws -> [String] {
         guard case .array(let items)? = update?.objectValue?["tags"], (1...Limits.tagsPerRequest).contains(items.count) else {
             throw WardenError.badRequest("`update.tags` must list 1 to \(Limits.tagsPerRequest) tags to add as [{\"name\": …}]",
-                                         code: "request.validation_failed")
+                                         code: .requestValidationFailed)
         }
         let names = items.compactMap { $0.objectValue?["name"]?.stringValue }
         guard names.count == items.count else {
-            throw WardenError.badRequest("Every entry of `update.tags` needs a `name`", code: "request.validation_failed")
+            throw WardenError.badRequest("Every entry of `update.tags` needs a `name`", code: .requestValidationFailed)
         }
         for name in names { _ = try TagName(name, field: "update.tags.name") }
         return names
@@ -171,13 +217,13 @@ struct DataSourceService: Sendable {
         let job = lease.job
         guard case .object(let payload) = job.payload, let raw = payload["action"]?.stringValue, let action = BulkAction(rawValue: raw),
               let id = job.dataSourceId else {
-            throw WardenError.badRequest("The job payload is not a bulk action", code: "job.invalid_payload")
+            throw WardenError.badRequest("The job payload is not a bulk action", code: .jobInvalidPayload)
         }
         let caller = job.createdBy
         // One answer for "missing" and "not yours", so bulk jobs cannot probe for sources the caller may not see.
         guard try await dataSources.memberState(dataSourceId: id, userId: caller, now: clock.now()) == .owner,
               let source = try await dataSources.dataSource(id: id) else {
-            throw WardenError.notFound("Data source \(id) is not among the data sources you own", code: "dataSource.not_found")
+            throw WardenError.notFound("Data source \(id) is not among the data sources you own", code: .dataSourceNotFound)
         }
         let now = clock.now()
         var output: [String: JSONValue] = ["dataSourceId": .int(id), "action": .string(action.rawValue)]
@@ -190,7 +236,7 @@ struct DataSourceService: Sendable {
                 // Someone restored it since: deleting a source in use for good is not what the caller asked for.
                 guard source.disabled else {
                     throw WardenError.conflict("Data source \(id) was restored after the delete was requested, so it was not deleted",
-                                               code: "dataSource.restored")
+                                               code: .dataSourceRestored)
                 }
                 try await purge(id: id, completing: completion())
                 return .recorded
@@ -210,9 +256,14 @@ struct DataSourceService: Sendable {
         return .recorded
     }
 
-    /// The first delete disables; deleting a disabled source removes it for good. Returns whether it is gone.
-    @discardableResult
-    func delete(_ source: DataSource, actorId: Int64) async throws -> Bool {
+    /// Owners delete: the first delete disables; deleting a disabled source removes it for good. Answers the source
+    /// and whether it is gone.
+    func delete(_ id: Int64, caller: Principal) async throws -> (DataSource, gone: Bool) {
+        let source = try await access.require([.owner], on: id, caller: caller)
+        return (source, try await delete(source, actorId: caller.userId))
+    }
+
+    private func delete(_ source: DataSource, actorId: Int64) async throws -> Bool {
         if !source.disabled {
             var changes = DataSourceChanges()
             changes.deleted = true

@@ -6,12 +6,13 @@ import WardenStore
 /// Registers warehouse tables as data sources and manages their handlers.
 struct HandlerService: Sendable {
     let dataSources: DataSourceStore
-    var access: DataSourceAccess { DataSourceAccess(dataSources: dataSources, clock: clock) }
+    let access: DataSourceAccess
     let jobs: JobStore
     let connectors: any ConnectorFactory
     let secrets: SecretBox
     let signal: JobSignal
     let clock: any WardenClock
+    let idGenerator: any IdGenerator
 
     /// A parsed `POST /{tech}/handler` body.
     struct Registration: Sendable {
@@ -43,16 +44,16 @@ struct HandlerService: Sendable {
                                         sqlTableName: registration.sqlTableName)
             try names.validate(path: "handler[\(index)].metadata")
             guard seenTables.insert(metadata.remoteKey(technology: technology)).inserted else {
-                throw WardenError.badRequest("duplicate tables are specified in the payload: \(metadata.table)", code: "handler.duplicate_tables")
+                throw WardenError.badRequest("duplicate tables are specified in the payload: \(metadata.table)", code: .handlerDuplicateTables)
             }
             guard seenNames.insert(names.name).inserted else {
                 throw WardenError.badRequest("duplicate data source names are specified in the payload: \(names.name)",
-                                             code: "handler.duplicate_names")
+                                             code: .handlerDuplicateNames)
             }
             guard seenNames.insert("sql:" + names.sqlTableName).inserted else {
                 throw WardenError.badRequest("duplicate SQL table names are specified in the payload: \(names.sqlTableName) "
                                              + "(set bodataTableName or a tableFormat such as <schema>_<tablename>)",
-                                             code: "handler.duplicate_names")
+                                             code: .handlerDuplicateNames)
             }
             drafts.append(DataSourceDraft(names: names, technology: technology, settings: registration.settings,
                                           metadata: metadata, columns: [], rowCount: nil))
@@ -70,7 +71,7 @@ struct HandlerService: Sendable {
                 throw WardenError.badRequest(
                     "Table\(missing.count == 1 ? "" : "s") \(missing.map(\.description).joined(separator: ", ")) "
                         + "\(missing.count == 1 ? "does" : "do") not exist in database \(settings.database) at \(settings.hostname):\(settings.port)",
-                    code: "warehouse.table_not_found")
+                    code: .warehouseTableNotFound)
             }
             let counts = try await connector.rowCounts(tables)
             for index in indices {
@@ -80,7 +81,7 @@ struct HandlerService: Sendable {
             }
         }
         let sources = try await dataSources.create(drafts, owner: owner.userId, jobs: { id in
-            [NewJob(type: .highCardinality, dataSourceId: id)]
+            [NewJob(id: idGenerator.id(), type: .highCardinality, dataSourceId: id)]
         }, now: clock.now())
         await signal.wakeAll()
         return sources.map { source in
@@ -111,7 +112,7 @@ struct HandlerService: Sendable {
         return (source, handler)
     }
 
-    static let handlerNotFound = WardenError.notFound("Handler not found", code: "handler.not_found")
+    static let handlerNotFound = WardenError.notFound("Handler not found", code: .handlerNotFound)
 
     /// Replaces the handler's metadata. The connection is checked again when it or the table changed; given
     /// columns replace the dictionary, omitted ones keep it; an omitted password keeps the stored one.
@@ -119,7 +120,7 @@ struct HandlerService: Sendable {
         let (source, handler) = try await self.handler(id: id, technology: technology, caller: caller, roles: [.owner])
         let object = body.objectValue?["handler"]?.objectValue ?? body.objectValue ?? [:]
         guard case .object(var rawMetadata)? = object["metadata"] else {
-            throw WardenError.badRequest("`handler.metadata` is required and must be an object", code: "request.validation_failed",
+            throw WardenError.badRequest("`handler.metadata` is required and must be an object", code: .requestValidationFailed,
                                          fields: [FieldError(field: "handler.metadata", message: "is required")])
         }
         // The documented answer shows `ca` beside `metadata`; a client sending back what it read puts it there.
@@ -146,12 +147,12 @@ struct HandlerService: Sendable {
             let connector = try connectors.connector(for: settings)
             guard let described = try await connector.describe([metadata.table])[metadata.table] else {
                 throw WardenError.badRequest("Table \(metadata.table) does not exist in database \(settings.database) at "
-                                             + "\(settings.hostname):\(settings.port)", code: "warehouse.table_not_found")
+                                             + "\(settings.hostname):\(settings.port)", code: .warehouseTableNotFound)
             }
             rowCount = try await connector.rowCounts([metadata.table])[metadata.table]
             if metadata.table != source.remoteTable {
                 columns = columns ?? described.map(Self.dictionaryColumn)
-                followUps.append(NewJob(type: .highCardinality, dataSourceId: source.id))
+                followUps.append(NewJob(id: idGenerator.id(), type: .highCardinality, dataSourceId: source.id))
             }
         }
         let updated = try await dataSources.updateHandler(dataSourceId: source.id, technology: source.technology, metadata: metadata,
@@ -168,14 +169,14 @@ struct HandlerService: Sendable {
         // Without a connector no job could succeed; "0 jobs created" would read as success.
         guard technology.hasConnector else { throw technology.missingConnector }
         let ids = try await dataSources.ownedHandlerIds(technology: technology, connectionString: connectionString, userId: caller.userId)
-        let bulkId = "bulk_ds_update_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let bulkId = idGenerator.id(prefix: "bulk_ds_update_")
         var safePatch = patch.filter { !HandlerMetadata.unstoredKeys.contains($0.key) }
         if case .string(let password)? = patch["password"] {
             // The password travels sealed: job payloads are stored like every other secret.
             safePatch["sealedPassword"] = .string(try secrets.seal(password, recordId: Self.jobSecretRecordId(bulkId)))
         }
         let jobsToCreate = ids.map { id in
-            NewJob(type: .handlerUpdate, payload: .object(["patch": .object(safePatch)]), dataSourceId: id, bulkId: bulkId)
+            NewJob(id: idGenerator.id(), type: .handlerUpdate, payload: .object(["patch": .object(safePatch)]), dataSourceId: id, bulkId: bulkId)
         }
         _ = try await jobs.enqueue(jobsToCreate, createdBy: caller.userId, now: clock.now())
         await signal.wakeAll()
@@ -188,7 +189,7 @@ struct HandlerService: Sendable {
     /// it is parsed over placeholder values for the fields a patch need not carry.
     static func validatePatch(_ patch: [String: JSONValue], technology: Technology) throws {
         if patch["sealedPassword"] != nil {
-            throw WardenError.badRequest("`handler.metadata.sealedPassword` is not accepted", code: "request.validation_failed")
+            throw WardenError.badRequest("`handler.metadata.sealedPassword` is not accepted", code: .requestValidationFailed)
         }
         var probe: [String: JSONValue] = ["hostname": .string("h"), "database": .string("d"), "username": .string("u"),
                                           "schema": .string("s"), "table": .string("t")]
@@ -200,7 +201,7 @@ struct HandlerService: Sendable {
     /// Enqueues a job for one data source the caller owns and returns its id.
     func trigger(_ type: JobType, handlerId: Int64, technology: Technology, caller: Principal) async throws -> String {
         _ = try await handler(id: handlerId, technology: technology, caller: caller, roles: [.owner])
-        let job = try await jobs.enqueue([NewJob(type: type, dataSourceId: handlerId)], createdBy: caller.userId, now: clock.now())[0]
+        let job = try await jobs.enqueue([NewJob(id: idGenerator.id(), type: type, dataSourceId: handlerId)], createdBy: caller.userId, now: clock.now())[0]
         await signal.wakeAll()
         return job.id
     }

@@ -1,6 +1,6 @@
 import Logging
 import PostgresNIO
-import WardenDomain
+public import WardenDomain
 
 /// The connector for warehouses that speak the PostgreSQL wire protocol: Redshift and PostgreSQL.
 ///

@@ -7,8 +7,8 @@ enum PostgresFailure {
     /// Whether a failure means the warehouse cannot be reached with these settings at all (as opposed to
     /// one query failing), so the pool should be checked again before it is trusted.
     static func isConnectionFailure(_ error: WardenError) -> Bool {
-        [WarehouseError.unreachableCode, WarehouseError.authenticationFailedCode, WarehouseError.databaseNotFoundCode,
-         WarehouseError.tlsFailedCode, WarehouseError.timeoutCode].contains(error.code)
+        [WardenError.Code.warehouseUnreachable, .warehouseAuthenticationFailed, .warehouseDatabaseNotFound, .warehouseTlsFailed,
+         .warehouseTimeout].contains(error.code)
     }
 
     /// - Parameters:

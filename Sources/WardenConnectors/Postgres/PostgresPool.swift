@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 import WardenDomain
 
@@ -18,8 +19,8 @@ final class PostgresPool: Sendable {
     private let operationTimeout: Duration
     private let checkConfiguration: PostgresConnection.Configuration
     private let logger: Logger
-    private let verified = Locked(false)
-    private let retired = Locked<RetireReason?>(nil)
+    private let verified = NIOLockedValueBox(false)
+    private let retired = NIOLockedValueBox<RetireReason?>(nil)
     /// Called when the check fails, so the owner can drop the pool.
     private let onBroken: @Sendable (PostgresPool) -> Void
 
@@ -84,13 +85,13 @@ final class PostgresPool: Sendable {
 
     /// Whether the owner dropped this pool to make room or to shut down (its client no longer runs), as
     /// opposed to because the warehouse failed; calls cut short by that may be tried again on a new pool.
-    var wasEvicted: Bool { retired.withLock { $0 == .evicted } }
+    var wasEvicted: Bool { retired.withLockedValue { $0 == .evicted } }
 
     enum RetireReason { case evicted, broken }
 
     /// Records why the owner dropped the pool; the first reason sticks.
     func retire(_ reason: RetireReason) {
-        retired.withLock { $0 = $0 ?? reason }
+        retired.withLockedValue { $0 = $0 ?? reason }
     }
 
     /// Runs `body` on a pooled connection within the operation deadline.
@@ -99,12 +100,12 @@ final class PostgresPool: Sendable {
     func withConnection<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {
-        let connected = Locked(false)
+        let connected = NIOLockedValueBox(false)
         do {
             return try await withDeadline(operationTimeout) { [self] in
-                if !verified.withLock({ $0 }) {
+                if !verified.withLockedValue({ $0 }) {
                     try await check()
-                    verified.withLock { $0 = true }
+                    verified.withLockedValue { $0 = true }
                 }
                 do {
                     return try await onPooledConnection(connected: connected, body)
@@ -117,11 +118,11 @@ final class PostgresPool: Sendable {
         } catch let error as CancellationError where Task.isCancelled {
             throw error
         } catch {
-            let isConnected = connected.withLock { $0 }
+            let isConnected = connected.withLockedValue { $0 }
             let mapped = PostgresFailure.wardenError(for: error, settings: settings, connecting: !isConnected)
             if !isConnected, PostgresFailure.isConnectionFailure(mapped) {
                 // The pool could not hand out a connection in time: look again before using it next.
-                verified.withLock { $0 = false }
+                verified.withLockedValue { $0 = false }
             }
             logger.debug("Warehouse operation failed", metadata: [
                 "warehouse": "\(settings.connectionString)", "error.code": "\(mapped.code)",
@@ -131,25 +132,25 @@ final class PostgresPool: Sendable {
     }
 
     private func onPooledConnection<Result: Sendable>(
-        connected: Locked<Bool>, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
+        connected: NIOLockedValueBox<Bool>, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> Result
     ) async throws -> Result {
         try await client.withConnection { connection in
-            connected.withLock { $0 = true }
+            connected.withLockedValue { $0 = true }
             // A task is not interrupted by cancellation while it waits on the server, so a query the
             // deadline gives up on is stopped by closing its connection.
-            let closing = Locked(false)
+            let closing = NIOLockedValueBox(false)
             let result: Swift.Result<Result, any Error>
             do {
                 result = .success(try await withTaskCancellationHandler {
                     try await body(connection, logger)
                 } onCancel: {
-                    closing.withLock { $0 = true }
+                    closing.withLockedValue { $0 = true }
                     let _: EventLoopFuture<Void> = connection.close()
                 })
             } catch {
                 result = .failure(error)
             }
-            if closing.withLock({ $0 }) {
+            if closing.withLockedValue({ $0 }) {
                 // Hand the connection back only once the pool has seen it close (its close callback runs
                 // before ours), so that the next lease cannot pick the dying connection.
                 try? await connection.closeFuture.get()
@@ -180,7 +181,7 @@ final class PostgresPool: Sendable {
     private static let checkIDs = CheckIDs()
 
     private final class CheckIDs: Sendable {
-        private let last = Locked(0)
-        func next() -> Int { last.withLock { $0 += 1; return $0 } }
+        private let last = NIOLockedValueBox(0)
+        func next() -> Int { last.withLockedValue { $0 += 1; return $0 } }
     }
 }

@@ -1,52 +1,46 @@
-import WardenDomain
+import Foundation
+public import WardenDomain
 
 /// The errors a warehouse connector reports: all `badRequest`, since they describe the connection
 /// settings or the warehouse a client pointed Warden at, each with a stable code and a message that
 /// names the host but never the password. An unreachable or slow warehouse, or a failed query, may pass
 /// (`isTransient`); rejected credentials, a missing database, failed TLS and an unusable name will not.
 public enum WarehouseError {
-    public static let unreachableCode = "warehouse.unreachable"
-    public static let authenticationFailedCode = "warehouse.authentication_failed"
-    public static let databaseNotFoundCode = "warehouse.database_not_found"
-    public static let tlsFailedCode = "warehouse.tls_failed"
-    public static let timeoutCode = "warehouse.timeout"
-    public static let queryFailedCode = "warehouse.query_failed"
-    public static let invalidIdentifierCode = "warehouse.invalid_identifier"
 
     public static func unreachable(_ settings: ConnectionSettings, reason: String, cause: (any Error)? = nil) -> WardenError {
-        WardenError(.badRequest, code: unreachableCode,
+        WardenError(.badRequest, code: .warehouseUnreachable,
                     message: "Could not connect to the warehouse at \(endpoint(settings)): \(reason)", cause: cause, isTransient: true)
     }
 
     public static func authenticationFailed(_ settings: ConnectionSettings, detail: String? = nil, cause: (any Error)? = nil) -> WardenError {
-        WardenError(.badRequest, code: authenticationFailedCode,
+        WardenError(.badRequest, code: .warehouseAuthenticationFailed,
                     message: "The warehouse rejected the credentials of user \(settings.username)" + (detail.map { ": \($0)" } ?? ""),
                     cause: cause)
     }
 
     public static func databaseNotFound(_ settings: ConnectionSettings, cause: (any Error)? = nil) -> WardenError {
-        WardenError(.badRequest, code: databaseNotFoundCode,
+        WardenError(.badRequest, code: .warehouseDatabaseNotFound,
                     message: "The database \(settings.database) does not exist on the warehouse at \(endpoint(settings))", cause: cause)
     }
 
     public static func tlsFailed(_ settings: ConnectionSettings, reason: String, cause: (any Error)? = nil) -> WardenError {
-        WardenError(.badRequest, code: tlsFailedCode,
+        WardenError(.badRequest, code: .warehouseTlsFailed,
                     message: "TLS with the warehouse at \(endpoint(settings)) failed: \(reason)", cause: cause)
     }
 
     public static func timeout(_ settings: ConnectionSettings, after limit: Duration) -> WardenError {
-        WardenError(.badRequest, code: timeoutCode,
+        WardenError(.badRequest, code: .warehouseTimeout,
                     message: "The warehouse at \(endpoint(settings)) did not answer within \(describe(limit))", isTransient: true)
     }
 
     public static func queryFailed(_ settings: ConnectionSettings, reason: String, cause: (any Error)? = nil) -> WardenError {
-        WardenError(.badRequest, code: queryFailedCode,
+        WardenError(.badRequest, code: .warehouseQueryFailed,
                     message: "The warehouse at \(endpoint(settings)) could not run a query: \(scrub(reason, of: settings))",
                     cause: cause, isTransient: true)
     }
 
     public static func invalidIdentifier(_ name: String) -> WardenError {
-        WardenError(.badRequest, code: invalidIdentifierCode,
+        WardenError(.badRequest, code: .warehouseInvalidIdentifier,
                     message: "\(String(reflecting: name)) cannot be used as a warehouse identifier: names must be 1 to "
                         + "\(SQLIdentifier.maxLength) bytes without control characters")
     }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The kinds of task the API knows. `subscription` is Warden's name for an access request waiting for approval.
 public enum TaskType: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How a member got onto a data source. A policy re-evaluation removes only what a policy admitted
 /// (`policy`, and `request` on a policy-governed source); what an owner granted stays until an owner changes it.
@@ -99,15 +99,22 @@ extension ApprovalRequirement {
     }
 }
 
-/// The outcome of deciding on requests: the ones that could not be decided, and why.
-public struct DecisionFailure: Error, Sendable, Equatable {
-    public var id: Int64
-    public var statusCode: Int
-    public var message: String
+extension Subscription {
+    /// The steps of a waiting request that `approver` may decide now: none once it is decided, none on their own
+    /// request, else the pending steps their standing satisfies.
+    public func stepsDecidable(by approver: ApproverStanding) -> [ApprovalStep] {
+        guard state == .pending, userId != approver.userId else { return [] }
+        return approvals.filter { $0.state == .pending && $0.requirement.canBeApproved(by: approver) }
+    }
+}
 
-    public init(id: Int64, statusCode: Int, message: String) {
+/// The outcome of deciding on requests: the ones that could not be decided, and why.
+public struct DecisionFailure: Error, Sendable {
+    public var id: Int64
+    public var error: WardenError
+
+    public init(id: Int64, error: WardenError) {
         self.id = id
-        self.statusCode = statusCode
-        self.message = message
+        self.error = error
     }
 }

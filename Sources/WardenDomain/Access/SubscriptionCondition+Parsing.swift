@@ -139,7 +139,7 @@ extension SubscriptionCondition {
         case "purposes":
             throw WardenError.notImplemented(
                 "Purpose conditions in subscription policies need projects and purposes, which Warden does not have yet",
-                code: "subscriptionPolicy.purposes_not_implemented")
+                code: .subscriptionPolicyPurposesNotImplemented)
         default:
             validator.add("\(path).type", "must be one of: groups, authorizations, attributes")
             return nil

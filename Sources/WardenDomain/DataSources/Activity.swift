@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Kinds of change recorded on a data source.
 public enum ActivityType: String, Sendable, Codable, CaseIterable {

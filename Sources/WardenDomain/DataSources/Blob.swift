@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A blob of a data source: the metadata a client saved about it and, when Warden holds its bytes, where they are.
 public struct Blob: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to reach a warehouse: what the handler metadata names, with the secret in the clear (only ever in memory).
 public struct ConnectionSettings: Sendable, Hashable {
     public var technology: Technology

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A registered warehouse table, as Warden governs it.
 public struct DataSource: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The `metadata` of a handler: how to reach the table, what to call it, and, on updates, its columns.
 ///
 /// Fields Warden does not interpret (`staleDataTolerance`, `nativeViewName`, …) are kept in `stored`

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Which relationships of a data source `GET /dataSource/{id}/lineage/{type}` returns.
 public enum LineageType: String, Sendable, CaseIterable {

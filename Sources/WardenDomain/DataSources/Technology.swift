@@ -45,6 +45,6 @@ public enum Technology: String, Sendable, CaseIterable, Codable {
 
     public var missingConnector: WardenError {
         .notImplemented("The \(rawValue) connector is not built yet: Warden cannot connect to \(blobHandlerType) warehouses "
-                        + "(\(wireProtocol)) in this version", code: "connector.not_implemented")
+                        + "(\(wireProtocol)) in this version", code: .connectorNotImplemented)
     }
 }

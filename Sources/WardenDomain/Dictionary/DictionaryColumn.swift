@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One column of a data dictionary, in the API's vocabulary (`dataType`) and the warehouse's (`remoteType`).
 public struct DictionaryColumn: Sendable, Equatable, Codable {

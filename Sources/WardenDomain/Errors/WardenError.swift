@@ -10,7 +10,7 @@ public struct WardenError: Error, Sendable, CustomStringConvertible {
 
     public var kind: Kind
     /// Stable and machine-readable, e.g. `user.not_found`; never contains dynamic values.
-    public var code: String
+    public var code: Code
     /// Human-readable, with no secrets and no SQL.
     public var message: String
     /// Per-field validation problems.
@@ -22,7 +22,7 @@ public struct WardenError: Error, Sendable, CustomStringConvertible {
     public var isTransient: Bool
 
     /// `isTransient` defaults from the kind: only `unavailable` and the unexpected (`internalError`) may pass.
-    public init(_ kind: Kind, code: String, message: String, fields: [FieldError] = [], cause: (any Error)? = nil,
+    public init(_ kind: Kind, code: Code, message: String, fields: [FieldError] = [], cause: (any Error)? = nil,
                 isTransient: Bool? = nil) {
         self.kind = kind
         self.code = code
@@ -34,33 +34,33 @@ public struct WardenError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "\(kind) \(code): \(message)" }
 
-    public static func badRequest(_ message: String, code: String = "request.invalid", fields: [FieldError] = []) -> WardenError {
+    public static func badRequest(_ message: String, code: Code = .requestInvalid, fields: [FieldError] = []) -> WardenError {
         WardenError(.badRequest, code: code, message: message, fields: fields)
     }
 
-    public static func notFound(_ message: String, code: String) -> WardenError {
+    public static func notFound(_ message: String, code: Code) -> WardenError {
         WardenError(.notFound, code: code, message: message)
     }
 
-    public static func conflict(_ message: String, code: String) -> WardenError {
+    public static func conflict(_ message: String, code: Code) -> WardenError {
         WardenError(.conflict, code: code, message: message)
     }
 
-    public static func unauthorized(_ message: String = "A valid Authorization token must be provided", code: String = "auth.unauthorized") -> WardenError {
+    public static func unauthorized(_ message: String = "A valid Authorization token must be provided", code: Code = .authUnauthorized) -> WardenError {
         WardenError(.unauthorized, code: code, message: message)
     }
 
-    public static func forbidden(_ message: String, code: String = "auth.forbidden") -> WardenError {
+    public static func forbidden(_ message: String, code: Code = .authForbidden) -> WardenError {
         WardenError(.forbidden, code: code, message: message)
     }
 
     /// A missing permission, named so the caller knows what to ask for.
     public static func missingPermission(_ permission: Permission) -> WardenError {
-        WardenError(.forbidden, code: "auth.permission_required",
+        WardenError(.forbidden, code: .authPermissionRequired,
                     message: "User must have the \(permission.rawValue) permission to perform this action")
     }
 
-    public static func notImplemented(_ message: String, code: String) -> WardenError {
+    public static func notImplemented(_ message: String, code: Code) -> WardenError {
         WardenError(.notImplemented, code: code, message: message)
     }
 }
@@ -101,6 +101,6 @@ public struct Validator: Sendable {
         let message = problems.count == 1
             ? "`\(first.field)` \(first.message)"
             : "Invalid request: " + problems.map { "`\($0.field)` \($0.message)" }.joined(separator: "; ")
-        throw WardenError(.badRequest, code: "request.validation_failed", message: message, fields: problems)
+        throw WardenError(.badRequest, code: .requestValidationFailed, message: message, fields: problems)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A set of users who share attributes and, later, access.
 public struct Group: Sendable, Equatable {

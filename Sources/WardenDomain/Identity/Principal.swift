@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The authenticated caller of a request, as resolved from its credential.
 public struct Principal: Sendable, Equatable {

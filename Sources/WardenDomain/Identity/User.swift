@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The built-in identity manager's id; the only IAM Warden has so far.
 public let builtInIAM = "bim"
@@ -56,6 +56,36 @@ public struct UserProfile: Sendable, Equatable, Codable {
         self.organization = organization
         self.position = position
         self.externalUserIds = externalUserIds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, phone, about, location, organization, position, externalUserIds
+    }
+
+    /// Every field may be absent (an empty `externalUserIds`); the stored form and the API's input are this.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try container.decodeIfPresent(String.self, forKey: .name),
+                  email: try container.decodeIfPresent(String.self, forKey: .email),
+                  phone: try container.decodeIfPresent(String.self, forKey: .phone),
+                  about: try container.decodeIfPresent(String.self, forKey: .about),
+                  location: try container.decodeIfPresent(String.self, forKey: .location),
+                  organization: try container.decodeIfPresent(String.self, forKey: .organization),
+                  position: try container.decodeIfPresent(String.self, forKey: .position),
+                  externalUserIds: try container.decodeIfPresent([String: String].self, forKey: .externalUserIds) ?? [:])
+    }
+
+    /// Writes every field, an unset one as an explicit `null`, so that readers see the whole profile.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(email, forKey: .email)
+        try container.encode(phone, forKey: .phone)
+        try container.encode(about, forKey: .about)
+        try container.encode(location, forKey: .location)
+        try container.encode(organization, forKey: .organization)
+        try container.encode(position, forKey: .position)
+        try container.encode(externalUserIds, forKey: .externalUserIds)
     }
 
     /// The warehouse account keys Warden maps; unknown keys are rejected so typos do not silently drop a mapping.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 public enum JobState: String, Sendable, Codable, CaseIterable {
     case created, active, retry, completed, failed, cancelled, expired
@@ -97,15 +97,18 @@ public struct Job: Sendable, Equatable {
     }
 }
 
-/// A job to be created, before it has an id and timestamps.
+/// A job to be created, before it has timestamps; its id comes from the caller's injected generator.
 public struct NewJob: Sendable {
+    public var id: String
     public var type: JobType
     public var payload: JSONValue
     public var dataSourceId: Int64?
     public var bulkId: String?
     public var maxAttempts: Int
 
-    public init(type: JobType, payload: JSONValue = .object([:]), dataSourceId: Int64? = nil, bulkId: String? = nil, maxAttempts: Int = 5) {
+    public init(id: String, type: JobType, payload: JSONValue = .object([:]), dataSourceId: Int64? = nil, bulkId: String? = nil,
+                maxAttempts: Int = 5) {
+        self.id = id
         self.type = type
         self.payload = payload
         self.dataSourceId = dataSourceId

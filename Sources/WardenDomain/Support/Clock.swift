@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The source of "now" for every rule that depends on time; tests inject a fixed or stepping clock.
 public protocol WardenClock: Sendable {

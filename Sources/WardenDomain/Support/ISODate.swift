@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Dates as the API writes them (`2021-08-26T16:36:09.587Z`) and the forms it accepts (that, without fractions, or a bare date).
 public enum ISODate {

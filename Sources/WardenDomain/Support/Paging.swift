@@ -12,7 +12,7 @@ public struct Paging: Sendable, Equatable {
     /// Validates raw query values; `defaultSize` applies when `size` is absent.
     public static func parse(size: Int?, offset: Int?, defaultSize: Int) throws(WardenError) -> Paging {
         func invalid(_ name: String, _ message: String) -> WardenError {
-            .badRequest("Query parameter `\(name)` \(message)", code: "request.invalid_query", fields: [FieldError(field: name, message: message)])
+            .badRequest("Query parameter `\(name)` \(message)", code: .requestInvalidQuery, fields: [FieldError(field: name, message: message)])
         }
         if let size, !(0...maxSize).contains(size) { throw invalid("size", "must be between 0 and \(maxSize)") }
         if let offset, offset < 0 { throw invalid("offset", "must not be negative") }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A tag of the governance vocabulary, as stored.
 public struct Tag: Sendable, Equatable {
@@ -68,16 +68,16 @@ public enum TaggedModel: Sendable, Hashable {
             return .dataSource(id)
         case "column":
             guard let separator = modelId.firstIndex(of: "_"), let id = positiveId(modelId[..<separator]) else {
-                throw WardenError.notFound("Column not found: the model id must be <dataSourceId>_<columnName>", code: "column.not_found")
+                throw WardenError.notFound("Column not found: the model id must be <dataSourceId>_<columnName>", code: .columnNotFound)
             }
             let name = String(modelId[modelId.index(after: separator)...])
-            guard !name.isEmpty else { throw WardenError.notFound("Column not found", code: "column.not_found") }
+            guard !name.isEmpty else { throw WardenError.notFound("Column not found", code: .columnNotFound) }
             return .column(dataSourceId: id, name: name)
         case let type where unsupportedTypes.contains(type):
             throw WardenError.notImplemented("Tagging a \(type) is not implemented in Warden: only datasource and column can be tagged",
-                                             code: "tag.model_type_not_implemented")
+                                             code: .tagModelTypeNotImplemented)
         default:
-            throw WardenError.notFound("Unknown model type: only datasource and column can be tagged", code: "tag.model_type_not_found")
+            throw WardenError.notFound("Unknown model type: only datasource and column can be tagged", code: .tagModelTypeNotFound)
         }
     }
 
@@ -87,7 +87,7 @@ public enum TaggedModel: Sendable, Hashable {
     }
 
     // The same message and code as every other route that cannot find a data source.
-    static let dataSourceNotFound = WardenError.notFound("Data source not found", code: "dataSource.not_found")
+    static let dataSourceNotFound = WardenError.notFound("Data source not found", code: .dataSourceNotFound)
 }
 
 /// A tag attached to a data source or to one of its columns.

@@ -17,7 +17,7 @@ public struct TagName: Sendable, Hashable, Comparable, CustomStringConvertible {
     public init(_ text: String, field: String = "name") throws(WardenError) {
         let normalized = text.precomposedStringWithCanonicalMapping
         if let problem = Self.problem(in: normalized) {
-            throw WardenError.badRequest("`\(field)` \(problem)", code: "request.validation_failed",
+            throw WardenError.badRequest("`\(field)` \(problem)", code: .requestValidationFailed,
                                          fields: [FieldError(field: field, message: problem)])
         }
         value = normalized

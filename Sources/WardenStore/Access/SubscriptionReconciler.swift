@@ -29,31 +29,18 @@ enum SubscriptionReconciler {
             let binds: [SQLBindable] = ids
             return "AND user_id IN (\(binds: binds))"
         } ?? ""
-        var members: [Pair: (id: Int64, state: MemberState, origin: SubscriptionOrigin)] = [:]
+        var members: [Pair: SubscriptionReconciliation.Member] = [:]
         for row in try await db.raw("""
             SELECT id, data_source_id, user_id, state, origin FROM data_source_members
             WHERE user_id IS NOT NULL AND data_source_id IN (\(binds: policyIds)) \(userFilter)
             """).all() {
-            members[Pair(dataSourceId: try row.int64("data_source_id"), userId: try row.int64("user_id"))] =
-                (try row.int64("id"), MemberState(rawValue: try row.string("state")) ?? .subscribed,
-                 SubscriptionOrigin(rawValue: try row.string("origin")) ?? .owner)
+            members[Pair(dataSourceId: try row.int64("data_source_id"), userId: try row.int64("user_id"))] = .init(
+                subscriptionId: try row.int64("id"), state: MemberState(rawValue: try row.string("state")) ?? .subscribed,
+                origin: SubscriptionOrigin(rawValue: try row.string("origin")) ?? .owner)
         }
-
-        var revoked: [(subscriptionId: Int64, pair: Pair, state: MemberState)] = []
-        var added: [Pair] = []
-        for (dataSourceId, policy) in policies {
-            for (userId, subject) in subjects.members {
-                let pair = Pair(dataSourceId: dataSourceId, userId: userId)
-                let admitted = policy.admits(subject)
-                if let member = members[pair] {
-                    if !admitted, member.origin != .owner, member.state == .subscribed || member.state == .pending {
-                        revoked.append((member.id, pair, member.state))
-                    }
-                } else if admitted, policy.subscribesAutomatically, !subjects.disabled.contains(userId) {
-                    added.append(pair)
-                }
-            }
-        }
+        let outcome = SubscriptionReconciliation.decide(policies: policies, users: subjects, members: members)
+        let revoked = outcome.revoked.map { (subscriptionId: $0.1.subscriptionId, pair: $0.0, state: $0.1.state) }
+        let added = outcome.added
 
         var activities: [NewActivity] = []
         if !revoked.isEmpty {
@@ -83,29 +70,19 @@ enum SubscriptionReconciler {
         try await ActivityStore.record(activities, now: now, on: db)
     }
 
-    struct Pair: Hashable {
-        var dataSourceId: Int64
-        var userId: Int64
-    }
-
-    struct Subjects {
-        var members: [Int64: SubscriptionSubject] = [:]
-        var disabled: Set<Int64> = []
-    }
+    typealias Pair = SubscriptionReconciliation.Pair
 
     /// What policies are evaluated on, for the users `userIds` (every user when nil): their groups and effective attributes.
-    static func subjects(userIds: [Int64]?, on db: any SQLDatabase) async throws -> Subjects {
+    static func subjects(userIds: [Int64]?, on db: any SQLDatabase) async throws -> [Int64: SubscriptionReconciliation.User] {
         func filter(_ column: String) -> SQLQueryString {
             guard let userIds else { return "" }
             let binds: [SQLBindable] = userIds
             return "WHERE \(unsafeRaw: column) IN (\(binds: binds))"
         }
-        var result = Subjects()
+        var disabled: [Int64: Bool] = [:]
         var groups: [Int64: Set<SubscriptionSubject.GroupRef>] = [:]
         for row in try await db.raw("SELECT id, disabled FROM users \(filter("id"))").all() {
-            let id = try row.int64("id")
-            result.members[id] = SubscriptionSubject(groups: [], attributes: [:])
-            if try row.bool("disabled") { result.disabled.insert(id) }
+            disabled[try row.int64("id")] = try row.bool("disabled")
         }
         for row in try await db.raw("""
             SELECT gm.user_id, g.name, g.iamid FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \(filter("gm.user_id"))
@@ -113,10 +90,11 @@ enum SubscriptionReconciler {
             groups[try row.int64("user_id"), default: []].insert(.init(name: try row.string("name"), iamid: try row.string("iamid")))
         }
         let attributes = try await IdentityStore.attributes(ofUsers: userIds, on: db)
-        for id in result.members.keys {
-            result.members[id] = SubscriptionSubject(groups: groups[id] ?? [], attributes: attributes[id]?.effective ?? [:])
+        return disabled.reduce(into: [:]) { result, user in
+            result[user.key] = SubscriptionReconciliation.User(
+                subject: SubscriptionSubject(groups: groups[user.key] ?? [], attributes: attributes[user.key]?.effective ?? [:]),
+                disabled: user.value)
         }
-        return result
     }
 
     /// The subject for one group subscribing as a whole: the group itself and its attributes.

@@ -1,9 +1,9 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 extension SubscriptionStore {
-    static let lastOwner = WardenError.conflict("A data source must keep at least one owner", code: "subscription.last_owner")
+    static let lastOwner = WardenError.conflict("A data source must keep at least one owner", code: .subscriptionLastOwner)
 
     // MARK: Owners' changes
 
@@ -115,25 +115,26 @@ extension SubscriptionStore {
     public func decide(subscriptionId: Int64, approve: Bool, reason: String?, approver: Principal,
                        now: Date) async throws -> Result<Subscription, DecisionFailure> {
         try await metastore.write { db in
-            func failure(_ status: Int, _ message: String) -> Result<Subscription, DecisionFailure> {
-                .failure(DecisionFailure(id: subscriptionId, statusCode: status, message: message))
+            func failure(_ error: WardenError) -> Result<Subscription, DecisionFailure> {
+                .failure(DecisionFailure(id: subscriptionId, error: error))
             }
             guard let current = try await Self.subscription(id: subscriptionId, lock: true, on: db),
                   let source = try await DataSourceStore.dataSource(id: current.dataSourceId, on: db) else {
-                return failure(404, "Subscription request not found")
+                return failure(.notFound("Subscription request not found", code: .subscriptionNotFound))
             }
             let callerState = try await Membership.state(dataSourceId: source.id, userId: approver.userId, now: now, on: db)
             guard source.isVisible(to: callerState) || current.approvals.contains(where: { $0.requirement.specificApprover == approver.userId })
                     || !approver.permissions.isDisjoint(with: current.approvals.compactMap(\.requirement.permission)) else {
-                return failure(404, "Subscription request not found")
+                return failure(.notFound("Subscription request not found", code: .subscriptionNotFound))
             }
-            guard current.state == .pending else { return failure(409, "This request has already been decided") }
-            guard current.userId != approver.userId else { return failure(403, "You cannot decide on your own request") }
+            guard current.state == .pending else { return failure(.conflict("This request has already been decided", code: .subscriptionAlreadyDecided)) }
+            guard current.userId != approver.userId else { return failure(.forbidden("You cannot decide on your own request", code: .subscriptionOwnRequest)) }
             let standing = ApproverStanding(userId: approver.userId, isOwner: callerState == .owner, permissions: approver.permissions)
-            let mine = current.approvals.filter { $0.state == .pending && $0.requirement.canBeApproved(by: standing) }
+            let mine = current.stepsDecidable(by: standing)
             guard !mine.isEmpty else {
                 let needed = current.approvals.filter { $0.state == .pending }.map(\.requirement.requiredPermission)
-                return failure(403, "You may not decide on this request: it waits for " + needed.joined(separator: ", ") + " approval")
+                return failure(.forbidden("You may not decide on this request: it waits for " + needed.joined(separator: ", ") + " approval",
+                                          code: .subscriptionApprovalForbidden))
             }
             if approve {
                 let steps: [SQLBindable] = mine.map(\.step)

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// What became of one subscription request.
 public enum SubscribeOutcome: Sendable, Equatable {
@@ -42,7 +42,7 @@ public struct SubscriptionStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let notFound = WardenError.notFound("Subscription not found", code: "subscription.not_found")
+    public static let notFound = WardenError.notFound("Subscription not found", code: .subscriptionNotFound)
     static let columns = "id, data_source_id, user_id, group_id, state, origin, approved, admin_id, expiration, metadata, created_at, updated_at"
 
     // MARK: Reading
@@ -182,7 +182,7 @@ public struct SubscriptionStore: Sendable {
                 return .accepted(existing)
             }
             let subject: SubscriptionSubject? = switch subscriber {
-            case .user(let id): try await SubscriptionReconciler.subjects(userIds: [id], on: db).members[id]
+            case .user(let id): try await SubscriptionReconciler.subjects(userIds: [id], on: db)[id]?.subject
             case .group(let id): try await SubscriptionReconciler.subject(groupId: id, on: db)
             }
             guard let subject else { throw Self.subscriberNotFound(subscriber) }
@@ -233,7 +233,7 @@ public struct SubscriptionStore: Sendable {
 
     static func subscriberNotFound(_ subscriber: Subscriber) -> WardenError {
         switch subscriber {
-        case .user(let id): WardenError.notFound("No user has profile id \(id)", code: "user.not_found")
+        case .user(let id): WardenError.notFound("No user has profile id \(id)", code: .userNotFound)
         case .group: IdentityStore.groupNotFound
         }
     }

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 public struct TaskQuery: Sendable {
     public enum SortField: String, Sendable, CaseIterable { case createdAt, updatedAt, type, state }
@@ -27,7 +27,7 @@ public struct TaskStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let notFound = WardenError.notFound("Task not found", code: "task.not_found")
+    public static let notFound = WardenError.notFound("Task not found", code: .taskNotFound)
 
     // MARK: Who sees what
 

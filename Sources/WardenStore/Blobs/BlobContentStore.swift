@@ -1,10 +1,10 @@
 import Crypto
-import Foundation
-import Logging
-import NIOCore
-import NIOPosix
+public import Foundation
+public import Logging
+public import NIOCore
+public import NIOPosix
 import SQLKit
-import WardenDomain
+public import WardenDomain
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -43,7 +43,7 @@ public struct BlobContentStore: Sendable {
 
     /// Creates the directories and removes temporary files a crashed upload left behind (older than a day, so an
     /// upload still running in another process sharing the directory is left alone).
-    public func prepare(now: Date = Date()) throws {
+    public func prepare(now: Date) throws {
         try FileManager.default.createDirectory(atPath: temporaryDirectory, withIntermediateDirectories: true)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {
             let path = temporaryDirectory + "/" + name
@@ -55,7 +55,7 @@ public struct BlobContentStore: Sendable {
     /// The file holding the content with this hash.
     public func path(forHash hash: String) throws -> String {
         guard Self.isHash(hash) else {
-            throw WardenError(.internalError, code: "blob.invalid_hash", message: "The metastore holds an invalid content hash")
+            throw WardenError(.internalError, code: .blobInvalidHash, message: "The metastore holds an invalid content hash")
         }
         return "\(directory)/\(hash.prefix(2))/\(hash.dropFirst(2))"
     }
@@ -65,7 +65,7 @@ public struct BlobContentStore: Sendable {
     }
 
     public static func tooLarge(_ limit: Int) -> WardenError {
-        WardenError(.tooLarge, code: "blob.too_large", message: "Blob content exceeds the limit of \(limit) bytes")
+        WardenError(.tooLarge, code: .blobTooLarge, message: "Blob content exceeds the limit of \(limit) bytes")
     }
 
     // MARK: Writing

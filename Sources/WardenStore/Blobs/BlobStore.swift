@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import WardenDomain
+public import Foundation
+public import SQLKit
+public import WardenDomain
 
 /// Blob rows: metadata, and the hash of the content in `BlobContentStore` when Warden holds it.
 public struct BlobStore: Sendable {
@@ -10,7 +10,7 @@ public struct BlobStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let notFound = WardenError.notFound("Blob not found", code: "blob.not_found")
+    public static let notFound = WardenError.notFound("Blob not found", code: .blobNotFound)
 
     static let columns = """
         data_source_id, blob_id, metadata, content_hash, content_length, content_type, created_by, created_at, updated_at

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import WardenDomain
+public import Foundation
+public import SQLKit
+public import WardenDomain
 
 /// The record of every change to a data source and its policies: who did what, and when.
 public struct ActivityStore: Sendable {

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// A data source as one caller sees it: with their standing on it.
 public struct DataSourceView: Sendable, Equatable {
@@ -274,7 +274,7 @@ extension DataSourceStore {
             do {
                 try await db.raw("UPDATE data_sources SET \(assignments.joined(separator: ", ")) WHERE id = \(bind: id)").run()
             } catch where DatabaseErrors.isUniqueViolation(error) {
-                throw WardenError.conflict("Another data source already has that name or SQL table name", code: "dataSource.conflict")
+                throw WardenError.conflict("Another data source already has that name or SQL table name", code: .dataSourceConflict)
             }
             var activities = [NewActivity(dataSourceId: id, actorId: actorId, type: .updated)]
             if disabled != current.disabled {
@@ -321,7 +321,7 @@ extension DataSourceStore {
 extension DataSourceStore {
     /// What subscription policies are evaluated on for one user: their groups and effective attributes.
     public func subscriptionSubject(userId: Int64) async throws -> SubscriptionSubject? {
-        try await metastore.read { db in try await SubscriptionReconciler.subjects(userIds: [userId], on: db).members[userId] }
+        try await metastore.read { db in try await SubscriptionReconciler.subjects(userIds: [userId], on: db)[userId]?.subject }
     }
 
     /// Adds users to a data source, or changes their standing, in one transaction.

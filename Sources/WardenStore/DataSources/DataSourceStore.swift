@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// A handler as stored: its metadata without secrets, and the password sealed with the SecretBox.
 public struct StoredHandler: Sendable, Equatable {
@@ -23,7 +23,7 @@ public struct DataSourceStore: Sendable {
         self.secrets = secrets
     }
 
-    public static let notFound = WardenError.notFound("Data source not found", code: "dataSource.not_found")
+    public static let notFound = WardenError.notFound("Data source not found", code: .dataSourceNotFound)
 
     static let columns = """
         id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
@@ -130,7 +130,7 @@ public struct DataSourceStore: Sendable {
                 // A private source is named only in general terms: the caller may not be allowed to know it.
                 let existing = try row.bool("private") ? "another data source"
                     : "data source \"\(try row.string("name"))\" (id \(try row.int64("id")))"
-                throw WardenError.conflict("\(check.describe(draft)) by \(existing)", code: "dataSource.conflict")
+                throw WardenError.conflict("\(check.describe(draft)) by \(existing)", code: .dataSourceConflict)
             }
         }
     }
@@ -221,7 +221,7 @@ public struct DataSourceStore: Sendable {
                     """).run()
             } catch where DatabaseErrors.isUniqueViolation(error) {
                 throw WardenError.conflict("Another data source already has the name \"\(name)\", the SQL table name, or table \(metadata.table)",
-                                           code: "dataSource.conflict")
+                                           code: .dataSourceConflict)
             }
             let sealedUpdate: SQLQueryString = try newPassword.map {
                 ", password_secret = \(bind: try secrets.seal($0, recordId: Self.secretRecordId(dataSourceId)))"
@@ -257,7 +257,7 @@ public struct DataSourceStore: Sendable {
 
     static func technology(_ raw: String) throws -> Technology {
         guard let technology = Technology(rawValue: raw) else {
-            throw WardenError(.internalError, code: "metastore.corrupt", message: "Unknown technology \(raw) in the metastore")
+            throw WardenError(.internalError, code: .metastoreCorrupt, message: "Unknown technology \(raw) in the metastore")
         }
         return technology
     }
@@ -267,7 +267,7 @@ public struct DataSourceStore: Sendable {
         do {
             return try SubscriptionPolicy.parse(try JSONColumn.decode(JSONValue.self, from: text), path: "subscriptionPolicy")
         } catch {
-            throw WardenError(.internalError, code: "metastore.corrupt", message: "A stored subscription policy no longer parses", cause: error)
+            throw WardenError(.internalError, code: .metastoreCorrupt, message: "A stored subscription policy no longer parses", cause: error)
         }
     }
 

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// Data dictionaries: one per data source, its columns kept in order.
 public struct DictionaryStore: Sendable {
@@ -10,7 +10,7 @@ public struct DictionaryStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let notFound = WardenError.notFound("Dictionary not found", code: "dictionary.not_found")
+    public static let notFound = WardenError.notFound("Dictionary not found", code: .dictionaryNotFound)
 
     static let columnNames = ["dictionary_id", "position", "name", "data_type", "remote_type", "nullable", "description"]
 
@@ -45,7 +45,7 @@ public struct DictionaryStore: Sendable {
     public func create(dataSourceId: Int64, columns: [DictionaryColumn], actorId: Int64, now: Date) async throws -> DataDictionary {
         try await metastore.write { db in
             if try await Self.dictionary(dataSourceId: dataSourceId, on: db) != nil {
-                throw WardenError.conflict("The data source already has a dictionary; use PUT to replace it", code: "dictionary.conflict")
+                throw WardenError.conflict("The data source already has a dictionary; use PUT to replace it", code: .dictionaryConflict)
             }
             try await Self.recordChange(dataSourceId, actorId: actorId, action: "created", now: now, on: db)
             return try await Self.replace(dataSourceId: dataSourceId, columns: columns, now: now, on: db)
@@ -93,8 +93,7 @@ public struct DictionaryStore: Sendable {
             let id = try row.int64("id")
             try await db.raw("DELETE FROM dictionary_columns WHERE dictionary_id = \(bind: id)").run()
             try await db.raw("DELETE FROM dictionaries WHERE id = \(bind: id)").run()
-            // No clock here: the activity recording the lost column tags is stamped with the system time.
-            try await TagStore.pruneColumnTags(dataSourceId: dataSourceId, now: Date(), on: db)
+            try await TagStore.pruneColumnTags(dataSourceId: dataSourceId, now: now, on: db)
             return true
         }
     }

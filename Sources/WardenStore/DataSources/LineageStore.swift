@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import WardenDomain
+public import Foundation
+public import SQLKit
+public import WardenDomain
 
 /// Derivations between data sources: which sources a source was derived from (its parents) and which were
 /// derived from it (its children). The graph never has a cycle.
@@ -11,7 +11,7 @@ public struct LineageStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let notFound = WardenError.notFound("Lineage record not found", code: "lineage.not_found")
+    public static let notFound = WardenError.notFound("Lineage record not found", code: .lineageNotFound)
 
     /// Records `parentIds` as parents of `childId` (known ones are kept as they are) with a `lineageAdded` activity
     /// on both ends of each new link, in one transaction. Returns the parent ids that were new.
@@ -27,7 +27,7 @@ public struct LineageStore: Sendable {
         let parents = parentIds.filter { seen.insert($0).inserted }
         guard !parents.isEmpty else { return [] }
         if parents.contains(childId) {
-            throw WardenError.badRequest("A data source cannot be its own parent", code: "lineage.self_parent")
+            throw WardenError.badRequest("A data source cannot be its own parent", code: .lineageSelfParent)
         }
         // Two transactions could each add one half of a cycle that neither sees alone: one lineage writer at a
         // time. SQLite writers are serialised already; PostgreSQL takes a transaction-scoped advisory lock.
@@ -37,7 +37,7 @@ public struct LineageStore: Sendable {
         let everyId: [SQLBindable] = parents + [childId]
         let existing = Set(try await db.raw("SELECT id FROM data_sources WHERE id IN (\(binds: everyId))").all().map { try $0.int64("id") })
         if let missing = (parents + [childId]).first(where: { !existing.contains($0) }) {
-            throw WardenError.notFound("Data source \(missing) not found", code: "dataSource.not_found")
+            throw WardenError.notFound("Data source \(missing) not found", code: .dataSourceNotFound)
         }
         // A new link parent → child closes a cycle exactly when the parent already descends from the child.
         let candidates: [SQLBindable] = parents
@@ -52,7 +52,7 @@ public struct LineageStore: Sendable {
             let parent = try row.int64("id")
             throw WardenError.badRequest(
                 "Data source \(parent) is derived from data source \(childId), so it cannot also be its parent (lineage must not have cycles)",
-                code: "lineage.cycle")
+                code: .lineageCycle)
         }
         let known = Set(try await db.raw("""
             SELECT parent_id FROM lineage WHERE child_id = \(bind: childId) AND parent_id IN (\(binds: candidates))

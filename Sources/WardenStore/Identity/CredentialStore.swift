@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// API keys and session tokens, stored only as hashes.
 public struct CredentialStore: Sendable {
@@ -10,7 +10,7 @@ public struct CredentialStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let apiKeyNotFound = WardenError.notFound("API key not found", code: "apikey.not_found")
+    public static let apiKeyNotFound = WardenError.notFound("API key not found", code: .apikeyNotFound)
 
     public func createAPIKey(id: String, userId: Int64, keyHash: String, name: String?, projectId: Int64?, now: Date) async throws -> APIKeyInfo {
         try await metastore.write { db in

@@ -1,6 +1,6 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// Users, groups, memberships, attributes, API keys and tokens in the metastore.
 public struct IdentityStore: Sendable {
@@ -20,13 +20,12 @@ public struct IdentityStore: Sendable {
 
     /// Creates a user inside a caller's transaction.
     func createUser(_ user: NewUser, passwordHash: String?, now: Date, on db: any SQLDatabase) async throws -> User {
-        let stored = StoredProfile(user.profile)
         do {
             let row = try await db.raw("""
                 INSERT INTO users (userid, iamid, password_hash, name, email, profile, permissions, disabled,
                                    system_generated, created_at, updated_at)
                 VALUES (\(bind: user.userid), \(bind: builtInIAM), \(bind: passwordHash), \(bind: user.profile.name),
-                        \(bind: user.profile.email), \(bind: try JSONColumn.encode(stored)),
+                        \(bind: user.profile.email), \(bind: try JSONColumn.encode(Self.storedProfile(user.profile))),
                         \(bind: try JSONColumn.encode(user.permissions)), \(bind: false), \(bind: user.systemGenerated),
                         \(bind: now.millis), \(bind: now.millis))
                 RETURNING \(unsafeRaw: Self.userColumns)
@@ -35,7 +34,7 @@ public struct IdentityStore: Sendable {
             try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: [created.id], actorId: nil, now: now, on: db)
             return created
         } catch where DatabaseErrors.isUniqueViolation(error) {
-            throw WardenError.conflict("A user with userid \(user.userid) already exists", code: "user.conflict")
+            throw WardenError.conflict("A user with userid \(user.userid) already exists", code: .userConflict)
         }
     }
 
@@ -118,7 +117,7 @@ public struct IdentityStore: Sendable {
             let profile = update.applied(to: current.profile)
             return """
                 name = \(bind: profile.name), email = \(bind: profile.email),
-                profile = \(bind: try JSONColumn.encode(StoredProfile(profile)))
+                profile = \(bind: try JSONColumn.encode(Self.storedProfile(profile)))
                 """
         }
     }
@@ -141,15 +140,26 @@ public struct IdentityStore: Sendable {
         }
     }
 
-    public static let userNotFound = WardenError.notFound("User not found", code: "user.not_found")
+    public static let userNotFound = WardenError.notFound("User not found", code: .userNotFound)
+
+    /// The profile as the `profile` column keeps it: without name and email, which have columns of their own.
+    static func storedProfile(_ profile: UserProfile) -> UserProfile {
+        var stored = profile
+        stored.name = nil
+        stored.email = nil
+        return stored
+    }
 
     static func user(from row: any SQLRow) throws -> User {
-        let stored = try JSONColumn.decode(StoredProfile.self, from: try row.string("profile"))
+        var profile = try JSONColumn.decode(UserProfile.self, from: try row.string("profile"))
+        // Name and email live in columns of their own (searched and indexed); the JSON holds the rest.
+        profile.name = try row.optionalString("name")
+        profile.email = try row.optionalString("email")
         return User(
             id: try row.int64("id"),
             userid: try row.string("userid"),
             iamid: try row.string("iamid"),
-            profile: stored.profile(name: try row.optionalString("name"), email: try row.optionalString("email")),
+            profile: profile,
             permissions: try JSONColumn.decode([Permission].self, from: try row.string("permissions")),
             disabled: try row.bool("disabled"),
             systemGenerated: try row.bool("system_generated"),
@@ -238,7 +248,7 @@ public struct IdentityStore: Sendable {
     // MARK: Groups
 
     static let groupColumns = "id, iamid, name, email, description, created_at, updated_at"
-    public static let groupNotFound = WardenError.notFound("Group not found", code: "group.not_found")
+    public static let groupNotFound = WardenError.notFound("Group not found", code: .groupNotFound)
 
     public func createGroup(_ changes: GroupChanges, now: Date) async throws -> Group {
         let name = changes.name ?? ""
@@ -253,7 +263,7 @@ public struct IdentityStore: Sendable {
                 return try Self.group(from: row!)
             }
         } catch let error as WardenError where error.kind == .conflict {
-            throw WardenError.conflict("A group named \(name) already exists", code: "group.conflict")
+            throw WardenError.conflict("A group named \(name) already exists", code: .groupConflict)
         }
     }
 
@@ -297,7 +307,7 @@ public struct IdentityStore: Sendable {
                 return updated
             }
         } catch let error as WardenError where error.kind == .conflict {
-            throw WardenError.conflict("A group named \(changes.name ?? "") already exists", code: "group.conflict")
+            throw WardenError.conflict("A group named \(changes.name ?? "") already exists", code: .groupConflict)
         }
     }
 
@@ -332,7 +342,7 @@ public struct IdentityStore: Sendable {
 
     // MARK: Members
 
-    public static let memberNotFound = WardenError.notFound("Group member not found", code: "group.member_not_found")
+    public static let memberNotFound = WardenError.notFound("Group member not found", code: .groupMemberNotFound)
 
     public func addMember(groupId: Int64, userid: String, now: Date, by actorId: Int64? = nil) async throws -> GroupMembership {
         try await metastore.write { db in
@@ -346,7 +356,7 @@ public struct IdentityStore: Sendable {
                 try await SubscriptionReconciler.reconcile(dataSourceIds: nil, userIds: [member.id], actorId: actorId, now: now, on: db)
                 return GroupMembership(id: try row!.int64("id"), groupId: groupId, user: member)
             } catch where DatabaseErrors.isUniqueViolation(error) {
-                throw WardenError.conflict("User \(userid) is already a member of this group", code: "group.member_conflict")
+                throw WardenError.conflict("User \(userid) is already a member of this group", code: .groupMemberConflict)
             }
         }
     }
@@ -454,30 +464,5 @@ public struct IdentityStore: Sendable {
                 """).all()
             return Attributes.map(try rows.map { (key: try $0.string("attr_key"), value: try $0.string("attr_value")) })
         }
-    }
-
-}
-
-/// The profile fields without their own column, as stored in `users.profile`.
-struct StoredProfile: Codable, Equatable {
-    var phone: String?
-    var about: String?
-    var location: String?
-    var organization: String?
-    var position: String?
-    var externalUserIds: [String: String]
-
-    init(_ profile: UserProfile) {
-        phone = profile.phone
-        about = profile.about
-        location = profile.location
-        organization = profile.organization
-        position = profile.position
-        externalUserIds = profile.externalUserIds
-    }
-
-    func profile(name: String?, email: String?) -> UserProfile {
-        UserProfile(name: name, email: email, phone: phone, about: about, location: location,
-                    organization: organization, position: position, externalUserIds: externalUserIds)
     }
 }

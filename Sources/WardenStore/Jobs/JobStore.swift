@@ -1,7 +1,7 @@
 import Crypto
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 /// A job as claimed by one worker: the worker may record its outcome only while it still holds it.
 public struct JobLease: Sendable {
@@ -52,7 +52,7 @@ public struct JobStore: Sendable {
     @discardableResult
     static func enqueue(_ jobs: [NewJob], createdBy: Int64, now: Date, on db: any SQLDatabase) async throws -> [Job] {
         let created = jobs.map { job in
-            Job(id: UUID().uuidString.lowercased(), bulkId: job.bulkId, type: job.type, state: .created, payload: job.payload,
+            Job(id: job.id, bulkId: job.bulkId, type: job.type, state: .created, payload: job.payload,
                 output: nil, attempts: 0, maxAttempts: job.maxAttempts, dataSourceId: job.dataSourceId, createdBy: createdBy,
                 runAfter: now, createdAt: now, updatedAt: now)
         }
@@ -142,15 +142,15 @@ public struct JobStore: Sendable {
     public func fail(_ lease: JobLease, error message: String, permanent: Bool = false, now: Date) async throws -> JobState {
         let output = JSONValue.object(["error": .string(message)])
         let job = lease.job
-        let (state, runAfter): (JobState, Date?) = !permanent && job.attempts < job.maxAttempts
-            ? (.retry, now.addingTimeInterval(Job.backoff(afterAttempt: job.attempts))) : (.failed, nil)
+        guard let next = JobStateMachine.transition(from: job.state, on: .fail(permanent: permanent), attempts: job.attempts,
+                                                    maxAttempts: job.maxAttempts, now: now) else { throw Self.leaseLost }
         try await metastore.write { db in
-            try await Self.finish(lease, state: state, output: output, runAfter: runAfter, now: now, on: db)
+            try await Self.finish(lease, state: next.state, output: output, runAfter: next.runAfter, now: now, on: db)
         }
-        return state
+        return next.state
     }
 
-    public static let leaseLost = WardenError(.conflict, code: "job.lease_lost",
+    public static let leaseLost = WardenError(.conflict, code: .jobLeaseLost,
                                               message: "The job was taken over by another worker before it finished")
 
     /// Records a job's completion inside the transaction of its effect, so the two commit together: a job is never
@@ -200,7 +200,7 @@ public struct JobStore: Sendable {
 
     static func job(from row: any SQLRow) throws -> Job {
         guard let type = JobType(rawValue: try row.string("type")), let state = JobState(rawValue: try row.string("state")) else {
-            throw WardenError(.internalError, code: "metastore.corrupt", message: "A job in the metastore has an unknown type or state")
+            throw WardenError(.internalError, code: .metastoreCorrupt, message: "A job in the metastore has an unknown type or state")
         }
         return Job(
             id: try row.string("id"), bulkId: try row.optionalString("bulk_id"), type: type, state: state,

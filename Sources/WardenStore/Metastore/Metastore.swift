@@ -1,7 +1,7 @@
 import Foundation
-import Logging
-import SQLKit
-import WardenDomain
+public import Logging
+public import SQLKit
+public import WardenDomain
 
 public enum MetastoreKind: String, Sendable, CaseIterable {
     case sqlite, postgresql
@@ -31,9 +31,9 @@ public enum MetastoreLocation: Sendable, Equatable {
             break
         }
         if path.contains("://") {
-            throw .badRequest("must be a file path or a postgres:// URL", code: "config.invalid")
+            throw .badRequest("must be a file path or a postgres:// URL", code: .configInvalid)
         }
-        guard !path.isEmpty else { throw .badRequest("must not be empty", code: "config.invalid") }
+        guard !path.isEmpty else { throw .badRequest("must not be empty", code: .configInvalid) }
         return .sqlite(path: path)
     }
 }
@@ -62,11 +62,11 @@ public struct PostgresSettings: Sendable, Equatable {
 
     public static func parse(url text: String) throws(WardenError) -> PostgresSettings {
         guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
-            throw .badRequest("must be a URL like postgres://user:pass@host:5432/db", code: "config.invalid")
+            throw .badRequest("must be a URL like postgres://user:pass@host:5432/db", code: .configInvalid)
         }
         let database = String(components.path.drop(while: { $0 == "/" }))
         guard let user = components.user, !user.isEmpty, !database.isEmpty else {
-            throw .badRequest("must name a user and a database (postgres://user:pass@host:5432/db)", code: "config.invalid")
+            throw .badRequest("must name a user and a database (postgres://user:pass@host:5432/db)", code: .configInvalid)
         }
         var settings = PostgresSettings(
             host: host, port: components.port ?? 5432,
@@ -77,16 +77,16 @@ public struct PostgresSettings: Sendable, Equatable {
             switch item.name {
             case "sslmode":
                 guard let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
-                    throw .badRequest("sslmode must be disable, prefer or require", code: "config.invalid")
+                    throw .badRequest("sslmode must be disable, prefer or require", code: .configInvalid)
                 }
                 settings.tls = mode
             case "max_connections":
                 guard let value = item.value.flatMap(Int.init), value > 0 else {
-                    throw .badRequest("max_connections must be a positive integer", code: "config.invalid")
+                    throw .badRequest("max_connections must be a positive integer", code: .configInvalid)
                 }
                 settings.maxConnections = value
             default:
-                throw .badRequest("unknown URL parameter \(item.name)", code: "config.invalid")
+                throw .badRequest("unknown URL parameter \(item.name)", code: .configInvalid)
             }
         }
         return settings
@@ -148,9 +148,9 @@ public final class Metastore: Sendable {
             throw error
         } catch {
             if let conflict = DatabaseErrors.uniqueViolation(error) {
-                throw WardenError(.conflict, code: "metastore.conflict", message: conflict, cause: error)
+                throw WardenError(.conflict, code: .metastoreConflict, message: conflict, cause: error)
             }
-            throw WardenError(.internalError, code: "metastore.error", message: "The metastore could not complete the request", cause: error)
+            throw WardenError(.internalError, code: .metastoreError, message: "The metastore could not complete the request", cause: error)
         }
     }
 }

@@ -8,10 +8,12 @@ import SQLKit
 final class PostgresDriver: MetastoreDriver {
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
+    private let logger: Logger
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>) {
+    private init(client: PostgresClient, runTask: Task<Void, Never>, logger: Logger) {
         self.client = client
         self.runTask = runTask
+        self.logger = logger
     }
 
     /// Starts the client's pool and returns once it runs, so the first query does not race the pool's start.
@@ -37,7 +39,7 @@ final class PostgresDriver: MetastoreDriver {
                 await client.run()
             }
         }
-        return PostgresDriver(client: client, runTask: runTask)
+        return PostgresDriver(client: client, runTask: runTask, logger: logger)
     }
 
     func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
@@ -46,18 +48,16 @@ final class PostgresDriver: MetastoreDriver {
         }
     }
 
+    /// One transaction through PostgresNIO's `withTransaction`. It wraps whatever failed in a
+    /// `PostgresTransactionError`; the body's own error (a `WardenError`, a conflict) is what callers act on, so
+    /// that is what is thrown, then a failed COMMIT or BEGIN.
     func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            let db = connection.sql(queryLogLevel: .trace)
-            try await db.raw("BEGIN").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection.sql(queryLogLevel: .trace))
             }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.commitError ?? error.beginError ?? error
         }
     }
 

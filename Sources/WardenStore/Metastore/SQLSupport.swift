@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import SQLKit
 
 extension Date {

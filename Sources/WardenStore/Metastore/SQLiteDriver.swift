@@ -52,7 +52,7 @@ final class SQLiteDriver: MetastoreDriver {
     private static func restrictToOwner(_ path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw WardenError(.internalError, code: "metastore.error", message: "Could not create the SQLite metastore at \(path)")
+                throw WardenError(.internalError, code: .metastoreError, message: "Could not create the SQLite metastore at \(path)")
             }
         }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
@@ -117,7 +117,7 @@ actor SQLiteReaderPool {
     }
 
     func acquire() async throws -> SQLiteConnection {
-        if closed { throw WardenError(.unavailable, code: "metastore.closed", message: "The metastore is shutting down") }
+        if closed { throw WardenError(.unavailable, code: .metastoreClosed, message: "The metastore is shutting down") }
         if let connection = idle.popLast() { return connection }
         if opened < limit {
             opened += 1

@@ -1,13 +1,13 @@
-import Foundation
+public import Foundation
 import SQLKit
-import WardenDomain
+public import WardenDomain
 
 extension Metastore {
     static let keyCheckSetting = "master_key_check"
     static let keyCheckPlaintext = "warden-master-key-check"
 
     public static let masterKeyMismatch = WardenError(
-        .unavailable, code: "metastore.master_key_mismatch",
+        .unavailable, code: .metastoreMasterKeyMismatch,
         message: "This instance's master key is not the one this metastore's secrets were sealed with. Every instance that "
             + "shares a metastore needs the same key (WARDEN_MASTER_KEY, or the same <data-dir>/master.key); refusing to start.")
 

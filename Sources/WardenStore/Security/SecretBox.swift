@@ -1,6 +1,6 @@
 import Crypto
-import Foundation
-import WardenDomain
+public import Foundation
+public import WardenDomain
 
 /// Encrypts secrets at rest with AES-256-GCM: a fresh random nonce per value, and the owning
 /// record's id as associated data so a ciphertext moved to another record fails to open.
@@ -11,7 +11,7 @@ public struct SecretBox: Sendable {
     /// - Parameter masterKey: exactly 32 bytes.
     public init(masterKey: Data) throws(WardenError) {
         guard masterKey.count == 32 else {
-            throw WardenError(.internalError, code: "secret.bad_key", message: "The master key must be 32 bytes")
+            throw WardenError(.internalError, code: .secretBadKey, message: "The master key must be 32 bytes")
         }
         key = SymmetricKey(data: masterKey)
     }
@@ -41,6 +41,6 @@ public struct SecretBox: Sendable {
     }
 
     static let unreadable = WardenError(
-        .internalError, code: "secret.tampered",
+        .internalError, code: .secretTampered,
         message: "A stored secret could not be decrypted: it was altered or sealed with another master key")
 }

@@ -1,6 +1,6 @@
-import Foundation
-import SQLKit
-import WardenDomain
+public import Foundation
+public import SQLKit
+public import WardenDomain
 
 /// The tag vocabulary (a hierarchy of dotted names) and the tags attached to data sources and their columns.
 public struct TagStore: Sendable {
@@ -10,9 +10,9 @@ public struct TagStore: Sendable {
         self.metastore = metastore
     }
 
-    public static let notFound = WardenError.notFound("Tag not found", code: "tag.not_found")
-    public static let notAttached = WardenError.notFound("The tag is not attached to this model", code: "tag.not_attached")
-    public static let columnNotFound = WardenError.notFound("Column not found in the data source's dictionary", code: "column.not_found")
+    public static let notFound = WardenError.notFound("Tag not found", code: .tagNotFound)
+    public static let notAttached = WardenError.notFound("The tag is not attached to this model", code: .tagNotAttached)
+    public static let columnNotFound = WardenError.notFound("Column not found in the data source's dictionary", code: .columnNotFound)
 
     /// A tag's columns, aliased `t`, and whether it has children.
     static let tagColumns = """
@@ -240,7 +240,7 @@ public struct TagStore: Sendable {
                 let listed = unknown.map(\.element.value).filter { seen.insert($0).inserted }
                 let shown = listed.prefix(10).joined(separator: ", ") + (listed.count > 10 ? " and \(listed.count - 10) more" : "")
                 throw WardenError.badRequest("Unknown tags, so none were attached: \(shown). Create them with POST /tag first.",
-                                             code: "tag.unknown",
+                                             code: .tagUnknown,
                                              fields: unknown.map { FieldError(field: "[\($0.offset)].name", message: "is not an existing tag") })
             }
             let tagIds = Array(Set(ids.values)).sorted()

@@ -26,12 +26,48 @@ struct BlobRoutes {
     /// (`blobsWithoutIds`). A body that is not an array of entries is a 400.
     @Sendable func saveMetadata(_ request: Request, context: AuthenticatedContext) async throws -> BlobsSavedPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
-        let batch = try await service.saveMetadata(body, dataSourceId: id, caller: context.principal)
-        return BlobsSavedPayload(saved: batch.saved, withoutIds: batch.withoutIds, errors: batch.failures.map { failure in
-            BlobErrorPayload(index: failure.index, blobId: failure.blobId, message: failure.error.message,
-                             fields: failure.error.fields.isEmpty ? nil : failure.error.fields)
-        })
+        let batch = try Self.entries(try await request.decodeJSON(as: JSONValue.self, context: context))
+        try await service.saveMetadata(batch.drafts, dataSourceId: id, caller: context.principal)
+        return BlobsSavedPayload(saved: batch.drafts, withoutIds: batch.withoutIds, errors: batch.errors)
+    }
+
+    /// The entries of an array (or a single object): each is parsed on its own; one that repeats an earlier id, or
+    /// is not a valid blob, is reported by its index. A body of another shape is a 400.
+    static func entries(_ body: JSONValue) throws -> (drafts: [BlobDraft], withoutIds: Int, errors: [BlobErrorPayload]) {
+        let items: [JSONValue]
+        switch body {
+        case .array(let array): items = array
+        case .object(let object): items = [.object(object)]
+        default:
+            throw WardenError.badRequest("Request body must be an array of blobs ({blobId, filename, tags, date, filesize})",
+                                         code: .requestInvalidJson)
+        }
+        var drafts: [BlobDraft] = []
+        var errors: [BlobErrorPayload] = []
+        var withoutIds = 0
+        var seen = Set<String>()
+        for (index, item) in items.enumerated() {
+            guard let object = item.objectValue else {
+                errors.append(BlobErrorPayload(index: index, message: "must be an object, not \(item.typeName)"))
+                continue
+            }
+            if BlobDraft.lacksId(object) {
+                withoutIds += 1
+                continue
+            }
+            do {
+                let draft = try BlobDraft.parse(object, path: "")
+                guard seen.insert(draft.blobId).inserted else {
+                    errors.append(BlobErrorPayload(index: index, blobId: draft.blobId, message: "the blobId appears earlier in the payload"))
+                    continue
+                }
+                drafts.append(draft)
+            } catch {
+                errors.append(BlobErrorPayload(index: index, blobId: object["blobId"]?.stringValue, message: error.message,
+                                               fields: error.fields.isEmpty ? nil : error.fields))
+            }
+        }
+        return (drafts, withoutIds, errors)
     }
 
     // MARK: Content
@@ -41,9 +77,19 @@ struct BlobRoutes {
     /// the query winning. The request's `Content-Type` is kept and served back.
     @Sendable func persist(_ request: Request, context: AuthenticatedContext) async throws -> BlobsSavedPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let draft = try await service.persist(
-            try Self.persistMetadata(request), body: request.body, declaredLength: request.headers[.contentLength].flatMap(Int.init),
-            contentType: request.headers[.contentType] ?? "application/octet-stream", dataSourceId: id, caller: context.principal)
+        let metadata = try Self.persistMetadata(request)
+        guard !BlobDraft.lacksId(metadata) else {
+            throw WardenError.badRequest(
+                "`blobId` is required: pass it as a query parameter (?blobId=…) or in the X-Blob-Metadata header; the request body is the content",
+                code: .requestValidationFailed, fields: [FieldError(field: "blobId", message: "is required")])
+        }
+        let draft = try BlobDraft.parse(metadata, path: "")
+        let contentType = request.headers[.contentType] ?? "application/octet-stream"
+        guard Text.isPrintable(contentType, maxLength: 255) else {
+            throw WardenError.badRequest("Content-Type must be at most 255 printable characters", code: .requestInvalidHeader)
+        }
+        try await service.persist(draft, body: request.body, declaredLength: request.headers[.contentLength].flatMap(Int.init),
+                                  contentType: contentType, dataSourceId: id, caller: context.principal)
         return BlobsSavedPayload(saved: [draft])
     }
 

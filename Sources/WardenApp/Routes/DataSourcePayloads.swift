@@ -274,3 +274,38 @@ struct BulkPayload: ResponseEncodable {
     var bulkId: String
     var jobsCreated: Int
 }
+
+/// `GET /dataSource/{id}/test`, and the `statusInfo` it records: each check `{status, message, lastAttempted}`
+/// (a null `lastAttempted` for checks not run), `lastAttempt.date`, and the overall `status`.
+struct HealthReportPayload: ResponseEncodable, Sendable {
+    struct Check: Encodable, Sendable {
+        var status: HealthReport.Check.Status
+        var message: String
+        var lastAttempted: Nullable<Date>
+
+        init(_ check: HealthReport.Check) {
+            status = check.status
+            message = check.message
+            lastAttempted = Nullable(check.lastAttempted)
+        }
+    }
+
+    struct Attempt: Encodable, Sendable { var date: Date }
+
+    var sql, stats, columnEvolution, fingerprint, schemaEvolution, globalPolicy, highCardinality: Check
+    var lastAttempt: Attempt
+    /// Absent from the stored `statusInfo`, whose status is the source's own `status`.
+    var status: String?
+
+    init(_ report: HealthReport, withStatus: Bool = true) {
+        sql = Check(report.sql)
+        stats = Check(report.stats)
+        columnEvolution = Check(report.columnEvolution)
+        fingerprint = Check(report.fingerprint)
+        schemaEvolution = Check(report.schemaEvolution)
+        globalPolicy = Check(report.globalPolicy)
+        highCardinality = Check(report.highCardinality)
+        lastAttempt = Attempt(date: report.attemptedAt)
+        status = withStatus ? (report.passed ? "passed" : "failed") : nil
+    }
+}

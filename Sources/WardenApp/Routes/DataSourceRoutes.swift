@@ -213,7 +213,8 @@ struct DataSourceRoutes {
         guard !input.ids.isEmpty, input.ids.count <= 10_000, input.ids.allSatisfy({ $0 > 0 }) else {
             throw WardenError.badRequest("`ids` must list 1 to 10000 positive data source ids", code: .requestValidationFailed)
         }
-        let (bulkId, jobs) = try await service.bulk(action, ids: input.ids, update: input.update, caller: context.principal)
+        let change = try DataSourceService.change(action, update: input.update)
+        let (bulkId, jobs) = try await service.bulk(change, ids: input.ids, caller: context.principal)
         return BulkPayload(bulkId: bulkId, jobsCreated: jobs)
     }
 
@@ -227,9 +228,8 @@ struct DataSourceRoutes {
         return BulkPayload(bulkId: bulkId, jobsCreated: jobs)
     }
 
-    @Sendable func test(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
-        let id = try Self.id(context.parameters)
-        return try await service.healthCheck(of: id, caller: context.principal)
+    @Sendable func test(_ request: Request, context: AuthenticatedContext) async throws -> HealthReportPayload {
+        HealthReportPayload(try await service.healthCheck(of: try Self.id(context.parameters), caller: context.principal))
     }
 
     static func id(_ parameters: Parameters) throws -> Int64 {

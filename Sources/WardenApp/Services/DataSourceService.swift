@@ -69,17 +69,13 @@ struct DataSourceService: Sendable {
 
     /// Runs the real checks against the warehouse and records the outcome. A check that does not hold is
     /// reported as `failed` with what went wrong; the check itself never fails the request.
-    func healthCheck(of id: Int64, caller: Principal) async throws -> JSONValue {
+    func healthCheck(of id: Int64, caller: Principal) async throws -> HealthReport {
         let source = try await access.require([.owner, .expert], on: id, caller: caller)
-        let actorId = caller.userId
         let now = clock.now()
-        let stamp = JSONValue.string(now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
-        func check(_ passed: Bool, _ message: String) -> JSONValue {
-            .object(["status": .string(passed ? "passed" : "failed"), "message": .string(message), "lastAttempted": stamp])
-        }
-        var sql: JSONValue
-        var stats: JSONValue
-        var columns: JSONValue
+        func check(_ passed: Bool, _ message: String) -> HealthReport.Check { .result(passed, message, at: now) }
+        var sql: HealthReport.Check
+        var stats: HealthReport.Check
+        var columns: HealthReport.Check
         do {
             guard let handler = try await dataSources.handler(dataSourceId: source.id) else { throw DataSourceStore.notFound }
             let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
@@ -108,33 +104,28 @@ struct DataSourceService: Sendable {
             stats = check(false, "Not run: the warehouse check failed")
             columns = check(false, "Not run: the warehouse check failed")
         }
-        let passed = [sql, stats, columns].allSatisfy { $0.objectValue?["status"] == .string("passed") }
-        // The documented checks Warden does not run yet say so, rather than being absent.
-        func notRun(_ message: String) -> JSONValue { .object(["status": .string("notRun"), "message": .string(message), "lastAttempted": .null]) }
-        var info: [String: JSONValue] = ["sql": sql, "stats": stats, "columnEvolution": columns, "lastAttempt": .object(["date": stamp]),
-                                         "fingerprint": notRun("Warden does not compute fingerprints"),
-                                         "schemaEvolution": notRun("Schema monitoring is not built yet"),
-                                         "globalPolicy": notRun("Warden has no data policies yet")]
-        let checked = source.highCardinalityCheckedAt.map { JSONValue.string(ISODate.format($0)) } ?? .null
-        info["highCardinality"] = source.highCardinalityColumn.map {
-            .object(["status": .string("passed"), "message": .string($0), "lastAttempted": checked])
-        } ?? notRun("The high cardinality job has not found a column yet")
-        try await dataSources.recordHealth(id: source.id, status: passed ? "passed" : "failed", info: .object(info), actorId: actorId, now: now)
-        info["status"] = .string(passed ? "passed" : "failed")
-        return .object(info)
+        let highCardinality = source.highCardinalityColumn.map {
+            HealthReport.Check(.passed, $0, lastAttempted: source.highCardinalityCheckedAt)
+        } ?? .notRun("The high cardinality job has not found a column yet")
+        let report = HealthReport(sql: sql, stats: stats, columnEvolution: columns, highCardinality: highCardinality, attemptedAt: now)
+        try await dataSources.recordHealth(id: source.id, status: report.passed ? "passed" : "failed",
+                                           info: try JSONValue.encoded(HealthReportPayload(report, withStatus: false),
+                                                                       encoder: WardenJSON.makeEncoder()),
+                                           actorId: caller.userId, now: now)
+        return report
     }
 
     // MARK: Bulk
 
     /// One job per data source; each job is its own transaction, so one failure does not undo the others.
-    func bulk(_ action: BulkAction, ids: [Int64], update: JSONValue?, caller: Principal) async throws -> (String, Int) {
-        try Self.validate(action, update: update)
+    func bulk(_ change: BulkChange, ids: [Int64], caller: Principal) async throws -> (String, Int) {
+        let action = change.action
         let bulkId = idGenerator.id(prefix: "bulk_ds_update_")
         let ids = Array(Set(ids)).sorted()
         // What a delete does is fixed now, from the state the caller saw: a re-run must not turn a disable into a purge.
         let disabled = action == .delete ? try await dataSources.disabledStates(ids: ids) : [:]
         let created = try await jobs.enqueue(ids.map { id in
-            var payload: [String: JSONValue] = ["action": .string(action.rawValue), "update": update ?? .null]
+            var payload: [String: JSONValue] = ["action": .string(action.rawValue), "update": change.update]
             if action == .delete { payload["intent"] = .string(DeleteIntent(sourceIsDisabled: disabled[id] ?? false).rawValue) }
             return NewJob(id: idGenerator.id(), type: .dataSourceBulk, payload: .object(payload), dataSourceId: id, bulkId: bulkId, maxAttempts: 3)
         }, createdBy: caller.userId, now: clock.now())
@@ -156,19 +147,19 @@ struct DataSourceService: Sendable {
         return (bulkId, created.count)
     }
 
-    static func validate(_ action: BulkAction, update: JSONValue?) throws {
+    /// The change a bulk request asks for: `update` parsed for the actions that take one.
+    static func change(_ action: BulkAction, update: JSONValue?) throws -> BulkChange {
         switch action {
-        case .addUsers:
-            _ = try members(in: update)
-        case .tags:
-            _ = try tagNames(in: update)
-        case .disable, .restore, .delete:
-            break
+        case .addUsers: .addUsers(try members(in: update))
+        case .tags: .tags(try tagNames(in: update))
+        case .disable: .disable
+        case .restore: .restore
+        case .delete: .delete
         }
     }
 
     /// `update` for add-users: `[{id, state}]`, or that list under `users` or `profiles`.
-    static func members(in update: JSONValue?) throws -> [(profileId: Int64, state: MemberState)] {
+    static func members(in update: JSONValue?) throws -> [BulkMember] {
         let items: [JSONValue]
         switch update {
         case .array(let list)?: items = list
@@ -180,7 +171,7 @@ struct DataSourceService: Sendable {
                                          code: .requestValidationFailed)
         }
         var validator = Validator()
-        var result: [(Int64, MemberState)] = []
+        var result: [BulkMember] = []
         for (index, item) in items.enumerated() {
             var fields = JSONFields(item.objectValue ?? [:], path: "update[\(index)]", validator: validator)
             let id = fields.int("id", required: true)
@@ -190,7 +181,7 @@ struct DataSourceService: Sendable {
                 validator.add("update[\(index)].state", "must be one of: subscribed, expert, owner")
                 continue
             }
-            if let id { result.append((Int64(id), memberState)) }
+            if let id { result.append(BulkMember(profileId: Int64(id), state: memberState)) }
         }
         try validator.finish()
         return result
@@ -247,7 +238,7 @@ struct DataSourceService: Sendable {
             changes.deleted = disable
             _ = try await dataSources.update(id: id, changes: changes, actorId: caller, now: now, completing: completion())
         case .addUsers:
-            try await dataSources.setMembers(try Self.members(in: payload["update"]), dataSourceId: id, actorId: caller, now: now,
+            try await dataSources.setMembers(try Self.members(in: payload["update"]).map { ($0.profileId, $0.state) }, dataSourceId: id, actorId: caller, now: now,
                                              completing: completion())
         case .tags:
             _ = try await tags.attach(try Self.tagNames(in: payload["update"]).map { try TagName($0) }, to: .dataSource(id), by: caller,

@@ -31,6 +31,47 @@ public enum BulkAction: String, Sendable, CaseIterable, Codable {
     case disable, restore, delete, tags
 }
 
+/// One `PUT /dataSource/bulk/{type}` request, parsed: the action and what it carries.
+public enum BulkChange: Sendable, Equatable {
+    case addUsers([BulkMember])
+    case tags([String])
+    case disable, restore, delete
+
+    public var action: BulkAction {
+        switch self {
+        case .addUsers: .addUsers
+        case .tags: .tags
+        case .disable: .disable
+        case .restore: .restore
+        case .delete: .delete
+        }
+    }
+
+    /// The `update` a job of this change keeps in its payload, in the request's own form, so that a job enqueued
+    /// before an upgrade reads the same way.
+    public var update: JSONValue {
+        switch self {
+        case .addUsers(let members):
+            .array(members.map { .object(["id": .int($0.profileId), "state": .string($0.state.rawValue)]) })
+        case .tags(let names):
+            .object(["tags": .array(names.map { .object(["name": .string($0)]) })])
+        case .disable, .restore, .delete:
+            .null
+        }
+    }
+}
+
+/// A user that a bulk `add-users` makes a member, and as what.
+public struct BulkMember: Sendable, Equatable {
+    public var profileId: Int64
+    public var state: MemberState
+
+    public init(profileId: Int64, state: MemberState) {
+        self.profileId = profileId
+        self.state = state
+    }
+}
+
 /// What a bulk `delete` does to one data source, decided when the job is enqueued from the state the caller saw:
 /// an enabled source is disabled, a disabled one purged. A re-run does the same, whatever it finds.
 public enum DeleteIntent: String, Sendable, Codable {

@@ -1,74 +1,244 @@
 import Foundation
+import Hummingbird
 import WardenDomain
 import WardenStore
 
-// Bodies of the access and task routes, in the specification's field names. They are built as JSON values so that
-// the nulls the specification shows (`"admin": null`) are written rather than left out.
+// Bodies of the access and task routes, in the specification's field names. `Nullable` writes the nulls the
+// specification shows (`"admin": null`) rather than leaving the keys out.
 
-enum AccessPayloads {
-    static func date(_ date: Date?) -> JSONValue { date.map { .string(ISODate.format($0)) } ?? .null }
-    static func int(_ value: Int64?) -> JSONValue { value.map(JSONValue.int) ?? .null }
-    static func string(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+/// A subscription as `POST /dataSource/subscribe`, `POST /dataSource/{id}/access` and `PUT …/access/{id}` answer it.
+struct SubscriptionPayload: ResponseEncodable, Sendable {
+    var id: Int64
+    var modelId: String
+    var modelType = "datasource"
+    var state: MemberState
+    var metadata: JSONValue
+    var admin: Nullable<Int64>
+    var denialReasoning: Nullable<String> = nil
+    var profile: Nullable<Int64>
+    var group: Nullable<Int64>
+    var expiration: Nullable<Date>
+    var acknowledgeRequired = false
+    var createdAt: Date
+    var updatedAt: Date
+    var approved: Bool
+    var approvals: [ApprovalPayload]
+    /// Only in the answer to a change: the state before it.
+    var originalState: MemberState?
 
-    /// A subscription as `POST /dataSource/subscribe`, `POST /dataSource/{id}/access` and `PUT …/access/{id}` answer it.
-    static func subscription(_ subscription: Subscription, denialReasoning: String? = nil, originalState: MemberState? = nil) -> JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .int(subscription.id), "modelId": .string(String(subscription.dataSourceId)), "modelType": .string("datasource"),
-            "state": .string(subscription.state.rawValue), "metadata": subscription.metadata ?? .object([:]),
-            "admin": int(subscription.adminId), "denialReasoning": string(denialReasoning),
-            "profile": int(subscription.userId), "group": int(subscription.groupId), "expiration": date(subscription.expiration),
-            "acknowledgeRequired": .bool(false), "createdAt": date(subscription.createdAt), "updatedAt": date(subscription.updatedAt),
-            "approved": .bool(subscription.approved), "approvals": .array(subscription.approvals.map { approval($0) }),
-        ]
-        if let originalState { object["originalState"] = .string(originalState.rawValue) }
-        return .object(object)
+    init(_ subscription: Subscription, originalState: MemberState? = nil) {
+        id = subscription.id
+        modelId = String(subscription.dataSourceId)
+        state = subscription.state
+        metadata = subscription.metadata ?? .object([:])
+        admin = Nullable(subscription.adminId)
+        profile = Nullable(subscription.userId)
+        group = Nullable(subscription.groupId)
+        expiration = Nullable(subscription.expiration)
+        createdAt = subscription.createdAt
+        updatedAt = subscription.updatedAt
+        approved = subscription.approved
+        approvals = subscription.approvals.map(ApprovalPayload.init)
+        self.originalState = originalState
     }
+}
 
-    static func approval(_ step: ApprovalStep) -> JSONValue {
-        .object([
-            "requiredPermission": .string(step.requirement.requiredPermission), "state": .string(step.state.rawValue),
-            "specificApproverRequired": .bool(step.requirement.specificApprover != nil), "specificApprover": int(step.requirement.specificApprover),
-            "approverId": int(step.approverId), "approver": string(step.approverName), "reason": string(step.reason),
-            "decidedAt": date(step.decidedAt), "ownerModelId": .null, "ownerModelName": .null,
-        ])
+/// One approval step of a request.
+struct ApprovalPayload: Encodable, Sendable {
+    var requiredPermission: String
+    var state: ApprovalStep.State
+    var specificApproverRequired: Bool
+    var specificApprover: Nullable<Int64>
+    var approverId: Nullable<Int64>
+    var approver: Nullable<String>
+    var reason: Nullable<String>
+    var decidedAt: Nullable<Date>
+    var ownerModelId: Nullable<Int64> = nil
+    var ownerModelName: Nullable<String> = nil
+
+    init(_ step: ApprovalStep) {
+        requiredPermission = step.requirement.requiredPermission
+        state = step.state
+        specificApproverRequired = step.requirement.specificApprover != nil
+        specificApprover = Nullable(step.requirement.specificApprover)
+        approverId = Nullable(step.approverId)
+        approver = Nullable(step.approverName)
+        reason = Nullable(step.reason)
+        decidedAt = Nullable(step.decidedAt)
     }
+}
 
-    /// One row of `GET /dataSource/{id}/access`.
-    static func accessEntry(_ entry: AccessEntry, caller: ApproverStanding) -> JSONValue {
+/// `GET /dataSource/{id}/access`.
+struct AccessListPayload: ResponseEncodable, Sendable {
+    var count: Int
+    var users: [AccessEntryPayload]
+}
+
+/// One row of `GET /dataSource/{id}/access`: a user's or a group's membership.
+struct AccessEntryPayload: Encodable, Sendable {
+    var profile: Nullable<Int64>
+    var name: Nullable<String>
+    var iamid: Nullable<String>
+    var userid: Nullable<String>
+    var email: Nullable<String>
+    var type: String
+    var group: Nullable<Int64>
+    var admin: Nullable<String>
+    var approved: Bool
+    var state: MemberState
+    var systemGenerated: Bool
+    var lastExternalRefresh: Nullable<Date> = nil
+    var subscriptionId: Int64
+    var expiration: Nullable<Date>
+    var createdAt: Date
+    var updatedAt: Date
+    var approvals: [ApprovalPayload]
+    var currentUserCanApprove: Bool
+
+    init(_ entry: AccessEntry, caller: ApproverStanding) {
         let subscription = entry.subscription
-        let isGroupRow = entry.user == nil
-        let canApprove = !subscription.stepsDecidable(by: caller).isEmpty
-        return .object([
-            "profile": int(entry.user?.id), "name": string(entry.user?.profile.name ?? entry.group?.name),
-            "iamid": string(entry.user?.iamid ?? entry.group?.iamid), "userid": string(entry.user?.userid),
-            "email": string(entry.user?.profile.email ?? entry.group?.email), "type": .string(isGroupRow ? "group" : "user"),
-            "group": int(entry.group?.id), "admin": string(entry.adminName), "approved": .bool(subscription.approved),
-            "state": .string(subscription.state.rawValue), "systemGenerated": .bool(entry.user?.systemGenerated ?? false),
-            "lastExternalRefresh": .null, "subscriptionId": .int(subscription.id), "expiration": date(subscription.expiration),
-            "createdAt": date(subscription.createdAt), "updatedAt": date(subscription.updatedAt),
-            "approvals": .array(subscription.approvals.map { approval($0) }), "currentUserCanApprove": .bool(canApprove),
-        ])
+        profile = Nullable(entry.user?.id)
+        name = Nullable(entry.user?.profile.name ?? entry.group?.name)
+        iamid = Nullable(entry.user?.iamid ?? entry.group?.iamid)
+        userid = Nullable(entry.user?.userid)
+        email = Nullable(entry.user?.profile.email ?? entry.group?.email)
+        type = entry.user == nil ? "group" : "user"
+        group = Nullable(entry.group?.id)
+        admin = Nullable(entry.adminName)
+        approved = subscription.approved
+        state = subscription.state
+        systemGenerated = entry.user?.systemGenerated ?? false
+        subscriptionId = subscription.id
+        expiration = Nullable(subscription.expiration)
+        createdAt = subscription.createdAt
+        updatedAt = subscription.updatedAt
+        approvals = subscription.approvals.map(ApprovalPayload.init)
+        currentUserCanApprove = !subscription.stepsDecidable(by: caller).isEmpty
+    }
+}
+
+/// `POST /dataSource/subscribe`: what was granted or requested, and each refusal with the error envelope's fields.
+struct SubscribeResultPayload: ResponseEncodable, Sendable {
+    var success: [SubscriptionPayload]
+    var inError: [JSONValue]
+
+    init(success: [Subscription], inError: [AccessService.SubscribeFailure]) {
+        self.success = success.map { SubscriptionPayload($0) }
+        self.inError = inError.map { failure in
+            ErrorMiddleware.fields(of: failure.error, adding: [
+                "dataSourceId": .int(failure.dataSourceId), "modelId": .string(String(failure.dataSourceId)),
+                "denialReasoning": failure.denialReasoning.map(JSONValue.string) ?? .null,
+            ])
+        }
+    }
+}
+
+/// `POST /subscription/approve|deny`: the requests that could not be decided.
+struct DecisionResultPayload: ResponseEncodable, Sendable {
+    var failures: [JSONValue]
+
+    init(_ failures: [DecisionFailure]) {
+        self.failures = failures.map { ErrorMiddleware.fields(of: $0.error, adding: ["id": .int($0.id)]) }
+    }
+}
+
+struct PersonPayload: Encodable, Sendable {
+    var id: Int64
+    var name: Nullable<String>
+    var email: Nullable<String>
+
+    init(_ person: PersonSummary) {
+        id = person.id
+        name = Nullable(person.name)
+        email = Nullable(person.email)
+    }
+}
+
+/// A task as the task routes list it; `fullCount` is the size of the whole result, as the specification shows.
+struct TaskPayload: ResponseEncodable, Sendable {
+    struct DataSourceRef: Encodable, Sendable {
+        var id: Int64
+        var name: String
     }
 
-    static func person(_ person: PersonSummary) -> JSONValue {
-        .object(["id": .int(person.id), "name": string(person.name), "email": string(person.email)])
+    var id: Int64
+    var state: TaskState
+    var type: TaskType
+    var reason: Nullable<String>
+    var targetNames: [Nullable<String>]
+    var targetEmails: [Nullable<String>]
+    var requester: PersonPayload
+    var dataSource: DataSourceRef
+    var subscriptionId: Nullable<Int64>
+    var outcome: Nullable<TaskOutcome>
+    var handledBy: Nullable<Int64>
+    var createdAt: Date
+    var updatedAt: Date
+    var completedAt: Nullable<Date>
+    var fullCount: Int?
+    /// Only when one task is read on its own.
+    var metadata: JSONValue?
+
+    init(_ task: AccessTask, fullCount: Int? = nil, includeMetadata: Bool = false) {
+        id = task.id
+        state = task.state
+        type = task.type
+        reason = Nullable(task.reason)
+        targetNames = task.targets.map { Nullable($0.name) }
+        targetEmails = task.targets.map { Nullable($0.email) }
+        requester = PersonPayload(task.requester)
+        dataSource = DataSourceRef(id: task.dataSourceId, name: task.dataSourceName)
+        subscriptionId = Nullable(task.subscriptionId)
+        outcome = Nullable(task.outcome)
+        handledBy = Nullable(task.handledBy)
+        createdAt = task.createdAt
+        updatedAt = task.updatedAt
+        completedAt = Nullable(task.completedAt)
+        self.fullCount = fullCount
+        metadata = includeMetadata ? task.metadata ?? .object([:]) : nil
     }
 
-    /// A task as the task routes list it; `fullCount` is the size of the whole result, as the specification shows.
-    static func task(_ task: AccessTask, fullCount: Int? = nil, includeMetadata: Bool = false) -> JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .int(task.id), "state": .string(task.state.rawValue), "type": .string(task.type.rawValue), "reason": string(task.reason),
-            "targetNames": .array(task.targets.map { string($0.name) }), "targetEmails": .array(task.targets.map { string($0.email) }),
-            "requester": person(task.requester), "dataSource": .object(["id": .int(task.dataSourceId), "name": .string(task.dataSourceName)]),
-            "subscriptionId": int(task.subscriptionId), "outcome": string(task.outcome?.rawValue), "handledBy": int(task.handledBy),
-            "createdAt": date(task.createdAt), "updatedAt": date(task.updatedAt), "completedAt": date(task.completedAt),
-        ]
-        if let fullCount { object["fullCount"] = .int(Int64(fullCount)) }
-        if includeMetadata { object["metadata"] = task.metadata ?? .object([:]) }
-        return .object(object)
+    static func page(_ page: Page<AccessTask>) -> [TaskPayload] {
+        page.items.map { TaskPayload($0, fullCount: page.count) }
+    }
+}
+
+/// `GET /dataSource/tasks/pending`: each side as asked, a count, the tasks, or the tasks counted or grouped by source.
+struct PendingTasksPayload: ResponseEncodable, Sendable {
+    struct DataSourceCount: Encodable, Sendable {
+        var dataSourceId: Int64
+        var dataSourceName: String
+        var count: Int
     }
 
-    static func tasks(_ page: Page<AccessTask>) -> JSONValue {
-        .array(page.items.map { task($0, fullCount: page.count) })
+    struct DataSourceGroup: Encodable, Sendable {
+        var dataSourceId: Int64
+        var rows: [TaskPayload]
     }
+
+    enum Side: Encodable, Sendable {
+        case count(Int)
+        case tasks([TaskPayload])
+        case counts([DataSourceCount])
+        case groups([DataSourceGroup])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .count(let count): try container.encode(count)
+            case .tasks(let tasks): try container.encode(tasks)
+            case .counts(let counts): try container.encode(counts)
+            case .groups(let groups): try container.encode(groups)
+            }
+        }
+    }
+
+    var outgoing: Side
+    var incoming: Side
+}
+
+/// `GET /dataSource/{id}/tasks`: `{hits, count}`, or `{count}` alone with `countOnly`.
+struct TaskHitsPayload: ResponseEncodable, Sendable {
+    var hits: [TaskPayload]?
+    var count: Int
 }

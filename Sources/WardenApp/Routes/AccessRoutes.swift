@@ -24,7 +24,7 @@ struct AccessRoutes {
     // MARK: Subscribing
 
     /// `?dataSourceId=` and/or `{"dataSourceIds": [...]}`, optionally for a group (`groupId`) and naming approvers.
-    @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func subscribe(_ request: Request, context: AuthenticatedContext) async throws -> SubscribeResultPayload {
         let body = try await request.decodeOptionalJSON(as: [String: JSONValue].self, context: context)
         var fields = JSONFields(body, path: "")
         var ids = try QueryReader(request: request).int("dataSourceId").map { [Int64($0)] } ?? []
@@ -42,15 +42,7 @@ struct AccessRoutes {
         try validator.finish()
 
         let result = try await service.subscribe(to: ids, groupId: groupId, chosenApprovers: chosen, metadata: metadata, caller: context.principal)
-        return .object([
-            "success": .array(result.success.map { AccessPayloads.subscription($0) }),
-            "inError": .array(result.inError.map { failure in
-                ErrorMiddleware.fields(of: failure.error, adding: [
-                    "dataSourceId": .int(failure.dataSourceId), "modelId": .string(String(failure.dataSourceId)),
-                    "denialReasoning": AccessPayloads.string(failure.denialReasoning),
-                ])
-            }),
-        ])
+        return SubscribeResultPayload(success: result.success, inError: result.inError)
     }
 
     /// The approvers a requester names: `[{"requiredPermission": "OWNER", "specificApprover": 12}]`.
@@ -77,7 +69,7 @@ struct AccessRoutes {
 
     // MARK: Members
 
-    @Sendable func members(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func members(_ request: Request, context: AuthenticatedContext) async throws -> AccessListPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         let reader = QueryReader(request: request)
         var query = AccessQuery()
@@ -94,11 +86,11 @@ struct AccessRoutes {
                                              code: .accessSchemaEvolutionNotImplemented)
         }
         let (page, standing) = try await service.members(of: id, query: query, caller: context.principal)
-        return .object(["count": .int(Int64(page.count)), "users": .array(page.items.map { AccessPayloads.accessEntry($0, caller: standing) })])
+        return AccessListPayload(count: page.count, users: page.items.map { AccessEntryPayload($0, caller: standing) })
     }
 
     /// `{"state": "subscribed", "profileId": 3}` or `{"groupId": 5, …}`, optionally with an `expiration` in the future.
-    @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func grant(_ request: Request, context: AuthenticatedContext) async throws -> SubscriptionPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         var fields = JSONFields(try await request.decodeJSON(as: [String: JSONValue].self, context: context), path: "")
         let state = Self.state(&fields)
@@ -110,11 +102,11 @@ struct AccessRoutes {
         try validator.finish()
         let subscriber: Subscriber = profileId.map(Subscriber.user) ?? .group(groupId!)
         let subscription = try await service.grant(on: id, to: subscriber, state: state!, expiration: expiration ?? nil, caller: context.principal)
-        return AccessPayloads.subscription(subscription)
+        return SubscriptionPayload(subscription)
     }
 
     /// `{"state": "expert"}`, optionally with a new `expiration` (null removes it).
-    @Sendable func change(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func change(_ request: Request, context: AuthenticatedContext) async throws -> SubscriptionPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         let subscriptionId = try context.parameters.id("subscriptionId", notFound: SubscriptionStore.notFound)
         var fields = JSONFields(try await request.decodeJSON(as: [String: JSONValue].self, context: context), path: "")
@@ -123,13 +115,13 @@ struct AccessRoutes {
         try fields.validator.finish()
         let (subscription, original) = try await service.change(subscriptionId, on: id, state: state!, expiration: expiration,
                                                                  caller: context.principal)
-        return AccessPayloads.subscription(subscription, originalState: original)
+        return SubscriptionPayload(subscription, originalState: original)
     }
 
-    @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func remove(_ request: Request, context: AuthenticatedContext) async throws -> SubscriptionPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         let subscriptionId = try context.parameters.id("subscriptionId", notFound: SubscriptionStore.notFound)
-        return AccessPayloads.subscription(try await service.remove(subscriptionId, from: id, caller: context.principal))
+        return SubscriptionPayload(try await service.remove(subscriptionId, from: id, caller: context.principal))
     }
 
     private static func state(_ fields: inout JSONFields) -> MemberState? {
@@ -155,17 +147,17 @@ struct AccessRoutes {
 
     // MARK: Approvals
 
-    @Sendable func approve(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func approve(_ request: Request, context: AuthenticatedContext) async throws -> DecisionResultPayload {
         try await decide(request, context: context, approve: true)
     }
 
-    @Sendable func deny(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func deny(_ request: Request, context: AuthenticatedContext) async throws -> DecisionResultPayload {
         try await decide(request, context: context, approve: false)
     }
 
     /// `{"requests": [{"id": <subscriptionId>, "reason": "…"}]}` → `{"failures": [...]}`. When nothing could be
     /// decided and every failure has the same cause, that cause is the answer (403 for the wrong approver).
-    private func decide(_ request: Request, context: AuthenticatedContext, approve: Bool) async throws -> JSONValue {
+    private func decide(_ request: Request, context: AuthenticatedContext, approve: Bool) async throws -> DecisionResultPayload {
         var fields = JSONFields(try await request.decodeJSON(as: [String: JSONValue].self, context: context), path: "")
         let values = fields.array("requests")
         var validator = fields.validator
@@ -187,6 +179,6 @@ struct AccessRoutes {
            failures.allSatisfy({ $0.error.kind == first.kind }) {
             throw first
         }
-        return .object(["failures": .array(failures.map { ErrorMiddleware.fields(of: $0.error, adding: ["id": .int($0.id)]) })])
+        return DecisionResultPayload(failures)
     }
 }

@@ -35,7 +35,7 @@ struct TaskRoutes {
 
     /// `{outgoing, incoming}`: pending tasks the caller created, and pending tasks waiting for them. `countOnly`
     /// answers the two counts; `countByDataSource` and `groupByDataSource` group each side by data source.
-    @Sendable func pending(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func pending(_ request: Request, context: AuthenticatedContext) async throws -> PendingTasksPayload {
         let reader = QueryReader(request: request)
         if try reader.bool("countBySchemaEvolution") == true || reader.string("schemaEvolutionConnectionString") != nil {
             throw WardenError.notImplemented("Grouping tasks by schema evolution needs schema evolution, which Warden does not have yet",
@@ -47,31 +47,28 @@ struct TaskRoutes {
         let groupByDataSource = try reader.bool("groupByDataSource") ?? false
         if countByDataSource || groupByDataSource { query.paging = Paging(size: Paging.maxSize, offset: 0) }
         let result = try await service.pendingTasks(for: context.principal, query: query)
-        func side(_ page: Page<AccessTask>) -> JSONValue {
-            if countOnly { return .int(Int64(page.count)) }
-            guard countByDataSource || groupByDataSource else { return AccessPayloads.tasks(page) }
+        func side(_ page: Page<AccessTask>) -> PendingTasksPayload.Side {
+            if countOnly { return .count(page.count) }
+            guard countByDataSource || groupByDataSource else { return .tasks(TaskPayload.page(page)) }
             var order: [Int64] = []
             var groups: [Int64: [AccessTask]] = [:]
             for task in page.items {
                 if groups[task.dataSourceId] == nil { order.append(task.dataSourceId) }
                 groups[task.dataSourceId, default: []].append(task)
             }
-            return .array(order.map { id in
-                let tasks = groups[id]!
-                return countByDataSource
-                    ? .object(["dataSourceId": .int(id), "dataSourceName": .string(tasks[0].dataSourceName), "count": .int(Int64(tasks.count))])
-                    : .object(["dataSourceId": .int(id), "rows": .array(tasks.map { AccessPayloads.task($0, fullCount: tasks.count) })])
-            })
+            return countByDataSource
+                ? .counts(order.map { .init(dataSourceId: $0, dataSourceName: groups[$0]![0].dataSourceName, count: groups[$0]!.count) })
+                : .groups(order.map { id in .init(dataSourceId: id, rows: groups[id]!.map { TaskPayload($0, fullCount: groups[id]!.count) }) })
         }
-        return .object(["outgoing": side(result.outgoing), "incoming": side(result.incoming)])
+        return PendingTasksPayload(outgoing: side(result.outgoing), incoming: side(result.incoming))
     }
 
-    @Sendable func forDataSource(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func forDataSource(_ request: Request, context: AuthenticatedContext) async throws -> TaskHitsPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         let reader = QueryReader(request: request)
         let page = try await service.tasks(of: id, query: try Self.query(reader, defaultOrder: .desc), caller: context.principal)
-        if try reader.bool("countOnly") == true { return .object(["count": .int(Int64(page.count))]) }
-        return .object(["hits": AccessPayloads.tasks(page), "count": .int(Int64(page.count))])
+        if try reader.bool("countOnly") == true { return TaskHitsPayload(count: page.count) }
+        return TaskHitsPayload(hits: TaskPayload.page(page), count: page.count)
     }
 
     /// Handles the task and answers `{"result": …}`: for query help, the query and what was asked.
@@ -81,17 +78,17 @@ struct TaskRoutes {
         result["taskId"] = .int(task.id)
         result["type"] = .string(task.type.rawValue)
         result["state"] = .string(task.state.rawValue)
-        result["reason"] = AccessPayloads.string(task.reason)
+        result["reason"] = task.reason.map(JSONValue.string) ?? .null
         return .object(["result": .object(result)])
     }
 
-    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> TaskPayload {
         let task = try await service.deleteTask(try context.parameters.id("taskId", notFound: TaskStore.notFound), caller: context.principal)
-        return AccessPayloads.task(task, fullCount: 1, includeMetadata: true)
+        return TaskPayload(task, fullCount: 1, includeMetadata: true)
     }
 
     /// Warden's route for asking the owners for help with a query: `{"query": "SELECT …", "reason": "…"}`.
-    @Sendable func queryDebug(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
+    @Sendable func queryDebug(_ request: Request, context: AuthenticatedContext) async throws -> TaskPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         var fields = JSONFields(try await request.decodeJSON(as: [String: JSONValue].self, context: context), path: "")
         let query = fields.string("query", required: true)
@@ -101,6 +98,6 @@ struct TaskRoutes {
         if let reason { validator.check(Text.isPrintable(reason, maxLength: 2000), "reason", "must be 1 to 2000 printable characters") }
         try validator.finish()
         let task = try await service.requestQueryHelp(on: id, query: query!, reason: reason!, caller: context.principal)
-        return AccessPayloads.task(task, fullCount: 1, includeMetadata: true)
+        return TaskPayload(task, fullCount: 1, includeMetadata: true)
     }
 }

@@ -135,13 +135,13 @@ struct HandlerPayload: ResponseEncodable {
     var updatedAt: Date
     var dbms: DBMS
 
-    init(_ handler: StoredHandler, source: DataSource, columns: [DictionaryColumn]? = nil) {
+    init(_ handler: StoredHandler, source: DataSource, columns: [DictionaryColumn]? = nil) throws {
         id = handler.dataSourceId
         dataSourceId = handler.dataSourceId
         var metadata = handler.metadata
         metadata["dataSourceName"] = .string(source.name)
         if let columns {
-            metadata["columns"] = .array(columns.map(DictionaryPayload.column))
+            metadata["columns"] = try JSONValue.encoded(columns.map { DictionaryColumnPayload($0) }, encoder: WardenJSON.makeEncoder())
         }
         self.metadata = metadata
         if case .array(let certificates)? = metadata["ca"] { ca = certificates.compactMap(\.stringValue) } else { ca = [] }
@@ -162,7 +162,7 @@ struct BulkUpdatePayload: ResponseEncodable {
 struct DictionaryPayload: ResponseEncodable {
     var id: Int64
     var dataSource: Int64
-    var metadata: [JSONValue]
+    var metadata: [DictionaryColumnPayload]
     var types: [String]
     var createdAt: Date
     var updatedAt: Date
@@ -171,26 +171,28 @@ struct DictionaryPayload: ResponseEncodable {
     init(_ dictionary: DataDictionary, columnTags: [String: [TagAttachment]]? = nil) {
         id = dictionary.id
         dataSource = dictionary.dataSourceId
-        metadata = dictionary.columns.map { column in
-            guard let columnTags else { return Self.column(column) }
-            return Self.column(column, tags: columnTags[column.name] ?? [])
-        }
+        metadata = dictionary.columns.map { column in DictionaryColumnPayload(column, tags: columnTags.map { $0[column.name] ?? [] }) }
         types = dictionary.types
         createdAt = dictionary.createdAt
         updatedAt = dictionary.updatedAt
     }
+}
 
-    static func column(_ column: DictionaryColumn) -> JSONValue {
-        var object: [String: JSONValue] = ["name": .string(column.name), "dataType": .string(column.dataType),
-                                           "remoteType": .string(column.remoteType)]
-        if let nullable = column.nullable { object["nullable"] = .bool(nullable) }
-        if let description = column.description { object["description"] = .string(description) }
-        return .object(object)
-    }
+/// One column of a dictionary; with tags asked for, its `tags` (an empty list when it has none).
+struct DictionaryColumnPayload: Encodable, Sendable {
+    var name: String
+    var dataType: String
+    var remoteType: String
+    var nullable: Bool?
+    var description: String?
+    var tags: [TagAttachmentPayload]?
 
-    static func column(_ column: DictionaryColumn, tags: [TagAttachment]) -> JSONValue {
-        guard case .object(var object) = Self.column(column) else { return Self.column(column) }
-        object["tags"] = .array(tags.map(TagAttachmentPayload.json))
-        return .object(object)
+    init(_ column: DictionaryColumn, tags: [TagAttachment]? = nil) {
+        name = column.name
+        dataType = column.dataType
+        remoteType = column.remoteType
+        nullable = column.nullable
+        description = column.description
+        self.tags = tags?.map(TagAttachmentPayload.init)
     }
 }

@@ -32,7 +32,7 @@ struct HandlerRoutes {
         _ = try QueryReader(request: request).bool("skipCache")
         let (source, handler) = try await service.handler(id: try Self.handlerId(context.parameters), technology: technology,
                                                           caller: context.principal)
-        return HandlerPayload(handler, source: source)
+        return try HandlerPayload(handler, source: source)
     }
 
     /// The body is the handler (`{"handler": {"metadata": …}}` as documented, or the handler object itself).
@@ -41,7 +41,7 @@ struct HandlerRoutes {
         let id = try Self.handlerId(context.parameters)
         let body = try await request.decodeJSON(as: JSONValue.self, context: context)
         let (source, stored) = try await service.update(id: id, technology: technology, body: body, caller: context.principal)
-        return HandlerPayload(stored, source: source, columns: try await dictionaries.dictionary(dataSourceId: id)?.columns ?? [])
+        return try HandlerPayload(stored, source: source, columns: try await dictionaries.dictionary(dataSourceId: id)?.columns ?? [])
     }
 
     @Sendable func bulkUpdate(_ request: Request, context: AuthenticatedContext) async throws -> BulkUpdatePayload {

@@ -55,22 +55,55 @@ struct TagPayload: ResponseEncodable {
 }
 
 /// A tag attached to a data source or column, as `GET /dataSource/{id}/tags` documents it
-/// (`name, source, modelType, modelId, addedBy, deleted`) plus the tag's own fields. A `JSONValue`, because
-/// dictionary columns (whose payload is JSON) carry the same objects.
-enum TagAttachmentPayload {
-    static func json(_ attachment: TagAttachment) -> JSONValue {
+/// (`name, source, modelType, modelId, addedBy, deleted`) plus the tag's own fields.
+struct TagAttachmentPayload: ResponseEncodable, Sendable {
+    var id: Int64
+    var name: String
+    var displayName: String
+    var source: String
+    var context = "manual"
+    var systemCreated: Bool
+    var hasLeafNodes: Bool
+    var deleted = false
+    var modelType: String
+    var modelId: String
+    /// Absent when no user attached it (a tag that came with the source).
+    var addedBy: Int64?
+
+    init(_ attachment: TagAttachment) {
         let tag = attachment.tag
-        var object: [String: JSONValue] = [
-            "id": .int(tag.id), "name": .string(tag.name.value), "displayName": .string(tag.name.displayName),
-            "source": .string(tag.source), "context": .string("manual"), "systemCreated": .bool(tag.systemCreated),
-            "hasLeafNodes": .bool(tag.hasChildren), "deleted": .bool(false),
-            "modelType": .string(attachment.model.modelType), "modelId": .string(attachment.model.modelId),
-        ]
-        if let addedBy = attachment.addedBy { object["addedBy"] = .int(addedBy) }
-        return .object(object)
+        id = tag.id
+        name = tag.name.value
+        displayName = tag.name.displayName
+        source = tag.source
+        systemCreated = tag.systemCreated
+        hasLeafNodes = tag.hasChildren
+        modelType = attachment.model.modelType
+        modelId = attachment.model.modelId
+        addedBy = attachment.addedBy
+    }
+}
+
+/// A blob's tag: free text stored with the blob.
+struct BlobTagPayload: Encodable, Sendable {
+    var name: String
+    var modelType = "blob"
+    var modelId: String
+}
+
+/// One entry of `GET /dataSource/{id}/tags`: a tag attachment or a blob's tag.
+enum TagEntryPayload: Encodable, Sendable {
+    case attachment(TagAttachmentPayload)
+    case blob(BlobTagPayload)
+
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .attachment(let attachment): try attachment.encode(to: encoder)
+        case .blob(let blob): try blob.encode(to: encoder)
+        }
     }
 }
 
 struct DataSourceTagsPayload: ResponseEncodable {
-    var tags: [JSONValue]
+    var tags: [TagEntryPayload]
 }

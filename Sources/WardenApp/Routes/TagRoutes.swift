@@ -68,7 +68,7 @@ struct TagRoutes {
     // MARK: Attachments
 
     /// Attaches existing tags to a data source or column: all of them, or none when any is unknown.
-    @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> [JSONValue] {
+    @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> [TagAttachmentPayload] {
         let model = try await authorizedModel(context)
         let input = try await request.decodeJSON(as: [TagInput].self, context: context)
         var validator = Validator()
@@ -83,14 +83,14 @@ struct TagRoutes {
             }
         }
         try validator.finish()
-        return try await tags.attach(names, to: model, by: context.principal.userId, now: clock.now()).map(TagAttachmentPayload.json)
+        return try await tags.attach(names, to: model, by: context.principal.userId, now: clock.now()).map(TagAttachmentPayload.init)
     }
 
     /// Removes one tag from a data source or column and answers the tags that remain.
-    @Sendable func detach(_ request: Request, context: AuthenticatedContext) async throws -> [JSONValue] {
+    @Sendable func detach(_ request: Request, context: AuthenticatedContext) async throws -> [TagAttachmentPayload] {
         let model = try await authorizedModel(context)
         let name = try Self.tagName(context.parameters, "tag", notFound: TagStore.notAttached)
-        return try await tags.detach(name, from: model, by: context.principal.userId, now: clock.now()).map(TagAttachmentPayload.json)
+        return try await tags.detach(name, from: model, by: context.principal.userId, now: clock.now()).map(TagAttachmentPayload.init)
     }
 
     /// The tags of a data source and of its columns, for anyone who may see the source.
@@ -104,11 +104,11 @@ struct TagRoutes {
         }
         _ = try await access.visible(id, to: context.principal)
         // Blob tags are free text stored with each blob; `blobId` narrows them to one blob.
-        let blobTags: [JSONValue] = try await blobs.tags(dataSourceId: id, blobId: blobId).flatMap { blob in
-            blob.tags.map { JSONValue.object(["name": .string($0), "modelType": .string("blob"), "modelId": .string(blob.blobId)]) }
+        let blobTags: [TagEntryPayload] = try await blobs.tags(dataSourceId: id, blobId: blobId).flatMap { blob in
+            blob.tags.map { TagEntryPayload.blob(BlobTagPayload(name: $0, modelId: blob.blobId)) }
         }
         if blobTagsOnly || blobId != nil { return DataSourceTagsPayload(tags: blobTags) }
-        return DataSourceTagsPayload(tags: try await tags.attachments(dataSourceId: id).map(TagAttachmentPayload.json) + blobTags)
+        return DataSourceTagsPayload(tags: try await tags.attachments(dataSourceId: id).map { .attachment(TagAttachmentPayload($0)) } + blobTags)
     }
 
     /// The model of `/tag/{modelType}/{modelId}…`, when the caller is an owner or expert of its data source.

@@ -67,8 +67,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
         BimRoutes(identity: IdentityService(identity: identity, auth: auth, clock: clock), auth: auth).register(public: router, api: api)
         HandlerRoutes(service: handlers, dictionaries: dictionaries).register(on: api)
-        DictionaryRoutes(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, clock: clock).register(on: api)
-        TagRoutes(tags: tags, blobs: blobs, dataSources: dataSources, access: access, clock: clock).register(on: api)
+        DictionaryRoutes(service: DictionaryService(dictionaries: dictionaries, tags: tags, access: access, clock: clock)).register(on: api)
+        TagRoutes(service: TagService(tags: tags, blobs: blobs, access: access, clock: clock)).register(on: api)
         JobRoutes(jobs: jobs).register(on: api)
         BlobRoutes(service: BlobService(access: access, blobs: blobs, content: blobContent, metastore: metastore,
                                         maxBlobSize: config.maxBlobSize, clock: clock)).register(on: api)

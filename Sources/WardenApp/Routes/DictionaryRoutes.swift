@@ -5,11 +5,7 @@ import WardenStore
 
 /// `/dictionary`: a data source's columns as Warden describes them.
 struct DictionaryRoutes {
-    let dataSources: DataSourceStore
-    let access: DataSourceAccess
-    let dictionaries: DictionaryStore
-    let tags: TagStore
-    let clock: any WardenClock
+    let service: DictionaryService
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
         api.get("/dictionary/columns", use: searchColumns)
@@ -29,56 +25,43 @@ struct DictionaryRoutes {
         guard let limit = Int(query.string("limit") ?? "10"), (1...1000).contains(limit) else {
             throw Self.badRequest("`limit` must be an integer between 1 and 1000")
         }
-        return try await dictionaries.searchColumnNames(containing: query.string("searchText"), limit: limit,
-                                                        visibleTo: context.principal.userId, now: clock.now()).map(ColumnHit.init)
+        return try await service.searchColumns(containing: query.string("searchText"), limit: limit, caller: context.principal)
+            .map(ColumnHit.init)
     }
 
     @Sendable func types(_ request: Request, context: AuthenticatedContext) async throws -> [String] {
-        try await dictionaries.types(containing: QueryReader(request: request).string("query"))
+        try await service.types(containing: QueryReader(request: request).string("query"))
     }
 
     @Sendable func get(_ request: Request, context: AuthenticatedContext) async throws -> DictionaryPayload {
-        let id = try await authorize(context, action: nil)
-        guard let dictionary = try await dictionaries.dictionary(dataSourceId: id) else { throw DictionaryStore.notFound }
-        return DictionaryPayload(dictionary, columnTags: try await tags.columnTags(dataSourceId: id))
+        let (dictionary, columnTags) = try await service.dictionary(of: try Self.id(context), caller: context.principal)
+        return DictionaryPayload(dictionary, columnTags: columnTags)
     }
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> DictionaryPayload {
-        let id = try await authorize(context, action: "create")
-        let columns = try await Self.columns(request, context: context)
-        let dictionary = try await dictionaries.create(dataSourceId: id, columns: columns, actorId: context.principal.userId, now: clock.now())
-        return DictionaryPayload(dictionary, columnTags: try await tags.columnTags(dataSourceId: id))
+        try await save(request, context: context, replacing: false)
     }
 
     @Sendable func replace(_ request: Request, context: AuthenticatedContext) async throws -> DictionaryPayload {
-        let id = try await authorize(context, action: "update")
+        try await save(request, context: context, replacing: true)
+    }
+
+    private func save(_ request: Request, context: AuthenticatedContext, replacing: Bool) async throws -> DictionaryPayload {
+        let id = try Self.id(context)
         let columns = try await Self.columns(request, context: context)
-        let dictionary = try await dictionaries.replace(dataSourceId: id, columns: columns, actorId: context.principal.userId, now: clock.now())
-        return DictionaryPayload(dictionary, columnTags: try await tags.columnTags(dataSourceId: id))
+        let (dictionary, columnTags) = try await service.save(columns, of: id, replacing: replacing, caller: context.principal)
+        return DictionaryPayload(dictionary, columnTags: columnTags)
     }
 
     struct Empty: ResponseEncodable {}
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> Empty {
-        let id = try await authorize(context, action: "delete")
-        guard try await dictionaries.delete(dataSourceId: id, actorId: context.principal.userId, now: clock.now()) else { throw DictionaryStore.notFound }
+        try await service.delete(of: try Self.id(context), caller: context.principal)
         return Empty()
     }
 
-    /// Reading needs membership of the data source; changing needs owner or expert. A caller who cannot
-    /// see a private source gets 404, as if it did not exist.
-    private func authorize(_ context: AuthenticatedContext, action: String?) async throws -> Int64 {
-        let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let (_, state) = try await access.visible(id, to: context.principal)
-        if let action {
-            guard state == .owner || state == .expert else {
-                throw WardenError.forbidden("User must have one of the following roles to \(action) dictionary: owner,expert",
-                                            code: .dictionaryRoleRequired)
-            }
-        } else if state?.isMember != true {
-            throw WardenError.forbidden("User must be subscribed to the data source to view its dictionary", code: .dictionarySubscriptionRequired)
-        }
-        return id
+    static func id(_ context: AuthenticatedContext) throws -> Int64 {
+        try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
     }
 
     /// `{"metadata": [columns]}`; every problem is a 400 "Bad request: …" as the specification words it.

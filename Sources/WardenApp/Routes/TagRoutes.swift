@@ -5,11 +5,7 @@ import WardenStore
 
 /// `/tag`: the tag vocabulary (a hierarchy of dotted names) and the tags of data sources and their columns.
 struct TagRoutes {
-    let tags: TagStore
-    let blobs: BlobStore
-    let dataSources: DataSourceStore
-    let access: DataSourceAccess
-    let clock: any WardenClock
+    let service: TagService
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
         api.post("/tag", use: create)
@@ -22,16 +18,16 @@ struct TagRoutes {
         api.get("/dataSource/{dataSourceId}/tags", use: dataSourceTags)
     }
 
-
     // MARK: The vocabulary
 
     /// Creates tags and their missing ancestors; existing tags are returned as they are.
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> [TagPayload] {
+        // Asked before the body is read, so a refused caller learns nothing from a validation error.
         try context.principal.require(.governance)
         let input = try await request.decodeJSON(as: CreateTagsInput.self, context: context)
         let creation = try TagCreation.parse(tags: (input.tags ?? []).map { ($0.name, $0.id) },
                                              rootTag: input.rootTag.map { ($0.name, $0.deleteHierarchy ?? false, $0.source) })
-        return try await tags.create(creation, by: context.principal.userId, now: clock.now()).map { TagPayload($0) }
+        return try await service.create(creation, caller: context.principal).map { TagPayload($0) }
     }
 
     /// Any caller may read the vocabulary: it is what they tag with and search by.
@@ -55,21 +51,21 @@ struct TagRoutes {
         }
         let search = TagSearch(searchText: query.string("searchText"), source: query.string("source"),
                                excludedSource: query.string("excludedSource"), excludedHierarchies: excluded, limit: limit)
-        return try await tags.search(search).map { TagPayload($0) }
+        return try await service.search(search).map { TagPayload($0) }
     }
 
     /// Deletes the tag and everything below it, with their attachments. Answers the deleted tag (`deleted: true`).
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> TagPayload {
         try context.principal.require(.governance)
         let name = try Self.tagName(context.parameters, "modelType", notFound: TagStore.notFound)
-        return TagPayload(try await tags.delete(name, by: context.principal.userId, now: clock.now()), deleted: true)
+        return TagPayload(try await service.delete(name, caller: context.principal), deleted: true)
     }
 
     // MARK: Attachments
 
     /// Attaches existing tags to a data source or column: all of them, or none when any is unknown.
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> [TagAttachmentPayload] {
-        let model = try await authorizedModel(context)
+        let model = try Self.model(context)
         let input = try await request.decodeJSON(as: [TagInput].self, context: context)
         var validator = Validator()
         validator.check(!input.isEmpty, "tags", "must list at least one tag, as [{\"name\": …}]")
@@ -83,14 +79,14 @@ struct TagRoutes {
             }
         }
         try validator.finish()
-        return try await tags.attach(names, to: model, by: context.principal.userId, now: clock.now()).map(TagAttachmentPayload.init)
+        return try await service.attach(names, to: model, caller: context.principal).map(TagAttachmentPayload.init)
     }
 
     /// Removes one tag from a data source or column and answers the tags that remain.
     @Sendable func detach(_ request: Request, context: AuthenticatedContext) async throws -> [TagAttachmentPayload] {
-        let model = try await authorizedModel(context)
+        let model = try Self.model(context)
         let name = try Self.tagName(context.parameters, "tag", notFound: TagStore.notAttached)
-        return try await tags.detach(name, from: model, by: context.principal.userId, now: clock.now()).map(TagAttachmentPayload.init)
+        return try await service.detach(name, from: model, caller: context.principal).map(TagAttachmentPayload.init)
     }
 
     /// The tags of a data source and of its columns, for anyone who may see the source.
@@ -102,22 +98,17 @@ struct TagRoutes {
         if let blobId, !Text.isPrintable(blobId, maxLength: 1024) {
             throw Self.invalidQuery("blobId", "must be 1 to 1024 printable characters")
         }
-        _ = try await access.visible(id, to: context.principal)
+        let (attachments, blobTags) = try await service.tags(ofDataSource: id, blobId: blobId, blobTagsOnly: blobTagsOnly,
+                                                             caller: context.principal)
         // Blob tags are free text stored with each blob; `blobId` narrows them to one blob.
-        let blobTags: [TagEntryPayload] = try await blobs.tags(dataSourceId: id, blobId: blobId).flatMap { blob in
+        return DataSourceTagsPayload(tags: attachments.map { .attachment(TagAttachmentPayload($0)) } + blobTags.flatMap { blob in
             blob.tags.map { TagEntryPayload.blob(BlobTagPayload(name: $0, modelId: blob.blobId)) }
-        }
-        if blobTagsOnly || blobId != nil { return DataSourceTagsPayload(tags: blobTags) }
-        return DataSourceTagsPayload(tags: try await tags.attachments(dataSourceId: id).map { .attachment(TagAttachmentPayload($0)) } + blobTags)
+        })
     }
 
-    /// The model of `/tag/{modelType}/{modelId}…`, when the caller is an owner or expert of its data source.
-    /// A source the caller may not see is 404, as everywhere.
-    private func authorizedModel(_ context: AuthenticatedContext) async throws -> TaggedModel {
-        let model = try TaggedModel.parse(modelType: try context.parameters.string("modelType"),
-                                          modelId: try context.parameters.string("modelId"))
-        _ = try await access.require([.owner, .expert], on: model.dataSourceId, caller: context.principal)
-        return model
+    /// The model of `/tag/{modelType}/{modelId}…`.
+    private static func model(_ context: AuthenticatedContext) throws -> TaggedModel {
+        try TaggedModel.parse(modelType: try context.parameters.string("modelType"), modelId: try context.parameters.string("modelId"))
     }
 
     /// A path segment holding a tag name (URL-encoded); a segment that cannot be a tag name names nothing, so `notFound`.

@@ -46,7 +46,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let lineage = LineageStore(metastore: metastore)
         let access = DataSourceAccess(dataSources: dataSources, clock: clock)
         let jobSignal = JobSignal()
-        let handlers = HandlerService(dataSources: dataSources, access: access, jobs: jobs, connectors: connectors, secrets: secrets,
+        let handlers = HandlerService(dataSources: dataSources, access: access, dictionaries: dictionaries, jobs: jobs, connectors: connectors, secrets: secrets,
                                       signal: jobSignal, clock: clock, idGenerator: ids)
         let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
@@ -66,7 +66,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
 
         SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
         BimRoutes(identity: IdentityService(identity: identity, auth: auth, clock: clock), auth: auth).register(public: router, api: api)
-        HandlerRoutes(service: handlers, dictionaries: dictionaries).register(on: api)
+        HandlerRoutes(service: handlers).register(on: api)
         DictionaryRoutes(service: DictionaryService(dictionaries: dictionaries, tags: tags, access: access, clock: clock)).register(on: api)
         TagRoutes(service: TagService(tags: tags, blobs: blobs, access: access, clock: clock)).register(on: api)
         JobRoutes(jobs: jobs).register(on: api)

@@ -26,8 +26,9 @@ struct BlobRoutes {
     /// (`blobsWithoutIds`). A body that is not an array of entries is a 400.
     @Sendable func saveMetadata(_ request: Request, context: AuthenticatedContext) async throws -> BlobsSavedPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let batch = try Self.entries(try await request.decodeJSON(as: JSONValue.self, context: context))
-        try await service.saveMetadata(batch.drafts, dataSourceId: id, caller: context.principal)
+        let batch = try await service.saveMetadata(dataSourceId: id, caller: context.principal, entries: {
+            try Self.entries(try await request.decodeJSON(as: JSONValue.self, context: context))
+        }, drafts: \.drafts)
         return BlobsSavedPayload(saved: batch.drafts, withoutIds: batch.withoutIds, errors: batch.errors)
     }
 
@@ -77,19 +78,20 @@ struct BlobRoutes {
     /// the query winning. The request's `Content-Type` is kept and served back.
     @Sendable func persist(_ request: Request, context: AuthenticatedContext) async throws -> BlobsSavedPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let metadata = try Self.persistMetadata(request)
-        guard !BlobDraft.lacksId(metadata) else {
-            throw WardenError.badRequest(
-                "`blobId` is required: pass it as a query parameter (?blobId=…) or in the X-Blob-Metadata header; the request body is the content",
-                code: .requestValidationFailed, fields: [FieldError(field: "blobId", message: "is required")])
+        let draft = try await service.persist(body: request.body, declaredLength: request.headers[.contentLength].flatMap(Int.init),
+                                              dataSourceId: id, caller: context.principal) {
+            let metadata = try Self.persistMetadata(request)
+            guard !BlobDraft.lacksId(metadata) else {
+                throw WardenError.badRequest(
+                    "`blobId` is required: pass it as a query parameter (?blobId=…) or in the X-Blob-Metadata header; the request body is the content",
+                    code: .requestValidationFailed, fields: [FieldError(field: "blobId", message: "is required")])
+            }
+            let contentType = request.headers[.contentType] ?? "application/octet-stream"
+            guard Text.isPrintable(contentType, maxLength: 255) else {
+                throw WardenError.badRequest("Content-Type must be at most 255 printable characters", code: .requestInvalidHeader)
+            }
+            return (try BlobDraft.parse(metadata, path: ""), contentType)
         }
-        let draft = try BlobDraft.parse(metadata, path: "")
-        let contentType = request.headers[.contentType] ?? "application/octet-stream"
-        guard Text.isPrintable(contentType, maxLength: 255) else {
-            throw WardenError.badRequest("Content-Type must be at most 255 printable characters", code: .requestInvalidHeader)
-        }
-        try await service.persist(draft, body: request.body, declaredLength: request.headers[.contentLength].flatMap(Int.init),
-                                  contentType: contentType, dataSourceId: id, caller: context.principal)
         return BlobsSavedPayload(saved: [draft])
     }
 

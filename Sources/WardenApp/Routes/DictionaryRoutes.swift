@@ -48,8 +48,9 @@ struct DictionaryRoutes {
 
     private func save(_ request: Request, context: AuthenticatedContext, replacing: Bool) async throws -> DictionaryPayload {
         let id = try Self.id(context)
-        let columns = try await Self.columns(request, context: context)
-        let (dictionary, columnTags) = try await service.save(columns, of: id, replacing: replacing, caller: context.principal)
+        let (dictionary, columnTags) = try await service.save(of: id, replacing: replacing, caller: context.principal) {
+            try await Self.columns(request, context: context)
+        }
         return DictionaryPayload(dictionary, columnTags: columnTags)
     }
 

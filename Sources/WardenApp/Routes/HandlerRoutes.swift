@@ -7,7 +7,6 @@ import WardenStore
 /// `/{technology}/handler`: register warehouse tables and manage their connection metadata.
 struct HandlerRoutes {
     let service: HandlerService
-    let dictionaries: DictionaryStore
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
         api.post("/{technology}/handler", use: create)
@@ -39,9 +38,24 @@ struct HandlerRoutes {
     @Sendable func update(_ request: Request, context: AuthenticatedContext) async throws -> HandlerPayload {
         let technology = try Self.technology(context.parameters)
         let id = try Self.handlerId(context.parameters)
-        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
-        let (source, stored) = try await service.update(id: id, technology: technology, body: body, caller: context.principal)
-        return try HandlerPayload(stored, source: source, columns: try await dictionaries.dictionary(dataSourceId: id)?.columns ?? [])
+        let (source, stored, columns) = try await service.update(id: id, technology: technology, caller: context.principal) {
+            try Self.updatedMetadata(try await request.decodeJSON(as: JSONValue.self, context: context), technology: technology)
+        }
+        return try HandlerPayload(stored, source: source, columns: columns)
+    }
+
+    /// The metadata of an update body, parsed and checked: `handler.metadata`, or `metadata` of the handler object.
+    static func updatedMetadata(_ body: JSONValue, technology: Technology) throws -> HandlerMetadata {
+        let object = body.objectValue?["handler"]?.objectValue ?? body.objectValue ?? [:]
+        guard case .object(var rawMetadata)? = object["metadata"] else {
+            throw WardenError.badRequest("`handler.metadata` is required and must be an object", code: .requestValidationFailed,
+                                         fields: [FieldError(field: "handler.metadata", message: "is required")])
+        }
+        // The documented answer shows `ca` beside `metadata`; a client sending back what it read puts it there.
+        if rawMetadata["ca"] == nil, let ca = object["ca"] { rawMetadata["ca"] = ca }
+        let metadata = try HandlerMetadata.parse(rawMetadata, path: "handler.metadata", technology: technology, passwordRequired: false)
+        try metadata.validateGivenNames(path: "handler.metadata")
+        return metadata
     }
 
     @Sendable func bulkUpdate(_ request: Request, context: AuthenticatedContext) async throws -> BulkUpdatePayload {

@@ -48,16 +48,18 @@ struct LineageRoutes {
     @Sendable func addParents(_ request: Request, context: AuthenticatedContext) async throws -> LineagePayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         try Self.requireParents(context)
-        let input = try await request.decodeJSON(as: ParentIdsInput.self, context: context)
-        var validator = Validator()
-        validator.check(!input.parentIds.isEmpty, "parentIds", "must list at least one data source id")
-        validator.check(input.parentIds.count <= Self.maxParentsPerRequest, "parentIds",
-                        "must list at most \(Self.maxParentsPerRequest) data source ids")
-        for (index, parentId) in input.parentIds.enumerated() where parentId <= 0 {
-            validator.add("parentIds[\(index)]", "must be a positive data source id")
+        let parents = try await service.addParents(to: id, caller: context.principal) {
+            let input = try await request.decodeJSON(as: ParentIdsInput.self, context: context)
+            var validator = Validator()
+            validator.check(!input.parentIds.isEmpty, "parentIds", "must list at least one data source id")
+            validator.check(input.parentIds.count <= Self.maxParentsPerRequest, "parentIds",
+                            "must list at most \(Self.maxParentsPerRequest) data source ids")
+            for (index, parentId) in input.parentIds.enumerated() where parentId <= 0 {
+                validator.add("parentIds[\(index)]", "must be a positive data source id")
+            }
+            try validator.finish()
+            return input.parentIds
         }
-        try validator.finish()
-        let parents = try await service.addParents(input.parentIds, to: id, caller: context.principal)
         return LineagePayload(parents: parents.map(LineageRecordPayload.init))
     }
 

@@ -66,20 +66,22 @@ struct TagRoutes {
     /// Attaches existing tags to a data source or column: all of them, or none when any is unknown.
     @Sendable func attach(_ request: Request, context: AuthenticatedContext) async throws -> [TagAttachmentPayload] {
         let model = try Self.model(context)
-        let input = try await request.decodeJSON(as: [TagInput].self, context: context)
-        var validator = Validator()
-        validator.check(!input.isEmpty, "tags", "must list at least one tag, as [{\"name\": …}]")
-        validator.check(input.count <= Limits.tagsPerRequest, "tags", "must list at most \(Limits.tagsPerRequest) tags")
-        var names: [TagName] = []
-        for (index, item) in input.enumerated() {
-            do {
-                names.append(try TagName(item.name, field: "[\(index)].name"))
-            } catch {
-                validator.append(error.fields, prefix: "")
+        return try await service.attach(to: model, caller: context.principal) {
+            let input = try await request.decodeJSON(as: [TagInput].self, context: context)
+            var validator = Validator()
+            validator.check(!input.isEmpty, "tags", "must list at least one tag, as [{\"name\": …}]")
+            validator.check(input.count <= Limits.tagsPerRequest, "tags", "must list at most \(Limits.tagsPerRequest) tags")
+            var names: [TagName] = []
+            for (index, item) in input.enumerated() {
+                do throws(WardenError) {
+                    names.append(try TagName(item.name, field: "[\(index)].name"))
+                } catch {
+                    validator.append(error.fields, prefix: "")
+                }
             }
-        }
-        try validator.finish()
-        return try await service.attach(names, to: model, caller: context.principal).map(TagAttachmentPayload.init)
+            try validator.finish()
+            return names
+        }.map(TagAttachmentPayload.init)
     }
 
     /// Removes one tag from a data source or column and answers the tags that remain.

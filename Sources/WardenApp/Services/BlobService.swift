@@ -13,17 +13,23 @@ struct BlobService: Sendable {
     let maxBlobSize: Int
     let clock: any WardenClock
 
-    /// Saves parsed entries; the caller must own the source or be an expert.
-    func saveMetadata(_ drafts: [BlobDraft], dataSourceId: Int64, caller: Principal) async throws {
+    /// Saves parsed entries; the caller must own the source or be an expert. Inputs (`entries`, `draft` below) are
+    /// read only once the caller may act, so a refused caller learns nothing from a validation error.
+    func saveMetadata<Batch: Sendable>(dataSourceId: Int64, caller: Principal, entries input: () async throws -> Batch,
+                                       drafts: (Batch) -> [BlobDraft]) async throws -> Batch {
         _ = try await access.require([.owner, .expert], on: dataSourceId, caller: caller)
-        try await blobs.saveMetadata(drafts, dataSourceId: dataSourceId, by: caller.userId, now: clock.now())
+        let batch = try await input()
+        try await blobs.saveMetadata(drafts(batch), dataSourceId: dataSourceId, by: caller.userId, now: clock.now())
+        return batch
     }
 
     /// Streams the content to a staged file, then commits blob and content in one transaction. A failure at any
     /// step removes what was staged; the file a replaced blob referenced goes once nothing references it.
-    func persist<Body: AsyncSequence>(_ draft: BlobDraft, body: Body, declaredLength: Int?, contentType: String,
-                                      dataSourceId: Int64, caller: Principal) async throws where Body.Element == ByteBuffer {
+    func persist<Body: AsyncSequence>(body: Body, declaredLength: Int?, dataSourceId: Int64, caller: Principal,
+                                      draft input: () throws -> (draft: BlobDraft, contentType: String)) async throws
+        -> BlobDraft where Body.Element == ByteBuffer {
         _ = try await access.require([.owner, .expert], on: dataSourceId, caller: caller)
+        let (draft, contentType) = try input()
         // Refuse a declared oversize body before reading a byte of it.
         if let declaredLength, declaredLength > maxBlobSize { throw BlobContentStore.tooLarge(maxBlobSize) }
 
@@ -45,6 +51,7 @@ struct BlobService: Sendable {
             throw error
         }
         if let previous { await content.removeUnreferenced([previous], on: metastore) }
+        return draft
     }
 
     /// Members only (owner, expert, subscriber): the blob, and the path of its content when Warden stores it.

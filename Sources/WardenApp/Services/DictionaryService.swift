@@ -26,10 +26,12 @@ struct DictionaryService: Sendable {
         return (dictionary, try await tags.columnTags(dataSourceId: id))
     }
 
-    /// Creates the dictionary, or replaces the one there is (`replacing`).
-    func save(_ columns: [DictionaryColumn], of id: Int64, replacing: Bool, caller: Principal) async throws
+    /// Creates the dictionary, or replaces the one there is (`replacing`). `input` is read once the caller may act,
+    /// so a refused caller learns nothing from a validation error.
+    func save(of id: Int64, replacing: Bool, caller: Principal, _ input: () async throws -> [DictionaryColumn]) async throws
         -> (DataDictionary, columnTags: [String: [TagAttachment]]) {
         try await authorize(id, caller, action: replacing ? "update" : "create")
+        let columns = try await input()
         let dictionary = replacing
             ? try await dictionaries.replace(dataSourceId: id, columns: columns, actorId: caller.userId, now: clock.now())
             : try await dictionaries.create(dataSourceId: id, columns: columns, actorId: caller.userId, now: clock.now())

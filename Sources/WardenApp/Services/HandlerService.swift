@@ -7,6 +7,7 @@ import WardenStore
 struct HandlerService: Sendable {
     let dataSources: DataSourceStore
     let access: DataSourceAccess
+    let dictionaries: DictionaryStore
     let jobs: JobStore
     let connectors: any ConnectorFactory
     let secrets: SecretBox
@@ -115,21 +116,16 @@ struct HandlerService: Sendable {
     static let handlerNotFound = WardenError.notFound("Handler not found", code: .handlerNotFound)
 
     /// Replaces the handler's metadata. The connection is checked again when it or the table changed; given
-    /// columns replace the dictionary, omitted ones keep it; an omitted password keeps the stored one.
-    func update(id: Int64, technology: Technology, body: JSONValue, caller: Principal) async throws -> (DataSource, StoredHandler) {
+    /// columns replace the dictionary, omitted ones keep it; an omitted password keeps the stored one. Answers the
+    /// source, the stored handler and its dictionary's columns. `metadata` is read only once the caller is known to
+    /// own the handler, so a refused caller learns nothing from a validation error.
+    func update(id: Int64, technology: Technology, caller: Principal, metadata input: () async throws -> HandlerMetadata) async throws
+        -> (DataSource, StoredHandler, [DictionaryColumn]) {
         let (source, handler) = try await self.handler(id: id, technology: technology, caller: caller, roles: [.owner])
-        let object = body.objectValue?["handler"]?.objectValue ?? body.objectValue ?? [:]
-        guard case .object(var rawMetadata)? = object["metadata"] else {
-            throw WardenError.badRequest("`handler.metadata` is required and must be an object", code: .requestValidationFailed,
-                                         fields: [FieldError(field: "handler.metadata", message: "is required")])
-        }
-        // The documented answer shows `ca` beside `metadata`; a client sending back what it read puts it there.
-        if rawMetadata["ca"] == nil, let ca = object["ca"] { rawMetadata["ca"] = ca }
-        let metadata = try HandlerMetadata.parse(rawMetadata, path: "handler.metadata", technology: technology, passwordRequired: false)
-        try metadata.validateGivenNames(path: "handler.metadata")
+        let metadata = try await input()
         let updated = try await apply(metadata, to: source, handler: handler, by: caller.userId)
         guard let stored = try await dataSources.handler(dataSourceId: id) else { throw Self.handlerNotFound }
-        return (updated, stored)
+        return (updated, stored, try await dictionaries.dictionary(dataSourceId: id)?.columns ?? [])
     }
 
     /// Applies metadata to a handler. When the table itself changed and no columns were given, the dictionary

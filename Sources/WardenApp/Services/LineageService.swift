@@ -15,9 +15,11 @@ struct LineageService: Sendable {
     }
 
     /// The caller must own the child and be able to see every parent. Known links are kept; a parent that is the
-    /// source itself or derived from it is a 400. Answers the source's parents.
-    func addParents(_ parentIds: [Int64], to id: Int64, caller: Principal) async throws -> [LineageEntry] {
+    /// source itself or derived from it is a 400. Answers the source's parents. `input` is read once the caller is
+    /// known to own the child, so a refused caller learns nothing from a validation error.
+    func addParents(to id: Int64, caller: Principal, _ input: () async throws -> [Int64]) async throws -> [LineageEntry] {
         _ = try await access.require([.owner], on: id, caller: caller)
+        let parentIds = try await input()
         if parentIds.contains(id) {
             throw WardenError.badRequest("A data source cannot be its own parent", code: .lineageSelfParent)
         }

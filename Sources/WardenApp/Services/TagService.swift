@@ -27,10 +27,11 @@ struct TagService: Sendable {
         return try await tags.delete(name, by: caller.userId, now: clock.now())
     }
 
-    /// Attaches existing tags to a data source or column: all of them, or none when any is unknown.
-    func attach(_ names: [TagName], to model: TaggedModel, caller: Principal) async throws -> [TagAttachment] {
+    /// Attaches existing tags to a data source or column: all of them, or none when any is unknown. `input` is read
+    /// once the caller may act, so a refused caller learns nothing from a validation error.
+    func attach(to model: TaggedModel, caller: Principal, _ input: () async throws -> [TagName]) async throws -> [TagAttachment] {
         try await requireEditor(of: model, caller)
-        return try await tags.attach(names, to: model, by: caller.userId, now: clock.now())
+        return try await tags.attach(try await input(), to: model, by: caller.userId, now: clock.now())
     }
 
     /// Removes one tag from a data source or column and answers the tags that remain.

@@ -380,10 +380,8 @@ extension TestServer {
     @discardableResult
     func persist(_ dataSourceId: Int, query: String, body: String, headers: HTTPFields = [:], auth: String = TestServer.adminKey) async throws -> Reply {
         var headers = headers
-        headers[.authorization] = auth
-        let response = try await client.execute(uri: "/dataSource/\(dataSourceId)/persistBlob?\(query)", method: .post, headers: headers,
-                                                body: ByteBuffer(string: body))
-        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+        if headers[.contentType] == nil { headers[.contentType] = "application/octet-stream" }
+        return try await call(.post, "/dataSource/\(dataSourceId)/persistBlob?\(query)", auth: auth, json: body, headers: headers)
     }
 }
 

@@ -109,8 +109,9 @@ import WardenTestSupport
     /// Sends the documented requests, in an order that gives each the state it needs, and keeps each answer by route.
     static func exercise(_ server: TestServer, _ warehouse: TestWarehouse) async throws -> [String: Reply] {
         var answers: [String: Reply] = [:]
-        func send(_ route: String, _ method: HTTPRequest.Method, _ path: String, auth: String = TestServer.adminKey, json: String? = nil) async throws -> Reply {
-            let reply = try await server.call(method, path, auth: auth, json: json)
+        func send(_ route: String, _ method: HTTPRequest.Method, _ path: String, auth: String = TestServer.adminKey, json: String? = nil,
+                  headers: HTTPFields = [:]) async throws -> Reply {
+            let reply = try await server.call(method, path, auth: auth, json: json, headers: headers)
             answers[route] = reply
             return reply
         }
@@ -156,12 +157,8 @@ import WardenTestSupport
         _ = try await send("PUT /dataSource/bulk/{type}", .put, "/dataSource/bulk/tags", json: #"{"ids": [\#(id)], "update": {"tags": [{"name": "Audited"}]}}"#)
         _ = try await send("POST /dataSource/{dataSourceId}/blobs", .post, "/dataSource/\(id)/blobs",
                            json: #"[{"blobId": "testblob", "filename": "pov-queries.dbc", "tags": ["finance"]}]"#)
-        var headers: HTTPFields = [.authorization: TestServer.adminKey, .contentType: "text/plain"]
-        headers[.contentLength] = "5"
-        let persisted = try await server.client.execute(uri: "/dataSource/\(id)/persistBlob?blobId=content&filename=c.txt", method: .post,
-                                                        headers: headers, body: .init(string: "hello"))
-        answers["POST /dataSource/{dataSourceId}/persistBlob"] = Reply(status: persisted.status, headers: persisted.headers,
-                                                                        body: Data(buffer: persisted.body))
+        _ = try await send("POST /dataSource/{dataSourceId}/persistBlob", .post, "/dataSource/\(id)/persistBlob?blobId=content&filename=c.txt",
+                           json: "hello", headers: [.contentType: "text/plain"])
         _ = try await send("GET /dataSource/{dataSourceId}/test", .get, "/dataSource/\(id)/test")
         _ = try await send("GET /dataSource/blobHandlerTypes", .get, "/dataSource/blobHandlerTypes")
         _ = try await send("GET /dataSource/rpc/mine", .get, "/dataSource/rpc/mine")

@@ -86,11 +86,7 @@ import WardenTestSupport
         let warehouse = try await TestWarehouse.army()
         try await TestServer.run(.sqlite) { server in
             let id = try #require(try await server.registerArmy(warehouse, tables: ["data"])["data"])
-            var headers: HTTPFields = [.authorization: TestServer.adminKey, .contentType: "text/html"]
-            headers[.contentType] = "text/html"
-            let response = try await server.client.execute(uri: "/dataSource/\(id)/persistBlob?blobId=page", method: .post, headers: headers,
-                                                           body: .init(string: "<script>alert(1)</script>"))
-            #expect(response.status == .ok)
+            try await server.persist(id, query: "blobId=page", body: "<script>alert(1)</script>", headers: [.contentType: "text/html"]).expect(.ok)
             let served = try await server.call(.get, "/dataSource/\(id)/blob/page").expect(.ok)
 
             #expect(served.headers[.xContentTypeOptions] == "nosniff")

@@ -113,6 +113,7 @@ let package = Package(
         .testTarget(
             name: "WardenDomainTests",
             dependencies: ["WardenDomain"],
+            exclude: ["PolicyCases"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 /// Any JSON value, for the parts of the API that clients send loosely (handler metadata, job payloads)
 /// and that Warden must keep and return as given.
-public enum JSONValue: Sendable, Equatable, Codable {
+public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -56,6 +56,11 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     public var objectValue: [String: JSONValue]? {
         if case .object(let value) = self { return value }
+        return nil
+    }
+
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
         return nil
     }
 

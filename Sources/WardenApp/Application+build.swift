@@ -76,6 +76,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         DataSourceRoutes(service: dataSourceService).register(on: api)
         AccessRoutes(service: accessService).register(on: api)
         TaskRoutes(service: accessService).register(on: api)
+        PolicyRoutes(service: PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
+                                            access: access, signal: jobSignal, clock: clock)).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
         var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]

@@ -8,6 +8,8 @@ public enum ActivityType: String, Sendable, Codable, CaseIterable {
     case accessRequested, accessApproved, accessDenied, accessWithdrawn, accessRevoked, accessExpired
     case subscribed, unsubscribed, memberAdded, memberStateChanged, memberRemoved, subscriptionPolicyChanged
     case taskCreated, taskCompleted, taskDeleted
+    // Data policies: a local or global policy that applies to the source was created, changed, applied or deleted.
+    case policyUpdated
 }
 
 public struct NewActivity: Sendable {

@@ -78,6 +78,11 @@ extension WardenError {
         public static let metastoreError = Code("metastore.error")
         public static let metastoreMasterKeyMismatch = Code("metastore.master_key_mismatch")
 
+        public static let policyConflict = Code("policy.conflict")
+        public static let policyNotApplicable = Code("policy.not_applicable")
+        public static let policyNotFound = Code("policy.not_found")
+        public static let policyTypeNotImplemented = Code("policy.type_not_implemented")
+
         public static let requestBodyRequired = Code("request.body_required")
         public static let requestInvalid = Code("request.invalid")
         public static let requestInvalidHeader = Code("request.invalid_header")

@@ -65,7 +65,8 @@ public struct PolicyReader {
 
     /// A rule that fails closed, naming the columns (or tags) its JSON lists, if any can be found.
     func notUnderstood(_ json: JSONValue, _ reason: String) -> PolicyRule {
-        let fields = json.objectValue?["config"]?.objectValue?["fields"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let fields = json.objectValue?["config"]?.objectValue?["fields"]?.arrayValue?
+            .compactMap { $0.stringValue ?? $0.objectValue?["name"]?.stringValue } ?? []
         return PolicyRule(action: .notUnderstood(reason: reason, columns: fields), exceptions: nil, json: json)
     }
 
@@ -146,25 +147,26 @@ public struct PolicyReader {
             validator.add("\(path).fields", names.isEmpty ? "must not be empty" : "must list at most \(Self.maxFields) \(global ? "tags" : "columns")")
             return nil
         }
-        var targets: [String] = []
+        var targets: [(index: Int, name: String)] = []
         for (index, name) in names.enumerated() {
-            guard let text = name.stringValue else {
-                validator.add("\(path).fields[\(index)]", "must be a string, not \(name.typeName)")
+            // Global policies' clients send tags as objects (`{"name": "Discovered.Passport", "displayName": …}`).
+            guard let text = name.stringValue ?? name.objectValue?["name"]?.stringValue else {
+                validator.add("\(path).fields[\(index)]", "must be a name, or an object with a name, not \(name.typeName)")
                 continue
             }
-            if let resolved = column(text, path: "\(path).fields[\(index)]", into: &validator) { targets.append(resolved) }
+            if let resolved = column(text, path: "\(path).fields[\(index)]", into: &validator) { targets.append((index, resolved)) }
         }
         let method = maskingMethod(config["maskingConfig"], path: "\(path).maskingConfig", into: &validator)
         let condition = predicateText.flatMap { RowPredicate.parse($0, path: "\(path).conditionalPredicate", columns: columns?.map(\.name), into: &validator) }
-        guard let method, targets.count == names.count, predicateText == nil || condition != nil else { return nil }
-        if let columns, !global {
-            for (index, name) in targets.enumerated() {
-                if let column = columns.named(name), !method.applies(to: column.dataType) {
-                    validator.add("\(path).fields[\(index)]", "is \(column.dataType), which \(method.actionType) masking cannot apply to")
+        if let method, let columns, !global {
+            for target in targets {
+                if let column = columns.named(target.name), !method.applies(to: column.dataType) {
+                    validator.add("\(path).fields[\(target.index)]", "is \(column.dataType), which \(method.actionType) masking cannot apply to")
                 }
             }
         }
-        return .mask(columns: targets, method: method, when: condition)
+        guard let method, targets.count == names.count, predicateText == nil || condition != nil else { return nil }
+        return .mask(columns: targets.map(\.name), method: method, when: condition)
     }
 
     func maskingMethod(_ value: JSONValue?, path: String, into validator: inout Validator) -> MaskingMethod? {

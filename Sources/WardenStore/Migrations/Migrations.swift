@@ -23,6 +23,40 @@ struct DDL: Sendable {
 }
 
 enum Migrations {
+    /// Data policies: global ones (`data_source_id` NULL) and each source's local one, stored as the client sent
+    /// them. `circumstances` is SQL NULL when absent (every source) and the JSON text `null` when owners apply the
+    /// policy (`policy_applications`).
+    static let createDataPolicies = Migration(id: 10, name: "CreateDataPolicies") { ddl in
+        [
+            """
+            CREATE TABLE data_policies (
+                id \(ddl.autoId),
+                data_source_id BIGINT REFERENCES data_sources (id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                policy_key TEXT,
+                entries TEXT NOT NULL,
+                circumstances TEXT,
+                staged BOOLEAN NOT NULL,
+                created_by BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX data_policies_local ON data_policies (data_source_id)",
+            "CREATE UNIQUE INDEX data_policies_key ON data_policies (policy_key)",
+            """
+            CREATE TABLE policy_applications (
+                policy_id BIGINT NOT NULL REFERENCES data_policies (id) ON DELETE CASCADE,
+                data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                applied_by BIGINT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (policy_id, data_source_id)
+            )
+            """,
+            "CREATE INDEX policy_applications_source ON policy_applications (data_source_id)",
+        ]
+    }
+
     /// The tag vocabulary and its attachments. The hierarchy is stored twice on purpose: in the dotted `name`
     /// (what clients send) and in `parent_id`, which lets queries walk a subtree (`WITH RECURSIVE`) instead of
     /// matching name prefixes, whose case-sensitivity and collation differ between the dialects.
@@ -366,6 +400,7 @@ enum Migrations {
             ["ALTER TABLE data_sources ADD COLUMN column_evolution_enabled BOOLEAN NOT NULL DEFAULT TRUE",
              "ALTER TABLE data_sources ADD COLUMN high_cardinality_at BIGINT"]
         },
+        createDataPolicies,
     ]
 }
 

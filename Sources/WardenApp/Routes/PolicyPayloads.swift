@@ -1,0 +1,177 @@
+import Foundation
+import Hummingbird
+import WardenDomain
+
+/// A global data policy as `/policy/global` answers it. `circumstances` is left out when the policy has none (every
+/// data source) and written as `null` when owners apply it, as the client sent it.
+struct GlobalPolicyPayload: ResponseEncodable {
+    let record: DataPolicyRecord
+    var deleted = false
+
+    init(_ record: DataPolicyRecord, deleted: Bool = false) {
+        self.record = record
+        self.deleted = deleted
+    }
+
+    enum Keys: String, CodingKey {
+        case id, type, name, policyKey, template, staged, deleted, systemGenerated, actions, circumstances, createdBy, createdAt, updatedAt
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(record.id, forKey: .id)
+        try container.encode("data", forKey: .type)
+        try container.encode(record.name, forKey: .name)
+        try container.encode(record.policyKey ?? record.name, forKey: .policyKey)
+        try container.encode(false, forKey: .template)
+        try container.encode(record.staged, forKey: .staged)
+        try container.encode(deleted, forKey: .deleted)
+        try container.encode(false, forKey: .systemGenerated)
+        try container.encode(record.entries, forKey: .actions)
+        if let circumstances = record.circumstances { try container.encode(circumstances, forKey: .circumstances) }
+        try container.encode(Nullable(record.createdBy), forKey: .createdBy)
+        try container.encode(ISODate.format(record.createdAt), forKey: .createdAt)
+        try container.encode(ISODate.format(record.updatedAt), forKey: .updatedAt)
+    }
+}
+
+struct AppliedCountPayload: ResponseEncodable {
+    let count: Int
+}
+
+/// `GET /policy/handler/{dataSourceId}`: the local entries (`global: null`) followed by those of every global policy
+/// in force on the source, each marked with its policy.
+struct PolicyHandlerPayload: ResponseEncodable {
+    let id: Nullable<Int64>
+    let dataSourceId: Int64
+    let createdBy: Nullable<Int64>
+    let createdAt: Nullable<String>
+    let updatedAt: Nullable<String>
+    let jsonPolicies: [JSONValue]
+
+    init(dataSourceId: Int64, local: DataPolicyRecord?, globals: [DataPolicyRecord]) {
+        id = Nullable(local?.id)
+        self.dataSourceId = dataSourceId
+        createdBy = Nullable(local?.createdBy)
+        createdAt = Nullable(local.map { ISODate.format($0.createdAt) })
+        updatedAt = Nullable(local.map { ISODate.format($0.updatedAt) })
+        func marked(_ entry: JSONValue, _ global: JSONValue) -> JSONValue {
+            guard case .object(var object) = entry else { return entry }
+            object["global"] = global
+            return .object(object)
+        }
+        let localEntries = (local?.entries ?? []).map { marked($0, .null) }
+        let globalEntries = globals.flatMap { policy in
+            let mark: JSONValue = .object(["id": .int(policy.id), "name": .string(policy.name), "policyKey": .string(policy.policyKey ?? policy.name),
+                                           "staged": .bool(policy.staged), "createdAt": .string(ISODate.format(policy.createdAt))])
+            return policy.entries.map { marked($0, mark) }
+        }
+        jsonPolicies = localEntries + globalEntries
+    }
+}
+
+/// `GET /dataSource/{id}/users/{profileId}/explain` and `POST /policy/testPolicy`: what the user sees, column by
+/// column and for the rows, and every rule of every policy in force with whether it applied and why.
+struct ExplainPayload: ResponseEncodable {
+    struct RuleRef: Encodable {
+        let policyId: Int64
+        let global: Bool
+        let entry: Int
+        let rule: Int
+
+        init(_ ref: PolicyRuleRef) {
+            policyId = ref.policyId
+            global = ref.global
+            entry = ref.entry
+            rule = ref.rule
+        }
+    }
+
+    struct Mask: Encodable {
+        /// The `actionType` applied.
+        let actionType: String
+        let requested: String
+        /// Only in rows where this holds; null: every row.
+        let condition: Nullable<String>
+        let rule: RuleRef
+        let note: Nullable<String>
+    }
+
+    struct Column: Encodable {
+        let name: String
+        let dataType: String
+        let tags: [String]
+        let mask: Nullable<Mask>
+    }
+
+    struct Sample: Encodable {
+        let column: String
+        let percent: Int
+        let rule: RuleRef
+    }
+
+    struct Window: Encodable {
+        let column: String
+        let seconds: Int
+        let isOlderOrNewer: String
+        let rule: RuleRef
+    }
+
+    struct Rows: Encodable {
+        /// The row filter, user functions resolved, in canonical SQL-like text.
+        let filter: String
+        let showsNoRows: Bool
+        let samples: [Sample]
+        let timeWindows: [Window]
+    }
+
+    struct Conflict: Encodable {
+        let column: String
+        let winner: RuleRef
+        let overridden: RuleRef
+    }
+
+    struct Rule: Encodable {
+        let rule: RuleRef
+        let status: String
+        let appliedForUser: Bool
+        let reason: String
+    }
+
+    struct Policy: Encodable {
+        let id: Int64
+        let global: Bool
+        let name: String
+        let createdAt: String
+    }
+
+    let dataSourceId: Int64
+    let profileId: Int64
+    let allowed: Bool
+    let denialReason: Nullable<String>
+    let columns: [Column]
+    let rows: Rows
+    let conflicts: [Conflict]
+    let rules: [Rule]
+    let policies: [Policy]
+
+    init(dataSourceId: Int64, profileId: Int64, decision: PolicyDecision, target: PolicyTarget) {
+        self.dataSourceId = dataSourceId
+        self.profileId = profileId
+        allowed = decision.allowed
+        denialReason = Nullable(decision.denialReason)
+        columns = target.columns.map { column in
+            Column(name: column.name, dataType: column.dataType, tags: column.tags.map(\.value), mask: Nullable(decision.mask(of: column.name).map { mask in
+                Mask(actionType: mask.method.actionType, requested: mask.requested.actionType, condition: Nullable(mask.condition?.description),
+                     rule: RuleRef(mask.rule), note: Nullable(mask.note))
+            }))
+        }
+        rows = Rows(filter: decision.rowFilter.description, showsNoRows: decision.showsNoRows,
+                    samples: decision.samples.map { Sample(column: $0.column, percent: $0.percent, rule: RuleRef($0.rule)) },
+                    timeWindows: decision.timeWindows.map { Window(column: $0.column, seconds: $0.seconds, isOlderOrNewer: $0.newer ? "newer" : "older",
+                                                                   rule: RuleRef($0.rule)) })
+        conflicts = decision.conflicts.map { Conflict(column: $0.column, winner: RuleRef($0.winner), overridden: RuleRef($0.overridden)) }
+        rules = decision.rules.map { Rule(rule: RuleRef($0.rule), status: $0.status.rawValue, appliedForUser: $0.appliedForUser, reason: $0.reason) }
+        policies = decision.policies.map { Policy(id: $0.id, global: $0.isGlobal, name: $0.name, createdAt: ISODate.format($0.createdAt)) }
+    }
+}

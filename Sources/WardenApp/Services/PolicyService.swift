@@ -1,0 +1,135 @@
+import Foundation
+import WardenDomain
+import WardenStore
+
+/// Data policies: governors keep the global ones, owners their sources' local ones and apply the global ones that
+/// wait for an owner; decisions are made afresh from the metastore on every request.
+struct PolicyService: Sendable {
+    let policies: PolicyStore
+    let dataSources: DataSourceStore
+    let identity: IdentityStore
+    let access: DataSourceAccess
+    let signal: JobSignal
+    let clock: any WardenClock
+
+    // MARK: Global policies
+
+    /// `input` is read once the caller may act, so a refused caller learns nothing from a validation error.
+    func createGlobal(caller: Principal, _ input: () async throws -> GlobalPolicyDraft) async throws -> DataPolicyRecord {
+        try caller.require(.governance)
+        let created = try await policies.createGlobal(try await input(), by: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return created
+    }
+
+    func globals(searchText: String?, includeStaged: Bool, sort: PolicyStore.SortField, offset: Int, size: Int,
+                 caller: Principal) async throws -> [DataPolicyRecord] {
+        try caller.require(.governance)
+        return try await policies.globals(searchText: searchText, includeStaged: includeStaged, sort: sort, offset: offset, size: size)
+    }
+
+    func global(_ id: Int64, caller: Principal) async throws -> DataPolicyRecord {
+        try caller.require(.governance)
+        return try await policies.global(id: id)
+    }
+
+    func updateGlobal(_ id: Int64, caller: Principal, _ input: () async throws -> GlobalPolicyDraft) async throws -> DataPolicyRecord {
+        try caller.require(.governance)
+        _ = try await policies.global(id: id)
+        let updated = try await policies.updateGlobal(id: id, try await input(), by: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return updated
+    }
+
+    func deleteGlobal(_ id: Int64, caller: Principal) async throws -> DataPolicyRecord {
+        try caller.require(.governance)
+        let deleted = try await policies.deleteGlobal(id: id, by: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return deleted
+    }
+
+    func appliedCount(_ id: Int64, caller: Principal) async throws -> Int {
+        try caller.require(.governance)
+        return try await policies.appliedCount(policyId: id, now: clock.now())
+    }
+
+    /// Owners apply, to their source, a global policy that waits for owners (`circumstances: null`).
+    func apply(policyId: Int64, dataSourceId: Int64, caller: Principal) async throws -> DataPolicyRecord {
+        _ = try await access.require([.owner], on: dataSourceId, caller: caller)
+        let policy = try await policies.apply(policyId: policyId, dataSourceId: dataSourceId, by: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return policy
+    }
+
+    // MARK: Local policies
+
+    /// The source's local policy (nil when it has none) and the global policies in force on it, for its owners
+    /// and governors.
+    func handler(_ dataSourceId: Int64, caller: Principal) async throws -> (local: DataPolicyRecord?, globals: [DataPolicyRecord]) {
+        try await requireOwnerOrGovernance(dataSourceId, caller)
+        let target = try await self.target(dataSourceId)
+        let local = try await policies.local(dataSourceId: dataSourceId)
+        let globals = try await policies.allGlobals()
+        let inForce = Set(PolicyIndex(globals.map(\.policy)).matching(target, at: clock.now()).map(\.id))
+        return (local, globals.filter { inForce.contains($0.id) })
+    }
+
+    /// Replaces the source's local policy. `input` is given the source's columns, against which its entries are
+    /// checked, once the caller is known to own the source.
+    func putLocal(_ dataSourceId: Int64, caller: Principal,
+                  _ input: ([PolicyColumn]) async throws -> [JSONValue]) async throws -> (local: DataPolicyRecord?, globals: [DataPolicyRecord]) {
+        _ = try await access.require([.owner], on: dataSourceId, caller: caller)
+        let target = try await self.target(dataSourceId)
+        let entries = try await input(target.columns)
+        _ = try await policies.putLocal(dataSourceId: dataSourceId, entries: entries, by: caller.userId, now: clock.now())
+        await signal.wakeAll()
+        return try await handler(dataSourceId, caller: caller)
+    }
+
+    // MARK: Decisions
+
+    /// What `profileId` sees of the source, and why. The user themself may ask, as may the source's owners and
+    /// holders of `FETCH_POLICY_INFO` or `GOVERNANCE`; anyone else learns nothing (404 for a user they cannot name).
+    /// `trial` replaces the stored local entries (`POST /policy/testPolicy`): nothing is stored.
+    func decide(_ dataSourceId: Int64, profileId: Int64, caller: Principal,
+                trial: (([PolicyColumn]) async throws -> [JSONValue])? = nil) async throws -> (PolicyDecision, PolicyTarget) {
+        let (_, state) = try await access.visible(dataSourceId, to: caller)
+        let mayAskForOthers = state == .owner || caller.permissions.contains(.fetchPolicyInfo) || caller.permissions.contains(.governance)
+        guard profileId == caller.userId || mayAskForOthers else {
+            throw WardenError.forbidden("Only the user themself, the data source's owners and holders of FETCH_POLICY_INFO may see another user's decision",
+                                        code: .authPermissionRequired)
+        }
+        guard let details = try await identity.details(userId: profileId) else { throw IdentityStore.userNotFound }
+        let target = try await self.target(dataSourceId)
+        var local = try await policies.local(dataSourceId: dataSourceId)?.policy
+        if let trial {
+            guard state == .owner || caller.permissions.contains(.governance) else {
+                throw DataSourceAccess.roleRequired([.owner], action: "test policies on this data source")
+            }
+            var validator = Validator()
+            let entries = PolicyReader(global: false, columns: target.columns, strict: true)
+                .entries(try await trial(target.columns), path: "jsonPolicies", into: &validator)
+            try validator.finish()
+            local = DataPolicy(id: local?.id ?? 0, kind: .local(dataSourceId: dataSourceId), name: "test", entries: entries,
+                               createdAt: local?.createdAt ?? clock.now())
+        }
+        let subjectState = try await dataSources.memberState(dataSourceId: dataSourceId, userId: profileId, now: clock.now())
+        let subject = PolicySubject(user: PredicateUser(username: details.user.userid, groups: Set(details.groups.map(\.name)),
+                                                        attributes: details.effectiveAttributes),
+                                    purposes: [], subscribed: subjectState?.isMember ?? false)
+        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        return (PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now()), target)
+    }
+
+    private func target(_ dataSourceId: Int64) async throws -> PolicyTarget {
+        guard let target = try await policies.targets(ids: [dataSourceId]).first else { throw DataSourceStore.notFound }
+        return target
+    }
+
+    private func requireOwnerOrGovernance(_ dataSourceId: Int64, _ caller: Principal) async throws {
+        let (_, state) = try await access.visible(dataSourceId, to: caller)
+        guard state == .owner || caller.permissions.contains(.governance) else {
+            throw DataSourceAccess.roleRequired([.owner], action: "see this data source's policies")
+        }
+    }
+}

@@ -15,9 +15,8 @@ import WardenTestSupport
 @Suite struct DocumentedExamplesTests {
     /// Examples of features Warden does not have yet; their routes answer 501 (asserted below).
     static let notBuilt: [String: String] = [
-        "GET /dataSource/{dataSourceId}/users/{profileId}/policyInfo": "data policies",
-        "GET /dataSource/{dataSourceId}/users/{profileId}/visibilityReport": "data policies",
-        "GET /dataSource/{dataSourceId}/visibilityReport": "data policies",
+        "GET /dataSource/{dataSourceId}/users/{profileId}/visibilityReport": "visibility counts from the warehouse",
+        "GET /dataSource/{dataSourceId}/visibilityReport": "visibility counts from the warehouse",
         "POST /dataSource/{dataSourceId}/reverseMask": "data policies (unmasking)",
         "GET /dataSource/byPurposes": "purposes",
         "GET /dataSource/{dataSourceId}/{columnName}/unmaskUsers": "data policies (unmasking)",
@@ -173,8 +172,13 @@ import WardenTestSupport
         try await server.call(.delete, "/dictionary/\(derived)").expect(.ok)
         _ = try await send("POST /dictionary/{dataSourceId}", .post, "/dictionary/\(derived)", json: dictionary)
 
-        // Not built yet: each answers 501.
+        try await server.call(.put, "/policy/handler/\(id)", json: #"""
+            {"jsonPolicies": [{"type": "masking", "rules": [{"type": "masking", "exceptions": null,
+             "config": {"fields": ["soldier_id"], "maskingConfig": {"type": "Consistent Value", "metadata": {"constant": null}}}}]}]}
+            """#).expect(.ok)
         _ = try await send("GET /dataSource/{dataSourceId}/users/{profileId}/policyInfo", .get, "/dataSource/\(id)/users/\(readerId)/policyInfo")
+
+        // Not built yet: each answers 501.
         _ = try await send("GET /dataSource/{dataSourceId}/users/{profileId}/visibilityReport", .get,
                            "/dataSource/\(id)/users/\(readerId)/visibilityReport")
         _ = try await send("GET /dataSource/{dataSourceId}/visibilityReport", .get, "/dataSource/\(id)/visibilityReport")

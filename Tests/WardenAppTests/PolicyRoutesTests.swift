@@ -175,6 +175,22 @@ import WardenTestSupport
             try await server.call(.delete, "/bim/iam/bim/user/reader/authorizations/State/TX").expect(.ok)
             #expect(try await explain().rows.filter == #""state" IN ('CA')"#)
 
+            // policyInfo says the same in the documented fields; the admin is not in Auditors, so sees the mask.
+            let info = try await server.call(.get, "/dataSource/\(id)/users/\(readerId)/policyInfo").expect(.ok).object
+            #expect(info["visibilityRuleApplies"] as? Bool == true)
+            let visibilities = info["visibilities"] as? [[String: Any]]
+            #expect(visibilities?.count == 1 && visibilities?.first?["column"] as? String == "state"
+                    && visibilities?.first?["values"] as? [String] == ["CA"])
+            #expect((info["additionalFilters"] as? [String: [String: String]])?["customWhere"]?["predicate"] == #""state" IN ('CA')"#)
+            #expect((info["masked"] as? [Any])?.isEmpty == true)
+            let adminId = try #require(try await server.call(.get, "/bim/rpc/user/current").expect(.ok).object["id"] as? Int)
+            let adminInfo = try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo").expect(.ok).object
+            let masked = try #require((adminInfo["masked"] as? [[String: Any]])?.first)
+            #expect(masked["name"] as? String == "clearance" && masked["type"] as? String == "Consistent Value" && masked["actionType"] as? String == "Nullify")
+            #expect((masked["metadata"] as? [String: Any])?["constant"] is NSNull)
+            try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo", auth: readerKey).expect(.forbidden)
+            try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo?projectId=1").expect(.notImplemented)
+
             // Taking the tag off the column takes the global policy off the source.
             try await server.call(.post, "/bim/group/\(groupId)/user", json: #"{"userid": "admin"}"#).expect(.ok)
             try await server.call(.delete, "/tag/column/\(id)_clearance/Security.Clearance").expect(.ok)

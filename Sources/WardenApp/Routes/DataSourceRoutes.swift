@@ -16,15 +16,16 @@ struct DataSourceRoutes {
         api.put("/dataSource/bulk/{type}", use: bulk)
         api.post("/dataSource/bulkRefreshViews", use: refreshViews)
         // Literal segments of features still to come, so that they are never taken for a data source id.
-        api.get("/dataSource/byPurposes", use: notBuilt("Finding data sources by purpose needs purposes and data policies, which are not built yet"))
+        api.get("/dataSource/byPurposes", use: notBuilt("Finding data sources by purpose needs purposes, which are not built yet"))
         api.put("/dataSource/detectRemoteChanges",
                 use: notBuilt("Schema monitoring (detectRemoteChanges) is not built yet: register changed tables again, or update their dictionary"))
-        let policies = "Data policies are not built yet, so there is no policy information, visibility or unmasking to report"
-        api.get("/dataSource/{dataSourceId}/users/{profileId}/policyInfo", use: notBuilt(policies))
-        api.get("/dataSource/{dataSourceId}/users/{profileId}/visibilityReport", use: notBuilt(policies))
-        api.get("/dataSource/{dataSourceId}/visibilityReport", use: notBuilt(policies))
-        api.post("/dataSource/{dataSourceId}/reverseMask", use: notBuilt(policies))
-        api.get("/dataSource/{dataSourceId}/{columnName}/unmaskUsers", use: notBuilt(policies))
+        let visibility = "Visibility reports need the distinct values of the visibility columns from the warehouse, which is not built yet: "
+            + "GET /dataSource/{id}/users/{profileId}/policyInfo and …/explain give the decision"
+        api.get("/dataSource/{dataSourceId}/users/{profileId}/visibilityReport", use: notBuilt(visibility))
+        api.get("/dataSource/{dataSourceId}/visibilityReport", use: notBuilt(visibility))
+        let unmasking = "Unmasking (reversible masks and the unmask task) is not built yet"
+        api.post("/dataSource/{dataSourceId}/reverseMask", use: notBuilt(unmasking))
+        api.get("/dataSource/{dataSourceId}/{columnName}/unmaskUsers", use: notBuilt(unmasking))
         api.get("/dataSource/{dataSourceId}", use: get)
         api.put("/dataSource/{dataSourceId}", use: update)
         api.delete("/dataSource/{dataSourceId}", use: delete)

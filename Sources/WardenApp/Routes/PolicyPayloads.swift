@@ -175,3 +175,69 @@ struct ExplainPayload: ResponseEncodable {
         policies = decision.policies.map { Policy(id: $0.id, global: $0.isGlobal, name: $0.name, createdAt: ISODate.format($0.createdAt)) }
     }
 }
+
+/// `GET /dataSource/{id}/users/{profileId}/policyInfo`, as documented in 002: `masked` names each masked column with
+/// the masking type and metadata of the policy that masks it (the NULL form when Warden fails closed),
+/// `visibilities` the values the user's visibility rules let through, and `additionalFilters` the row filter
+/// (`customWhere`, its canonical text), sample and time window.
+struct PolicyInfoPayload: ResponseEncodable {
+    struct Masked: Encodable {
+        let type: String
+        let metadata: JSONValue
+        let name: String
+        let actionType: String
+    }
+
+    struct Visibility: Encodable {
+        let column: String
+        let values: [String]
+    }
+
+    struct Filters: Encodable {
+        struct CustomWhere: Encodable { let predicate: String }
+        struct Minimization: Encodable {
+            let percent: Int
+            let hashPhrase: String
+        }
+        var customWhere: CustomWhere?
+        var minimization: Minimization?
+        var eventTimeColumn: String?
+        var filterSeconds: Int?
+        var isOlderOrNewer: String?
+    }
+
+    let visibilities: [Visibility]
+    let visibilityRuleApplies: Bool
+    let masked: [Masked]
+    let additionalFilters: Filters
+
+    init(_ decision: PolicyDecision) {
+        func rule(_ ref: PolicyRuleRef) -> PolicyRule? {
+            guard let policy = decision.policies.first(where: { $0.id == ref.policyId && $0.isGlobal == ref.global }),
+                  ref.entry < policy.entries.count, ref.rule < policy.entries[ref.entry].rules.count else { return nil }
+            return policy.entries[ref.entry].rules[ref.rule]
+        }
+        masked = decision.masks.map { mask in
+            let config = rule(mask.rule)?.json.objectValue?["config"]?.objectValue?["maskingConfig"]?.objectValue
+            if mask.method == mask.requested, let type = config?["type"]?.stringValue {
+                return Masked(type: type, metadata: config?["metadata"] ?? .object([:]), name: mask.column, actionType: mask.method.actionType)
+            }
+            return Masked(type: "Consistent Value", metadata: .object(["constant": .null]), name: mask.column, actionType: mask.method.actionType)
+        }
+        visibilities = decision.visibilities.map { Visibility(column: $0.column, values: $0.values) }
+        visibilityRuleApplies = decision.rules.contains { outcome in
+            guard outcome.appliedForUser, case .visibility = rule(outcome.rule)?.action else { return false }
+            return true
+        }
+        var filters = Filters()
+        // The whole row filter, visibilities included, with the user's values resolved.
+        if decision.rowFilter != .always { filters.customWhere = .init(predicate: decision.rowFilter.description) }
+        if let sample = decision.samples.first { filters.minimization = .init(percent: sample.percent, hashPhrase: sample.column) }
+        if let window = decision.timeWindows.first {
+            filters.eventTimeColumn = window.column
+            filters.filterSeconds = window.seconds
+            filters.isOlderOrNewer = window.newer ? "newer" : "older"
+        }
+        additionalFilters = filters
+    }
+}

@@ -21,6 +21,7 @@ struct PolicyRoutes {
         api.put("/policy/handler/{dataSourceId}", use: putLocal)
         api.post("/policy/testPolicy", use: testPolicy)
         api.get("/dataSource/{dataSourceId}/users/{profileId}/explain", use: explain)
+        api.get("/dataSource/{dataSourceId}/users/{profileId}/policyInfo", use: policyInfo)
     }
 
     // MARK: Global
@@ -103,6 +104,17 @@ struct PolicyRoutes {
         let profileId = try context.parameters.id("profileId", notFound: IdentityStore.userNotFound)
         let (decision, target) = try await service.decide(id, profileId: profileId, caller: context.principal)
         return ExplainPayload(dataSourceId: id, profileId: profileId, decision: decision, target: target)
+    }
+
+    /// The documented decision: masks with the policy's masking type, the user's visibilities, and the row filters.
+    @Sendable func policyInfo(_ request: Request, context: AuthenticatedContext) async throws -> PolicyInfoPayload {
+        let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
+        let profileId = try context.parameters.id("profileId", notFound: IdentityStore.userNotFound)
+        if QueryReader(request: request).string("projectId") != nil {
+            throw WardenError.notImplemented("Projects are not built yet, so a decision cannot be made under one", code: .featureNotImplemented)
+        }
+        let (decision, _) = try await service.decide(id, profileId: profileId, caller: context.principal)
+        return PolicyInfoPayload(decision)
     }
 
     struct TestPolicyInput: Decodable {

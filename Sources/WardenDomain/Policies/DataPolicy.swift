@@ -249,7 +249,13 @@ public struct PolicyColumn: Sendable, Hashable {
 
     /// Whether the column carries `tag` or a tag below it.
     public func isTagged(_ tag: TagName) -> Bool {
-        tags.contains { $0 == tag || $0.isDescendant(of: tag) }
+        isTagged(named: tag.value)
+    }
+
+    /// `isTagged` for a name already checked as a tag name (a global policy's `fields`), without parsing it again
+    /// on every decision.
+    public func isTagged(named name: String) -> Bool {
+        tags.contains { $0.value == name || ($0.value.hasPrefix(name) && $0.value.dropFirst(name.count).first == ".") }
     }
 }
 

@@ -122,6 +122,13 @@ public struct TimeWindow: Sendable, Hashable {
     public var rule: PolicyRuleRef
 }
 
+/// A visibility rule's condition for one user: rows whose `column` holds one of `values` (none: no rows).
+public struct RowVisibility: Sendable, Hashable {
+    public var column: String
+    public var values: [String]
+    public var rule: PolicyRuleRef
+}
+
 /// Whether one rule applied to the user, and why.
 public struct RuleOutcome: Sendable, Hashable {
     public enum Status: String, Sendable, Hashable {
@@ -153,6 +160,8 @@ public struct PolicyDecision: Sendable, Equatable {
     public var rowFilter: RowPredicate
     public var samples: [RowSample]
     public var timeWindows: [TimeWindow]
+    /// The conditions of the visibility rules that applied (already part of `rowFilter`).
+    public var visibilities: [RowVisibility]
     public var conflicts: [MaskConflict]
     /// Every rule of every policy in force on the source, in policy order.
     public var rules: [RuleOutcome]

@@ -13,7 +13,7 @@ public enum PolicyEvaluator {
         policies.sort(by: DataPolicy.precedes)
 
         var decision = PolicyDecision(allowed: subject.subscribed, denialReason: subject.subscribed ? nil : "not subscribed to the data source",
-                                      masks: [], rowFilter: .always, samples: [], timeWindows: [], conflicts: [], rules: [],
+                                      masks: [], rowFilter: .always, samples: [], timeWindows: [], visibilities: [], conflicts: [], rules: [],
                                       policies: policies)
         var rows: [RowPredicate] = []
         var masks: [String: ColumnMask] = [:]
@@ -33,6 +33,7 @@ public enum PolicyEvaluator {
                         }
                     }
                     if let row = effect.rows { rows.append(row) }
+                    decision.visibilities += effect.visibilities.map { RowVisibility(column: $0.column, values: $0.values, rule: ref) }
                     if let sample = effect.sample { decision.samples.append(RowSample(column: sample.column, percent: sample.percent, rule: ref)) }
                     if let window = effect.window {
                         decision.timeWindows.append(TimeWindow(column: window.column, seconds: window.seconds, newer: window.newer, rule: ref))
@@ -62,6 +63,7 @@ public enum PolicyEvaluator {
         var rows: RowPredicate?
         var sample: (column: String, percent: Int)?
         var window: (column: String, seconds: Int, newer: Bool)?
+        var visibilities: [(column: String, values: [String])] = []
 
         static func notApplicable(_ reason: String) -> Effect { Effect(status: .notApplicable, reason: reason) }
         static func noRows(_ reason: String) -> Effect { Effect(status: .failedClosed, reason: reason, rows: .never) }
@@ -109,6 +111,7 @@ public enum PolicyEvaluator {
                           reason: "masks " + columns.map(\.name).joined(separator: ", "), masks: masks)
         case .visibility(let op, let conditions):
             var parts: [RowPredicate] = []
+            var visibilities: [(column: String, values: [String])] = []
             for condition in conditions {
                 guard let column = self.columns(named: [condition.column], global: global, in: target).first else {
                     return .noRows("the data source has no column \(condition.column)")
@@ -118,9 +121,12 @@ public enum PolicyEvaluator {
                 case .groups: Array(subject.user.groups)
                 }
                 parts.append(values.isEmpty ? .never : .inList(.column(column.name), values.sorted().map(PredicateOperand.string), negated: false))
+                visibilities.append((column.name, values.sorted()))
             }
             let filter = op == .and ? RowPredicate.all(parts) : RowPredicate.any(parts)
-            return Effect(status: .applied, reason: "rows must match the user", rows: filter)
+            var effect = Effect(status: .applied, reason: "rows must match the user", rows: filter)
+            effect.visibilities = visibilities
+            return effect
         case .predicate(let predicate):
             guard let resolved = predicate.resolved(for: subject.user, columns: target.columns) else {
                 return global && predicate.namesOnlyMissingTags(in: target)
@@ -170,8 +176,7 @@ public enum PolicyEvaluator {
     /// The columns a rule names: by name in a local policy, by tag (and the tags below it) in a global one.
     static func columns(named names: [String], global: Bool, in target: PolicyTarget) -> [PolicyColumn] {
         if global {
-            let tags = names.compactMap { try? TagName($0) }
-            return target.columns.filter { column in tags.contains(where: column.isTagged) }
+            return target.columns.filter { column in names.contains(where: column.isTagged(named:)) }
         }
         var found: [PolicyColumn] = []
         for name in names {

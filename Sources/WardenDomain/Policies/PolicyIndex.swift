@@ -95,11 +95,9 @@ public struct PolicyIndex: Sendable {
     static func isAbout(_ target: PolicyTarget, _ action: RuleAction) -> Bool {
         switch action {
         case .mask(let tags, _, _):
-            return tags.contains { name in (try? TagName(name)).map { tag in target.columns.contains { $0.isTagged(tag) } } ?? false }
+            return tags.contains { name in target.columns.contains { $0.isTagged(named: name) } }
         case .visibility(_, let conditions):
-            return conditions.allSatisfy { condition in
-                (try? TagName(condition.column)).map { tag in target.columns.contains { $0.isTagged(tag) } } ?? false
-            }
+            return conditions.allSatisfy { condition in target.columns.contains { $0.isTagged(named: condition.column) } }
         case .predicate, .time, .minimization, .prerequisite, .notUnderstood:
             return true
         }

@@ -258,11 +258,11 @@ struct WardenProcess {
     }
 
     func request(_ method: HTTPRequest.Method, _ path: String, json: String? = nil) async throws -> Reply {
-        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(90))) { client in
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(3600))) { client in
             var headers: HTTPFields = [.authorization: Self.adminKey]
             if json != nil { headers[.contentType] = "application/json" }
-            let response = try await client.execute(.init(path, method: method, authority: "localhost", headers: headers,
-                                                          body: json.map { ByteBuffer(string: $0) }))
+            let response = try await TestServer.execute(.init(path, method: method, authority: "localhost", headers: headers,
+                                                              body: json.map { ByteBuffer(string: $0) }), on: client)
             return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
         }
     }

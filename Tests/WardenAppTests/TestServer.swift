@@ -76,10 +76,14 @@ struct TestServer {
         }
     }
 
-    static let readTimeout = Duration.seconds(120)
+    /// How long a request may wait for its answer before the test fails. The framework client's own timeout is set
+    /// beyond it and never fires: when it does, its task group waits for a response promise that nothing fails, and
+    /// the test hangs instead of failing.
+    static let answerDeadline = Duration.seconds(90)
+    private static let clientTimeout = Duration.seconds(3600)
 
     private static func withHTTP(_ client: any TestClientProtocol, _ body: (TestClient) async throws -> Void) async throws {
-        let http = TestClient(host: "127.0.0.1", port: try #require(client.port), configuration: .init(timeout: readTimeout))
+        let http = TestClient(host: "127.0.0.1", port: try #require(client.port), configuration: .init(timeout: clientTimeout))
         http.connect()
         do {
             try await body(http)
@@ -99,9 +103,43 @@ struct TestServer {
         var headers = extra
         if let auth { headers[.authorization] = auth }
         if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        let response = try await http.execute(.init(path, method: method, authority: "localhost", headers: headers,
-                                                    body: json.map { ByteBuffer(string: $0) }))
+        let response = try await Self.execute(.init(path, method: method, authority: "localhost", headers: headers,
+                                                    body: json.map { ByteBuffer(string: $0) }), on: http)
         return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
+    }
+
+    nonisolated(unsafe) static let traceFile: UnsafeMutablePointer<FILE>? =
+        ProcessInfo.processInfo.environment["WARDEN_TEST_TRACE"].flatMap { fopen($0, "a") }
+    static func trace(_ line: String) {
+        guard let traceFile else { return }
+        fputs("\(Date().timeIntervalSince1970) \(line)\n", traceFile)
+        fflush(traceFile)
+    }
+
+    struct NoAnswer: Error, CustomStringConvertible {
+        let request: String
+        var description: String { "no answer to \(request) within \(TestServer.answerDeadline)" }
+    }
+
+    /// Sends `request`, and closes the connection when no answer comes in time: closing fails the client's pending
+    /// response, which is what lets its request end.
+    static func execute(_ request: TestClient.Request, on http: TestClient) async throws -> TestClient.Response {
+        let label = "\(Test.current?.name ?? "?") \(request.head.method) \(request.head.path ?? "")"
+        trace("start \(label)")
+        defer { trace("end \(label)") }
+        return try await withThrowingTaskGroup(of: TestClient.Response?.self) { group in
+            group.addTask { try await http.execute(request) }
+            group.addTask {
+                try await Task.sleep(for: answerDeadline)
+                return nil
+            }
+            guard let response = try await group.next() ?? nil else {
+                try? await http.close(mode: .all)
+                throw NoAnswer(request: "\(request.head.method) \(request.head.path ?? "")")
+            }
+            group.cancelAll()
+            return response
+        }
     }
 
     /// Sends a request over a connection of its own, so that it really runs alongside requests sent with `call`
@@ -109,12 +147,12 @@ struct TestServer {
     func callOnNewConnection(_ method: HTTPRequest.Method, _ path: String, auth: String? = TestServer.adminKey,
                              json: String? = nil) async throws -> Reply {
         let port = try #require(client.port)
-        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: Self.readTimeout)) { client in
+        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: Self.clientTimeout)) { client in
             var headers: HTTPFields = [:]
             if let auth { headers[.authorization] = auth }
             if json != nil { headers[.contentType] = "application/json" }
-            let response = try await client.execute(.init(path, method: method, authority: "localhost", headers: headers,
-                                                          body: json.map { ByteBuffer(string: $0) }))
+            let response = try await Self.execute(.init(path, method: method, authority: "localhost", headers: headers,
+                                                         body: json.map { ByteBuffer(string: $0) }), on: client)
             return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
         }
     }

@@ -157,14 +157,14 @@ import WardenTestSupport
             let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
                 for index in 0..<100 {
                     group.addTask {
-                        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60))) { client in
+                        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(3600))) { client in
                             var statuses: [Int] = []
                             for userid in ["parallel\(index)", "contested"] {
                                 let request = TestClient.Request(
                                     "/bim/iam/bim/user", method: .post, authority: "localhost",
                                     headers: [.authorization: TestServer.adminKey, .contentType: "application/json"],
                                     body: ByteBuffer(string: #"{"userid":"\#(userid)"}"#))
-                                statuses.append(try await client.execute(request).status.code)
+                                statuses.append(try await TestServer.execute(request, on: client).status.code)
                             }
                             return statuses
                         }

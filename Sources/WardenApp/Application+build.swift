@@ -52,8 +52,14 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
                                                   signal: jobSignal, activities: ActivityStore(metastore: metastore), clock: clock, idGenerator: ids)
         let subscriptions = SubscriptionStore(metastore: metastore)
-        let accessService = AccessService(dataSources: dataSources, access: access, identity: identity, subscriptions: subscriptions, tasks: TaskStore(metastore: metastore),
-                                          clock: clock)
+        let tasks = TaskStore(metastore: metastore)
+        let projects = ProjectStore(metastore: metastore)
+        let policies = PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
+                                     projects: projects, access: access, signal: jobSignal, clock: clock)
+        let unmasking = UnmaskService(policies: policies, dataSources: dataSources, identity: identity, tasks: tasks,
+                                      keys: DataSourceKeyStore(metastore: metastore, secrets: secrets), access: access, clock: clock)
+        let accessService = AccessService(dataSources: dataSources, access: access, identity: identity, subscriptions: subscriptions, tasks: tasks,
+                                          unmasking: unmasking, clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, subscriptions: subscriptions, clock: clock)
 
@@ -76,8 +82,10 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         DataSourceRoutes(service: dataSourceService).register(on: api)
         AccessRoutes(service: accessService).register(on: api)
         TaskRoutes(service: accessService).register(on: api)
-        PolicyRoutes(service: PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
-                                            access: access, signal: jobSignal, clock: clock)).register(on: api)
+        UnmaskRoutes(service: unmasking).register(on: api)
+        ProjectRoutes(service: ProjectService(purposes: PurposeStore(metastore: metastore), projects: projects, identity: identity,
+                                              access: access, clock: clock)).register(on: api)
+        PolicyRoutes(service: policies).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
         var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]

@@ -189,7 +189,7 @@ import WardenTestSupport
             #expect(masked["name"] as? String == "clearance" && masked["type"] as? String == "Consistent Value" && masked["actionType"] as? String == "Nullify")
             #expect((masked["metadata"] as? [String: Any])?["constant"] is NSNull)
             try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo", auth: readerKey).expect(.forbidden)
-            try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo?projectId=1").expect(.notImplemented)
+            try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo?projectId=999").expect(.notFound, code: "project.not_found")
 
             // Taking the tag off the column takes the global policy off the source.
             try await server.call(.post, "/bim/group/\(groupId)/user", json: #"{"userid": "admin"}"#).expect(.ok)

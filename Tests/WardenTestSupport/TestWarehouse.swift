@@ -71,6 +71,17 @@ public struct TestWarehouse: Sendable {
         }
     }
 
+    /// The rows of one query whose columns are all text (cast them: `x::text`), NULL as nil.
+    public func rows(_ sql: String) async throws -> [[String?]] {
+        var result: [[String?]] = []
+        try await withConnection { connection in
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger) {
+                result.append(try row.map { cell in try cell.decode(String?.self) })
+            }
+        }
+        return result
+    }
+
     /// Settings that reach this warehouse; with `ssl`, `trusted` is what the connector may trust
     /// (pass `[caCertificatePEM]` for a working TLS connection).
     public func settings(technology: Technology = .postgresql, ssl: Bool = false, trusted: [String] = []) -> ConnectionSettings {

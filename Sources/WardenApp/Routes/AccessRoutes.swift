@@ -134,7 +134,7 @@ struct AccessRoutes {
     }
 
     /// Absent: nil (unchanged); `null`: .some(nil) (no expiration); a date or date-time in the future: that moment.
-    private static func expiration(_ fields: inout JSONFields, now: Date) -> Date?? {
+    static func expiration(_ fields: inout JSONFields, now: Date) -> Date?? {
         guard let value = fields.object["expiration"] else { return nil }
         if value == .null { return .some(nil) }
         guard let text = fields.string("expiration"), let date = ISODate.parse(text) else {

@@ -23,9 +23,6 @@ struct DataSourceRoutes {
             + "GET /dataSource/{id}/users/{profileId}/policyInfo and …/explain give the decision"
         api.get("/dataSource/{dataSourceId}/users/{profileId}/visibilityReport", use: notBuilt(visibility))
         api.get("/dataSource/{dataSourceId}/visibilityReport", use: notBuilt(visibility))
-        let unmasking = "Unmasking (reversible masks and the unmask task) is not built yet"
-        api.post("/dataSource/{dataSourceId}/reverseMask", use: notBuilt(unmasking))
-        api.get("/dataSource/{dataSourceId}/{columnName}/unmaskUsers", use: notBuilt(unmasking))
         api.get("/dataSource/{dataSourceId}", use: get)
         api.put("/dataSource/{dataSourceId}", use: update)
         api.delete("/dataSource/{dataSourceId}", use: delete)

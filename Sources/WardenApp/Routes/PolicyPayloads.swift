@@ -154,8 +154,19 @@ struct ExplainPayload: ResponseEncodable {
     let conflicts: [Conflict]
     let rules: [Rule]
     let policies: [Policy]
+    let purposes: Purposes
 
-    init(dataSourceId: Int64, profileId: Int64, decision: PolicyDecision, target: PolicyTarget) {
+    /// The project the user acted under, the purposes that counted, and why none did when none did.
+    struct Purposes: Encodable {
+        let projectId: Nullable<Int64>
+        let counted: [String]
+        let note: Nullable<String>
+    }
+
+    init(dataSourceId: Int64, profileId: Int64, _ decided: PolicyService.Decided) {
+        let (decision, target) = (decided.decision, decided.target)
+        purposes = Purposes(projectId: Nullable(decided.project?.project.id), counted: decided.purposes,
+                            note: Nullable(decided.project.map { $0.whyNoPurposes(at: decided.now) } ?? "acting under no project"))
         self.dataSourceId = dataSourceId
         self.profileId = profileId
         allowed = decision.allowed

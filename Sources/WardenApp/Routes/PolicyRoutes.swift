@@ -102,19 +102,17 @@ struct PolicyRoutes {
     @Sendable func explain(_ request: Request, context: AuthenticatedContext) async throws -> ExplainPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         let profileId = try context.parameters.id("profileId", notFound: IdentityStore.userNotFound)
-        let (decision, target) = try await service.decide(id, profileId: profileId, caller: context.principal)
-        return ExplainPayload(dataSourceId: id, profileId: profileId, decision: decision, target: target)
+        let projectId = try QueryReader(request: request).int("projectId").map(Int64.init)
+        return ExplainPayload(dataSourceId: id, profileId: profileId,
+                              try await service.decide(id, profileId: profileId, projectId: projectId, caller: context.principal))
     }
 
     /// The documented decision: masks with the policy's masking type, the user's visibilities, and the row filters.
     @Sendable func policyInfo(_ request: Request, context: AuthenticatedContext) async throws -> PolicyInfoPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
         let profileId = try context.parameters.id("profileId", notFound: IdentityStore.userNotFound)
-        if QueryReader(request: request).string("projectId") != nil {
-            throw WardenError.notImplemented("Projects are not built yet, so a decision cannot be made under one", code: .featureNotImplemented)
-        }
-        let (decision, _) = try await service.decide(id, profileId: profileId, caller: context.principal)
-        return PolicyInfoPayload(decision)
+        let projectId = try QueryReader(request: request).int("projectId").map(Int64.init)
+        return PolicyInfoPayload(try await service.decide(id, profileId: profileId, projectId: projectId, caller: context.principal).decision)
     }
 
     struct TestPolicyInput: Decodable {
@@ -130,9 +128,9 @@ struct PolicyRoutes {
             throw WardenError.badRequest("`jsonPolicies` must have at most \(PolicyReader.maxEntries) entries", code: .requestValidationFailed)
         }
         let profileId = input.profileId ?? context.principal.userId
-        let (decision, target) = try await service.decide(input.dataSourceId, profileId: profileId, caller: context.principal,
-                                                          trial: { _ in input.jsonPolicies })
-        return ExplainPayload(dataSourceId: input.dataSourceId, profileId: profileId, decision: decision, target: target)
+        return ExplainPayload(dataSourceId: input.dataSourceId, profileId: profileId,
+                              try await service.decide(input.dataSourceId, profileId: profileId, caller: context.principal,
+                                                       trial: { _ in input.jsonPolicies }))
     }
 
     // MARK: Input

@@ -71,9 +71,22 @@ struct TaskRoutes {
         return TaskHitsPayload(hits: TaskPayload.page(page), count: page.count)
     }
 
-    /// Handles the task and answers `{"result": …}`: for query help, the query and what was asked.
+    /// Handles the task and answers `{"result": …}`: for query help, the query and what was asked; for unmasking,
+    /// `{unmaskPairs: [{masked, unmasked}], column}`, where a value that is not a ciphertext of the column has
+    /// `unmasked: null` and an `error`.
     @Sendable func handle(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
-        let task = try await service.handle(taskId: try context.parameters.id("taskId", notFound: TaskStore.notFound), caller: context.principal)
+        let task: AccessTask
+        switch try await service.handle(taskId: try context.parameters.id("taskId", notFound: TaskStore.notFound), caller: context.principal) {
+        case .task(let handled):
+            task = handled
+        case .unmasked(let column, let pairs):
+            let unmaskPairs: [JSONValue] = pairs.map { pair in
+                var entry: [String: JSONValue] = ["masked": .string(pair.masked), "unmasked": pair.unmasked.map(JSONValue.string) ?? .null]
+                if pair.unmasked == nil { entry["error"] = .string("not a valid ciphertext of column `\(column)`") }
+                return .object(entry)
+            }
+            return .object(["result": .object(["unmaskPairs": .array(unmaskPairs), "column": .string(column)])])
+        }
         var result = task.metadata?.objectValue ?? [:]
         result["taskId"] = .int(task.id)
         result["type"] = .string(task.type.rawValue)

@@ -10,6 +10,7 @@ struct AccessService: Sendable {
     let identity: IdentityStore
     let subscriptions: SubscriptionStore
     let tasks: TaskStore
+    let unmasking: UnmaskService
     let clock: any WardenClock
 
 
@@ -117,18 +118,30 @@ struct AccessService: Sendable {
         return try await tasks.tasks(dataSourceId: id, caller: caller, query: query)
     }
 
-    /// Handles a task: marks it completed when the caller is one of those it waits for.
-    func handle(taskId: Int64, caller: Principal) async throws -> AccessTask {
+    /// What handling a task answers: the task, or for an unmask task the values revealed.
+    enum Handled: Sendable {
+        case task(AccessTask)
+        case unmasked(column: String, pairs: [UnmaskPair])
+    }
+
+    /// Handles a task: marks it completed when the caller is one of those it waits for. An unmask task reveals its
+    /// values to the users it names, each time they handle it.
+    func handle(taskId: Int64, caller: Principal) async throws -> Handled {
         let (task, handleable) = try await visibleTask(taskId, caller: caller)
-        if task.type == .subscription {
+        switch task.type {
+        case .subscription:
             throw WardenError.badRequest("Access requests are decided with POST /subscription/approve or /subscription/deny",
                                          code: .taskDecideWithSubscriptionRoutes)
+        case .unmask:
+            let revealed = try await unmasking.reveal(task, caller: caller)
+            return .unmasked(column: revealed.column, pairs: revealed.pairs)
+        default:
+            if task.state == .completed { return .task(task) }
+            guard handleable else {
+                throw WardenError.forbidden("This task is not addressed to you", code: .taskNotAddressed)
+            }
+            return .task(try await tasks.complete(id: taskId, by: caller.userId, now: clock.now()))
         }
-        if task.state == .completed { return task }
-        guard handleable else {
-            throw WardenError.forbidden("This task is not addressed to you", code: .taskNotAddressed)
-        }
-        return try await tasks.complete(id: taskId, by: caller.userId, now: clock.now())
     }
 
     /// Deletes a task: its requester may, and so may whoever it waits for.

@@ -8,6 +8,7 @@ struct PolicyService: Sendable {
     let policies: PolicyStore
     let dataSources: DataSourceStore
     let identity: IdentityStore
+    let projects: ProjectStore
     let access: DataSourceAccess
     let signal: JobSignal
     let clock: any WardenClock
@@ -91,15 +92,16 @@ struct PolicyService: Sendable {
     /// What `profileId` sees of the source, and why. The user themself may ask, as may the source's owners and
     /// holders of `FETCH_POLICY_INFO` or `GOVERNANCE`; anyone else learns nothing (404 for a user they cannot name).
     /// `trial` replaces the stored local entries (`POST /policy/testPolicy`): nothing is stored.
-    func decide(_ dataSourceId: Int64, profileId: Int64, caller: Principal,
-                trial: (([PolicyColumn]) async throws -> [JSONValue])? = nil) async throws -> (PolicyDecision, PolicyTarget) {
+    /// `projectId` decides as if the user acted under that project (by default: the one they act under).
+    func decide(_ dataSourceId: Int64, profileId: Int64, projectId: Int64? = nil, caller: Principal,
+                trial: (([PolicyColumn]) async throws -> [JSONValue])? = nil) async throws -> Decided {
         let (_, state) = try await access.visible(dataSourceId, to: caller)
         let mayAskForOthers = state == .owner || caller.permissions.contains(.fetchPolicyInfo) || caller.permissions.contains(.governance)
         guard profileId == caller.userId || mayAskForOthers else {
             throw WardenError.forbidden("Only the user themself, the data source's owners and holders of FETCH_POLICY_INFO may see another user's decision",
                                         code: .authPermissionRequired)
         }
-        guard let details = try await identity.details(userId: profileId) else { throw IdentityStore.userNotFound }
+        if let projectId { _ = try await projects.project(id: projectId) }
         let target = try await self.target(dataSourceId)
         var local = try await policies.local(dataSourceId: dataSourceId)?.policy
         if let trial {
@@ -113,12 +115,52 @@ struct PolicyService: Sendable {
             local = DataPolicy(id: local?.id ?? 0, kind: .local(dataSourceId: dataSourceId), name: "test", entries: entries,
                                createdAt: local?.createdAt ?? clock.now())
         }
-        let subjectState = try await dataSources.memberState(dataSourceId: dataSourceId, userId: profileId, now: clock.now())
+        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        let (subject, project) = try await self.subject(profileId, on: dataSourceId, projectId: projectId)
+        return Decided(decision: PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now()),
+                       target: target, project: project, purposes: subject.purposes, now: clock.now())
+    }
+
+    /// A decision with what it was made about: the source, and the project the user acted under, if any.
+    struct Decided: Sendable {
+        var decision: PolicyDecision
+        var target: PolicyTarget
+        var project: ProjectContext?
+        /// The purposes that counted.
+        var purposes: [String]
+        var now: Date
+    }
+
+    /// The stored policies' decisions on one source for each of `userIds`, with no check of who asks: for services
+    /// that have already authorized their caller.
+    func decisions(_ dataSourceId: Int64, userIds: [Int64]) async throws -> [Int64: PolicyDecision] {
+        let target = try await self.target(dataSourceId)
+        let local = try await policies.local(dataSourceId: dataSourceId)?.policy
+        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        var decisions: [Int64: PolicyDecision] = [:]
+        for userId in userIds {
+            let subject = try await self.subject(userId, on: dataSourceId).subject
+            decisions[userId] = PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now())
+        }
+        return decisions
+    }
+
+    /// The user as policies see them on this source, with the purposes of the project they act under (or
+    /// `projectId`) where those count; 404 for an unknown user.
+    private func subject(_ userId: Int64, on dataSourceId: Int64,
+                         projectId: Int64? = nil) async throws -> (subject: PolicySubject, project: ProjectContext?) {
+        guard let details = try await identity.details(userId: userId) else { throw IdentityStore.userNotFound }
+        let state = try await dataSources.memberState(dataSourceId: dataSourceId, userId: userId, now: clock.now())
+        let context = try await projects.context(userId: userId, dataSourceId: dataSourceId, projectId: projectId)
         let subject = PolicySubject(user: PredicateUser(username: details.user.userid, groups: Set(details.groups.map(\.name)),
                                                         attributes: details.effectiveAttributes),
-                                    purposes: [], subscribed: subjectState?.isMember ?? false)
-        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
-        return (PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now()), target)
+                                    purposes: context?.purposes(at: clock.now()) ?? [], subscribed: state?.isMember ?? false)
+        return (subject, context)
+    }
+
+    /// The source's dictionary columns, with their tags.
+    func columns(of dataSourceId: Int64) async throws -> [PolicyColumn] {
+        try await target(dataSourceId).columns
     }
 
     private func target(_ dataSourceId: Int64) async throws -> PolicyTarget {

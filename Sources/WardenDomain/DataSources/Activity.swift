@@ -10,6 +10,8 @@ public enum ActivityType: String, Sendable, Codable, CaseIterable {
     case taskCreated, taskCompleted, taskDeleted
     // Data policies: a local or global policy that applies to the source was created, changed, applied or deleted.
     case policyUpdated
+    // Reversible values revealed through an unmask task (the column and how many, never the values).
+    case unmasked
 }
 
 public struct NewActivity: Sendable {

@@ -83,6 +83,16 @@ extension WardenError {
         public static let policyNotFound = Code("policy.not_found")
         public static let policyTypeNotImplemented = Code("policy.type_not_implemented")
 
+        public static let projectLastOwner = Code("project.last_owner")
+        public static let projectMemberConflict = Code("project.member_conflict")
+        public static let projectMemberNotFound = Code("project.member_not_found")
+        public static let projectNotFound = Code("project.not_found")
+        public static let projectRoleRequired = Code("project.role_required")
+
+        public static let purposeInUse = Code("purpose.in_use")
+        public static let purposeNotFound = Code("purpose.not_found")
+        public static let purposeUnknown = Code("purpose.unknown")
+
         public static let requestBodyRequired = Code("request.body_required")
         public static let requestInvalid = Code("request.invalid")
         public static let requestInvalidHeader = Code("request.invalid_header")
@@ -124,6 +134,10 @@ extension WardenError {
         public static let taskSchemaEvolutionNotImplemented = Code("task.schema_evolution_not_implemented")
 
         public static let technologyNotFound = Code("technology.not_found")
+
+        public static let unmaskNotAllowed = Code("unmask.not_allowed")
+        public static let unmaskNotReversible = Code("unmask.not_reversible")
+        public static let unmaskTaskUnreadable = Code("unmask.task_unreadable")
 
         public static let userConflict = Code("user.conflict")
         public static let userNotFound = Code("user.not_found")

@@ -28,6 +28,20 @@ enum Membership {
             """
     }
 
+    /// Every enabled user with a standing on the source at `now` (their own or a group's, the strongest), by user id.
+    static func members(dataSourceId: Int64, now: Date, on db: any SQLDatabase) async throws -> [(userId: Int64, state: MemberState)] {
+        try await db.raw("""
+            SELECT u.id, \(unsafeRaw: strongestState) AS state FROM users u
+            JOIN data_source_members sm ON sm.data_source_id = \(bind: dataSourceId)
+                AND (sm.user_id = u.id OR sm.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = u.id))
+            WHERE u.disabled = \(bind: false) AND (sm.expiration IS NULL OR sm.expiration > \(bind: now.millis))
+            GROUP BY u.id ORDER BY u.id
+            """).all().compactMap { row in
+            guard let state = MemberState(rawValue: try row.string("state")) else { return nil }
+            return (try row.int64("id"), state)
+        }
+    }
+
     static func state(dataSourceId: Int64, userId: Int64, now: Date, on db: any SQLDatabase) async throws -> MemberState? {
         try await db.raw("SELECT m.state FROM \(effective(userId: userId, now: now, dataSourceId: dataSourceId)) m")
             .first().flatMap { MemberState(rawValue: try $0.string("state")) }

@@ -236,8 +236,10 @@ public struct TaskStore: Sendable {
     }
 
     /// Marks a task handled by `actorId`; only a pending task changes (handling it twice returns it as it is).
-    public func complete(id: Int64, by actorId: Int64, now: Date) async throws -> AccessTask {
+    /// `recording` is recorded either way, with the completion.
+    public func complete(id: Int64, by actorId: Int64, now: Date, recording: [NewActivity] = []) async throws -> AccessTask {
         try await metastore.write { db in
+            try await ActivityStore.record(recording, now: now, on: db)
             let updated = try await db.raw("""
                 UPDATE tasks SET state = \(bind: TaskState.completed.rawValue), outcome = \(bind: TaskOutcome.handled.rawValue),
                     handled_by = \(bind: actorId), completed_at = \(bind: now.millis), updated_at = \(bind: now.millis)

@@ -186,6 +186,11 @@ public struct DataSourceStore: Sendable {
         }
     }
 
+    /// Every enabled user with a standing on the source at `now`, and that standing.
+    public func members(dataSourceId: Int64, now: Date) async throws -> [(userId: Int64, state: MemberState)] {
+        try await metastore.read { db in try await Membership.members(dataSourceId: dataSourceId, now: now, on: db) }
+    }
+
     /// Ids of the handlers of `technology` with this connection string that `userId` owns.
     public func ownedHandlerIds(technology: Technology, connectionString: String, userId: Int64) async throws -> [Int64] {
         try await metastore.read { db in

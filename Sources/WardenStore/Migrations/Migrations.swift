@@ -401,7 +401,95 @@ enum Migrations {
              "ALTER TABLE data_sources ADD COLUMN high_cardinality_at BIGINT"]
         },
         createDataPolicies,
+        Migration(id: 11, name: "CreateDataSourceKeys") { _ in
+            // Each source's mask keys (hash salt, Reversible keys), sealed with the master key; made on first use.
+            ["""
+             CREATE TABLE data_source_keys (
+                 data_source_id BIGINT PRIMARY KEY REFERENCES data_sources (id) ON DELETE CASCADE,
+                 sealed TEXT NOT NULL,
+                 created_at BIGINT NOT NULL
+             )
+             """]
+        },
+        createPurposesAndProjects,
     ]
+
+    /// Purposes (a dotted hierarchy through `parent_id`, as tags), projects with their purposes, members and data
+    /// sources, and the project each user acts under. A purpose change of a project clears its members'
+    /// acknowledgements (in the store), so nobody acts under purposes they did not acknowledge.
+    static let createPurposesAndProjects = Migration(id: 12, name: "CreatePurposesAndProjects") { ddl in
+        [
+            """
+            CREATE TABLE purposes (
+                id \(ddl.autoId),
+                name TEXT NOT NULL,
+                parent_id BIGINT REFERENCES purposes (id) ON DELETE CASCADE,
+                description TEXT,
+                acknowledgement TEXT,
+                display_acknowledgement BOOLEAN NOT NULL,
+                created_by BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX purposes_name ON purposes (name)",
+            "CREATE INDEX purposes_parent ON purposes (parent_id)",
+            """
+            CREATE TABLE projects (
+                id \(ddl.autoId),
+                name TEXT NOT NULL,
+                project_key TEXT NOT NULL,
+                description TEXT,
+                documentation TEXT,
+                status TEXT NOT NULL,
+                allow_masked_joins BOOLEAN NOT NULL,
+                created_by BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX projects_name ON projects (name)",
+            "CREATE UNIQUE INDEX projects_key ON projects (project_key)",
+            """
+            CREATE TABLE project_purposes (
+                project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                purpose_id BIGINT NOT NULL REFERENCES purposes (id),
+                PRIMARY KEY (project_id, purpose_id)
+            )
+            """,
+            "CREATE INDEX project_purposes_purpose ON project_purposes (purpose_id)",
+            """
+            CREATE TABLE project_members (
+                id \(ddl.autoId),
+                project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                state TEXT NOT NULL,
+                acknowledged_at BIGINT,
+                expiration BIGINT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX project_members_user ON project_members (project_id, user_id)",
+            """
+            CREATE TABLE project_data_sources (
+                project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                data_source_id BIGINT NOT NULL REFERENCES data_sources (id) ON DELETE CASCADE,
+                added_by BIGINT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (project_id, data_source_id)
+            )
+            """,
+            "CREATE INDEX project_data_sources_source ON project_data_sources (data_source_id)",
+            """
+            CREATE TABLE current_projects (
+                user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+                project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+        ]
+    }
 }
 
 extension Metastore {

@@ -44,6 +44,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let blobContent = BlobContentStore(directory: config.dataDirectory + "/blobs", logger: logger)
         try blobContent.prepare(now: clock.now())
         let lineage = LineageStore(metastore: metastore)
+        let projects = ProjectStore(metastore: metastore)
         let access = DataSourceAccess(dataSources: dataSources, clock: clock)
         let jobSignal = JobSignal()
         let handlers = HandlerService(dataSources: dataSources, access: access, dictionaries: dictionaries, jobs: jobs, connectors: connectors, secrets: secrets,
@@ -53,7 +54,6 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                                   signal: jobSignal, activities: ActivityStore(metastore: metastore), clock: clock, idGenerator: ids)
         let subscriptions = SubscriptionStore(metastore: metastore)
         let tasks = TaskStore(metastore: metastore)
-        let projects = ProjectStore(metastore: metastore)
         let policies = PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
                                      projects: projects, access: access, signal: jobSignal, clock: clock)
         let unmasking = UnmaskService(policies: policies, dataSources: dataSources, identity: identity, tasks: tasks,
@@ -71,7 +71,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let api = router.group(context: AuthenticatedContext.self)
 
         SystemRoutes(metastore: metastore, openAPIJSON: try OpenAPIDocument.json()).register(on: router)
-        BimRoutes(identity: IdentityService(identity: identity, auth: auth, clock: clock), auth: auth).register(public: router, api: api)
+        BimRoutes(identity: IdentityService(identity: identity, auth: auth, projects: projects, clock: clock), auth: auth)
+            .register(public: router, api: api)
         HandlerRoutes(service: handlers).register(on: api)
         DictionaryRoutes(service: DictionaryService(dictionaries: dictionaries, tags: tags, access: access, clock: clock)).register(on: api)
         TagRoutes(service: TagService(tags: tags, blobs: blobs, access: access, clock: clock)).register(on: api)
@@ -83,6 +84,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         AccessRoutes(service: accessService).register(on: api)
         TaskRoutes(service: accessService).register(on: api)
         UnmaskRoutes(service: unmasking).register(on: api)
+        VisibilityRoutes(service: VisibilityService(policies: policies, dataSources: dataSources, connectors: connectors, clock: clock)).register(on: api)
         ProjectRoutes(service: ProjectService(purposes: PurposeStore(metastore: metastore), projects: projects, identity: identity,
                                               access: access, clock: clock)).register(on: api)
         PolicyRoutes(service: policies).register(on: api)

@@ -18,6 +18,10 @@ public protocol Connector: Sendable {
     /// The column with the most distinct values, sampled when the table is large; nil when `columns` is empty.
     func highCardinalityColumn(of table: TableReference, columns: [String], rowCount: Int64?) async throws -> String?
 
+    /// The distinct non-null values of each column as text, at most `limit` per column (more: the column is
+    /// reported with `limit + 1` values, so a caller can tell it was cut).
+    func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]]
+
     func listSchemas() async throws -> [String]
     func listTables(schema: String) async throws -> [String]
 }

@@ -15,11 +15,7 @@ import WardenTestSupport
 /// specification says. The examples come from `../shared/spec` through `scripts/extract-spec-examples`.
 @Suite struct DocumentedExamplesTests {
     /// Examples of features Warden does not have yet; their routes answer 501 (asserted below).
-    static let notBuilt: [String: String] = [
-        "GET /dataSource/{dataSourceId}/users/{profileId}/visibilityReport": "visibility counts from the warehouse",
-        "GET /dataSource/{dataSourceId}/visibilityReport": "visibility counts from the warehouse",
-        "GET /dataSource/byPurposes": "purposes",
-    ]
+    static let notBuilt: [String: String] = [:]
 
     /// Differences Warden keeps on purpose, each explained in docs/compatibility.md. A listed difference that no
     /// longer occurs fails the test, so the list stays true.
@@ -172,6 +168,16 @@ import WardenTestSupport
              "config": {"fields": ["soldier_id"], "maskingConfig": {"type": "Consistent Value", "metadata": {"constant": null}}}}]}]}
             """#).expect(.ok)
         _ = try await send("GET /dataSource/{dataSourceId}/users/{profileId}/policyInfo", .get, "/dataSource/\(id)/users/\(readerId)/policyInfo")
+        _ = try await send("GET /dataSource/{dataSourceId}/users/{profileId}/visibilityReport", .get,
+                           "/dataSource/\(id)/users/\(readerId)/visibilityReport")
+        _ = try await send("GET /dataSource/{dataSourceId}/visibilityReport", .get, "/dataSource/\(id)/visibilityReport", auth: readerKey)
+
+        try await server.call(.post, "/governance/purpose", json: #"{"name": "Data Analysis"}"#).expect(.ok)
+        try await server.call(.put, "/policy/handler/\(derived)", json: #"""
+            {"jsonPolicies": [{"type": "prerequisite", "rules": [{"type": "prerequisite", "exceptions": null,
+             "config": {"qualifications": {"operator": "and", "conditions": [{"type": "purposes", "value": "Data Analysis"}]}}}]}]}
+            """#).expect(.ok)
+        _ = try await send("GET /dataSource/byPurposes", .get, "/dataSource/byPurposes?purposes=Data+Analysis")
 
         // Unmasking: the reader reads soldier_id through a Reversible mask and asks the owner to reveal a value.
         try await server.call(.put, "/policy/handler/\(id)", json: #"""
@@ -187,12 +193,6 @@ import WardenTestSupport
                                     json: #"{"column": "soldier_id", "values": ["\#(token)"], "unmaskReasoning": "audit", "unmaskingUsers": [\#(adminId)]}"#)
         let unmaskTaskId = try #require(unmask.object["id"] as? Int, "\(unmask.text)")
         _ = try await send("GET /dataSource/tasks/{taskId}", .get, "/dataSource/tasks/\(unmaskTaskId)")
-
-        // Not built yet: each answers 501.
-        _ = try await send("GET /dataSource/{dataSourceId}/users/{profileId}/visibilityReport", .get,
-                           "/dataSource/\(id)/users/\(readerId)/visibilityReport")
-        _ = try await send("GET /dataSource/{dataSourceId}/visibilityReport", .get, "/dataSource/\(id)/visibilityReport")
-        _ = try await send("GET /dataSource/byPurposes", .get, "/dataSource/byPurposes?purposes=Research")
 
         // Last, as they end things.
         _ = try await send("DELETE /dataSource/tasks/{taskId}", .delete, "/dataSource/tasks/\(taskId)")

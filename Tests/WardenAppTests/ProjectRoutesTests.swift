@@ -158,6 +158,7 @@ import WardenTestSupport
             try await server.call(.post, "/project/current/\(project.id)", auth: stranger).expect(.forbidden)
             let current = try await server.call(.post, "/project/current/\(project.id)", auth: member).expect(.ok).object
             #expect(current["projectId"] as? Int == Int(project.id) && current["purposes"] as? [String] == ["Fraud Detection"])
+            #expect(try await server.call(.get, "/bim/rpc/user/current", auth: member).expect(.ok).object["projectId"] as? Int == Int(project.id))
             #expect(try await server.call(.delete, "/project/current", auth: member).expect(.ok).object["projectId"] is NSNull)
 
             try await server.call(.delete, "/project/\(project.id)", auth: member).expect(.forbidden)

@@ -49,3 +49,20 @@ import WardenDomain
         #expect(context.whyNoPurposes(at: Self.now) == testCase.why)
     }
 }
+
+/// Purpose restrictions by table: acting under a purpose or one below it satisfies a rule that asks for it.
+@Suite struct PurposeRestrictionTests {
+    @Test(arguments: [
+        (LogicalOperator.or, ["Research"], ["Research"], true),
+        (.or, ["Research"], ["Research.Clinical"], true),
+        (.or, ["Research.Clinical"], ["Research"], false),
+        (.or, ["Research"], ["ResearchX"], false),
+        (.or, ["A", "B"], ["B"], true),
+        (.and, ["A", "B"], ["B"], false),
+        (.and, ["A", "B"], ["A.x", "B"], true),
+        (.or, ["A"], [], false),
+    ])
+    func actingUnderSatisfiesWhatItShould(op: LogicalOperator, asked: [String], actingUnder: [String], satisfied: Bool) {
+        #expect(PurposeRestriction(policyId: 1, op: op, purposes: asked).isSatisfied(byActingUnder: actingUnder) == satisfied)
+    }
+}

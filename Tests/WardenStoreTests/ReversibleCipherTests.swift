@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WardenDomain
 import WardenStore
 import WardenTestSupport
 
@@ -51,20 +52,17 @@ import WardenTestSupport
         let keys = DataSourceKeys.generate()
         func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
         let literals = Self.values.map { "('" + $0.replacingOccurrences(of: "'", with: "''") + "')" }.joined(separator: ", ")
-        let rows = try await warehouse.rows("""
-            SELECT v,
-                   translate(encode(iv || encrypt_iv(convert_to(v, 'UTF8'), decode('\(hex(keys.encryptionKey))', 'hex'), iv, 'aes-cbc/pad:pkcs'),
-                                    'base64'), E'\\n', ''),
-                   encode(hmac(convert_to(v, 'UTF8'), decode('\(hex(keys.salt))', 'hex'), 'sha256'), 'hex')
-            FROM (SELECT v, substring(hmac(convert_to('email', 'UTF8') || '\\x00'::bytea || convert_to(v, 'UTF8'),
-                                           decode('\(hex(keys.macKey))', 'hex'), 'sha256') FROM 1 FOR 16) AS iv
-                  FROM (VALUES \(literals)) AS t(v)) s
-            """)
+        // The column name itself must be safe in the SQL: it is a literal there.
+        let column = "e'mail"
+        let reversible = MaskSQL.postgresReversible(value: "v", column: column, encryptionKey: "decode('\(hex(keys.encryptionKey))', 'hex')",
+                                                    macKey: "decode('\(hex(keys.macKey))', 'hex')")
+        let hash = MaskSQL.postgresHash(value: "v", salt: "decode('\(hex(keys.salt))', 'hex')")
+        let rows = try await warehouse.rows("SELECT v, \(reversible), \(hash) FROM (VALUES \(literals)) AS t(v)")
         #expect(rows.count == Self.values.count)
         for row in rows {
             let value = try #require(row[0])
-            #expect(row[1] == keys.reversible.encrypt(value, column: "email"))
-            #expect(keys.reversible.decrypt(try #require(row[1]), column: "email") == value)
+            #expect(row[1] == keys.reversible.encrypt(value, column: column))
+            #expect(keys.reversible.decrypt(try #require(row[1]), column: column) == value)
             #expect(row[2] == keys.hash(value))
         }
     }

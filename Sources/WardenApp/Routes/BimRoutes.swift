@@ -81,7 +81,8 @@ struct BimRoutes {
     }
 
     @Sendable func currentUser(_ request: Request, context: AuthenticatedContext) async throws -> UserPayload {
-        UserPayload(try await identity.currentUser(context.principal), projectId: context.principal.projectId)
+        let (details, projectId) = try await identity.currentUser(context.principal)
+        return UserPayload(details, projectId: projectId)
     }
 
     // MARK: Users

@@ -16,13 +16,8 @@ struct DataSourceRoutes {
         api.put("/dataSource/bulk/{type}", use: bulk)
         api.post("/dataSource/bulkRefreshViews", use: refreshViews)
         // Literal segments of features still to come, so that they are never taken for a data source id.
-        api.get("/dataSource/byPurposes", use: notBuilt("Finding data sources by purpose needs purposes, which are not built yet"))
         api.put("/dataSource/detectRemoteChanges",
                 use: notBuilt("Schema monitoring (detectRemoteChanges) is not built yet: register changed tables again, or update their dictionary"))
-        let visibility = "Visibility reports need the distinct values of the visibility columns from the warehouse, which is not built yet: "
-            + "GET /dataSource/{id}/users/{profileId}/policyInfo and …/explain give the decision"
-        api.get("/dataSource/{dataSourceId}/users/{profileId}/visibilityReport", use: notBuilt(visibility))
-        api.get("/dataSource/{dataSourceId}/visibilityReport", use: notBuilt(visibility))
         api.get("/dataSource/{dataSourceId}", use: get)
         api.put("/dataSource/{dataSourceId}", use: update)
         api.delete("/dataSource/{dataSourceId}", use: delete)
@@ -60,7 +55,8 @@ struct DataSourceRoutes {
     /// Filters of features Warden does not have yet, with the feature's name. Ignoring one would answer more than
     /// was asked for (`globalPolicy=x` would list every source), so each is a 501 naming it.
     static let unsupportedFilters: [(name: String, feature: String)] = [
-        ("globalPolicy", "data policies"), ("determinePolicyConflicts", "data policies"), ("determinePolicyContflicts", "data policies"),
+        ("globalPolicy", "search by global policy"), ("determinePolicyConflicts", "policy conflict search"),
+        ("determinePolicyContflicts", "policy conflict search"),
         ("clusterName", "clusters"), ("collectionId", "collections"), ("collectionExclude", "collections"),
         ("sddTemplateName", "sensitive data discovery"), ("excludeSddTemplateName", "sensitive data discovery"),
     ]

@@ -223,11 +223,7 @@ struct PolicyInfoPayload: ResponseEncodable {
     let additionalFilters: Filters
 
     init(_ decision: PolicyDecision) {
-        func rule(_ ref: PolicyRuleRef) -> PolicyRule? {
-            guard let policy = decision.policies.first(where: { $0.id == ref.policyId && $0.isGlobal == ref.global }),
-                  ref.entry < policy.entries.count, ref.rule < policy.entries[ref.entry].rules.count else { return nil }
-            return policy.entries[ref.entry].rules[ref.rule]
-        }
+        let rule = decision.rule
         masked = decision.masks.map { mask in
             let config = rule(mask.rule)?.json.objectValue?["config"]?.objectValue?["maskingConfig"]?.objectValue
             if mask.method == mask.requested, let type = config?["type"]?.stringValue {
@@ -251,4 +247,16 @@ struct PolicyInfoPayload: ResponseEncodable {
         }
         additionalFilters = filters
     }
+}
+
+/// A data source found by purpose: its purpose restrictions, and the policy of the first.
+struct PurposeSourcePayload: ResponseEncodable {
+    struct Restriction: Encodable {
+        let `operator`: String
+        let purposes: [String]
+    }
+    let id: Int64
+    let name: String
+    let policyId: Int64
+    let restrictions: [Restriction]
 }

@@ -22,6 +22,24 @@ struct PolicyRoutes {
         api.post("/policy/testPolicy", use: testPolicy)
         api.get("/dataSource/{dataSourceId}/users/{profileId}/explain", use: explain)
         api.get("/dataSource/{dataSourceId}/users/{profileId}/policyInfo", use: policyInfo)
+        api.get("/dataSource/byPurposes", use: byPurposes)
+    }
+
+    /// `?purposes=A,B&excludedProjects=1,2` → `[{id, name, policyId, restrictions: [{operator, purposes}]}]`: the
+    /// visible sources whose purpose restrictions acting under those purposes satisfies.
+    @Sendable func byPurposes(_ request: Request, context: AuthenticatedContext) async throws -> [PurposeSourcePayload] {
+        let query = QueryReader(request: request)
+        let purposes = query.list("purposes")
+        guard !purposes.isEmpty else { throw Self.invalidQuery("purposes", "is required: one or more purpose names") }
+        var excluded: [Int64] = []
+        for text in query.list("excludedProjects") {
+            guard let id = Int64(text), id > 0 else { throw Self.invalidQuery("excludedProjects", "must list project ids") }
+            excluded.append(id)
+        }
+        return try await service.dataSources(forPurposes: purposes, excludedProjects: excluded, caller: context.principal).map { found in
+            PurposeSourcePayload(id: found.source.id, name: found.source.name, policyId: found.restrictions[0].policyId,
+                                 restrictions: found.restrictions.map { .init(operator: $0.op.rawValue, purposes: $0.purposes) })
+        }
     }
 
     // MARK: Global

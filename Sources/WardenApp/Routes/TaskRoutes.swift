@@ -74,25 +74,19 @@ struct TaskRoutes {
     /// Handles the task and answers `{"result": …}`: for query help, the query and what was asked; for unmasking,
     /// `{unmaskPairs: [{masked, unmasked}], column}`, where a value that is not a ciphertext of the column has
     /// `unmasked: null` and an `error`.
-    @Sendable func handle(_ request: Request, context: AuthenticatedContext) async throws -> JSONValue {
-        let task: AccessTask
+    @Sendable func handle(_ request: Request, context: AuthenticatedContext) async throws -> HandledTaskPayload {
         switch try await service.handle(taskId: try context.parameters.id("taskId", notFound: TaskStore.notFound), caller: context.principal) {
-        case .task(let handled):
-            task = handled
+        case .task(let task):
+            // The metadata is the task's own (free-form by type), with the task's fields beside it.
+            var result = task.metadata?.objectValue ?? [:]
+            result["taskId"] = .int(task.id)
+            result["type"] = .string(task.type.rawValue)
+            result["state"] = .string(task.state.rawValue)
+            result["reason"] = task.reason.map(JSONValue.string) ?? .null
+            return HandledTaskPayload(result: .details(.object(result)))
         case .unmasked(let column, let pairs):
-            let unmaskPairs: [JSONValue] = pairs.map { pair in
-                var entry: [String: JSONValue] = ["masked": .string(pair.masked), "unmasked": pair.unmasked.map(JSONValue.string) ?? .null]
-                if pair.unmasked == nil { entry["error"] = .string("not a valid ciphertext of column `\(column)`") }
-                return .object(entry)
-            }
-            return .object(["result": .object(["unmaskPairs": .array(unmaskPairs), "column": .string(column)])])
+            return HandledTaskPayload(result: .unmasked(UnmaskResultPayload(column: column, pairs: pairs)))
         }
-        var result = task.metadata?.objectValue ?? [:]
-        result["taskId"] = .int(task.id)
-        result["type"] = .string(task.type.rawValue)
-        result["state"] = .string(task.state.rawValue)
-        result["reason"] = task.reason.map(JSONValue.string) ?? .null
-        return .object(["result": .object(result)])
     }
 
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> TaskPayload {

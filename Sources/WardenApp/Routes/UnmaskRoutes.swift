@@ -109,3 +109,41 @@ struct UnmaskUserPayload: ResponseEncodable {
         iamid = user.iamid
     }
 }
+
+/// `GET /dataSource/tasks/{taskId}`: `{result: …}`, the task's details or, for an unmask task, the values revealed.
+struct HandledTaskPayload: ResponseEncodable {
+    enum Result: Encodable {
+        case details(JSONValue)
+        case unmasked(UnmaskResultPayload)
+
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .details(let details): try details.encode(to: encoder)
+            case .unmasked(let unmasked): try unmasked.encode(to: encoder)
+            }
+        }
+    }
+
+    let result: Result
+}
+
+/// `{unmaskPairs: [{masked, unmasked}], column}`; a value that is not a token of the column has `unmasked: null` and
+/// an `error`.
+struct UnmaskResultPayload: Encodable {
+    struct Pair: Encodable {
+        let masked: String
+        let unmasked: Nullable<String>
+        let error: String?
+    }
+
+    let unmaskPairs: [Pair]
+    let column: String
+
+    init(column: String, pairs: [UnmaskPair]) {
+        self.column = column
+        unmaskPairs = pairs.map { pair in
+            Pair(masked: pair.masked, unmasked: Nullable(pair.unmasked),
+                 error: pair.unmasked == nil ? "not a valid ciphertext of column `\(column)`" : nil)
+        }
+    }
+}

@@ -7,15 +7,18 @@ import WardenStore
 struct IdentityService: Sendable {
     let identity: IdentityStore
     let auth: AuthService
+    let projects: ProjectStore
     let clock: any WardenClock
 
     static let attributeNotFound = WardenError.notFound("Attribute not found", code: .attributeNotFound)
 
     // MARK: Users
 
-    func currentUser(_ caller: Principal) async throws -> UserDetails {
+    /// The caller with the project they act under: the one their API key is bound to, else the one they chose.
+    func currentUser(_ caller: Principal) async throws -> (UserDetails, projectId: Int64?) {
         guard let details = try await identity.details(userId: caller.userId) else { throw WardenError.unauthorized() }
-        return details
+        if let projectId = caller.projectId { return (details, projectId) }
+        return (details, try await projects.current(userId: caller.userId))
     }
 
     func searchUsers(_ search: UserSearch, caller: Principal) async throws -> (Page<User>, [Int64: AttributeMap]) {

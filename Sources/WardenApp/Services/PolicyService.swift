@@ -89,6 +89,24 @@ struct PolicyService: Sendable {
 
     // MARK: Decisions
 
+    /// The data sources the caller can see whose purpose restrictions acting under `purposes` satisfies, with those
+    /// restrictions; sources of `excludedProjects` left out.
+    func dataSources(forPurposes purposes: [String], excludedProjects: [Int64],
+                     caller: Principal) async throws -> [(source: DataSource, restrictions: [PurposeRestriction])] {
+        let excluded = try await projects.dataSourceIds(inProjects: excludedProjects)
+        let locals = try await policies.allLocals()
+        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        var found: [(source: DataSource, restrictions: [PurposeRestriction])] = []
+        for target in try await policies.targets(ids: nil) where !excluded.contains(target.dataSourceId) {
+            let inForce = (locals[target.dataSourceId].map { [$0.policy] } ?? []) + globals.matching(target, at: clock.now())
+            let restrictions = PurposeRestriction.inForce(inForce)
+            guard restrictions.contains(where: { $0.isSatisfied(byActingUnder: purposes) }),
+                  let (source, _) = try? await access.visible(target.dataSourceId, to: caller) else { continue }
+            found.append((source, restrictions))
+        }
+        return found
+    }
+
     /// What `profileId` sees of the source, and why. The user themself may ask, as may the source's owners and
     /// holders of `FETCH_POLICY_INFO` or `GOVERNANCE`; anyone else learns nothing (404 for a user they cannot name).
     /// `trial` replaces the stored local entries (`POST /policy/testPolicy`): nothing is stored.
@@ -129,6 +147,16 @@ struct PolicyService: Sendable {
         /// The purposes that counted.
         var purposes: [String]
         var now: Date
+    }
+
+    /// The decision for someone with no groups, attributes or purposes: every rule applies unless its exceptions are
+    /// empty of conditions, so its visibilities name every visibility column in force and its rules every restriction.
+    func baseline(_ dataSourceId: Int64) async throws -> PolicyDecision {
+        let target = try await self.target(dataSourceId)
+        let local = try await policies.local(dataSourceId: dataSourceId)?.policy
+        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        let nobody = PolicySubject(user: PredicateUser(username: "", groups: [], attributes: AttributeMap()), purposes: [], subscribed: false)
+        return PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: nobody, now: clock.now())
     }
 
     /// The stored policies' decisions on one source for each of `userIds`, with no check of who asks: for services

@@ -80,6 +80,17 @@ enum PostgresCatalogSQL {
         return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
+    /// One column's distinct non-null values as text, at most `limit` of them, in order.
+    static func distinctValues(of table: TableReference, column: String, limit: Int) -> PostgresQuery {
+        let quoted = SQLIdentifier.quoted(column)
+        var binds = PostgresBindings()
+        binds.append(limit)
+        return PostgresQuery(unsafeSQL: """
+            SELECT DISTINCT CAST(\(quoted) AS TEXT) AS value FROM \(SQLIdentifier.qualified(table))
+            WHERE \(quoted) IS NOT NULL ORDER BY 1 LIMIT $1
+            """, binds: binds)
+    }
+
     /// Schemas that hold user data: not the catalogs, TOAST or temporary schemas.
     static let listSchemas = PostgresQuery(unsafeSQL: """
         SELECT nspname FROM pg_catalog.pg_namespace

@@ -103,6 +103,23 @@ public struct PostgresConnector: Connector {
         return best?.column
     }
 
+    public func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]] {
+        let table = try Self.validated([table])[0]
+        for column in columns where !SQLIdentifier.isAcceptable(column) {
+            throw WarehouseError.invalidIdentifier(column)
+        }
+        var values: [String: [String]] = [:]
+        for column in Set(columns).sorted() {
+            let query = PostgresCatalogSQL.distinctValues(of: table, column: column, limit: limit + 1)
+            values[column] = try await run { connection, logger in
+                var found: [String] = []
+                for try await value in try await connection.query(query, logger: logger).decode(String.self) { found.append(value) }
+                return found
+            }
+        }
+        return values
+    }
+
     public func listSchemas() async throws -> [String] {
         try await run { connection, logger in
             var schemas: [String] = []

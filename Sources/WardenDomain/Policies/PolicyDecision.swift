@@ -174,4 +174,11 @@ public struct PolicyDecision: Sendable, Equatable {
     public func mask(of column: String) -> ColumnMask? {
         masks.first { $0.column == column }
     }
+
+    /// The rule `ref` points to, among the policies in force.
+    public func rule(_ ref: PolicyRuleRef) -> PolicyRule? {
+        guard let policy = policies.first(where: { $0.id == ref.policyId && $0.isGlobal == ref.global }),
+              ref.entry < policy.entries.count, ref.rule < policy.entries[ref.entry].rules.count else { return nil }
+        return policy.entries[ref.entry].rules[ref.rule]
+    }
 }

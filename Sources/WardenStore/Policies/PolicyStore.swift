@@ -74,6 +74,18 @@ public struct PolicyStore: Sendable {
         try await db.raw("SELECT \(unsafeRaw: columns) FROM data_policies WHERE data_source_id IS NULL ORDER BY id").all().map(record)
     }
 
+    /// Every data source's local policy, by data source id.
+    public func allLocals() async throws -> [Int64: DataPolicyRecord] {
+        try await metastore.read { db in
+            var locals: [Int64: DataPolicyRecord] = [:]
+            for row in try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_policies WHERE data_source_id IS NOT NULL").all() {
+                let record = try Self.record(row)
+                if let id = record.dataSourceId { locals[id] = record }
+            }
+            return locals
+        }
+    }
+
     public func local(dataSourceId: Int64) async throws -> DataPolicyRecord? {
         try await metastore.read { db in try await Self.local(dataSourceId: dataSourceId, on: db) }
     }

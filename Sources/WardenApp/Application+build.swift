@@ -76,7 +76,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         HandlerRoutes(service: handlers).register(on: api)
         DictionaryRoutes(service: DictionaryService(dictionaries: dictionaries, tags: tags, access: access, clock: clock)).register(on: api)
         TagRoutes(service: TagService(tags: tags, blobs: blobs, access: access, clock: clock)).register(on: api)
-        JobRoutes(jobs: jobs).register(on: api)
+        JobRoutes(service: JobService(jobs: jobs)).register(on: api)
         BlobRoutes(service: BlobService(access: access, blobs: blobs, content: blobContent, metastore: metastore,
                                         maxBlobSize: config.maxBlobSize, clock: clock)).register(on: api)
         LineageRoutes(service: LineageService(access: access, lineage: lineage, clock: clock)).register(on: api)

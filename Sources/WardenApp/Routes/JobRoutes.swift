@@ -3,9 +3,9 @@ import Hummingbird
 import WardenDomain
 import WardenStore
 
-/// `/jobs`: the state of background work. Callers see the jobs they started; application admins see all.
+/// `/jobs`: the state of background work.
 struct JobRoutes {
-    let jobs: JobStore
+    let service: JobService
 
     func register(on api: RouterGroup<AuthenticatedContext>) {
         api.get("/jobs", use: list)
@@ -17,7 +17,7 @@ struct JobRoutes {
             throw WardenError.badRequest("Query parameter `bulkId` is required", code: .requestInvalidQuery,
                                          fields: [FieldError(field: "bulkId", message: "is required")])
         }
-        return try await jobs.jobs(bulkId: bulkId).filter { Self.visible($0, to: context.principal) }.map(JobStatusPayload.init)
+        return try await service.jobs(bulkId: bulkId, caller: context.principal).map(JobStatusPayload.init)
     }
 
     struct StatusesInput: Decodable {
@@ -34,23 +34,8 @@ struct JobRoutes {
         if let wait = input.wait { validator.check(wait >= -1, "wait", "must be -1 or a number of seconds") }
         if let interval = input.pollInterval { validator.check(interval >= 1, "pollInterval", "must be at least 1 second") }
         try validator.finish()
-        let wait = input.wait.map { $0 < 0 ? Self.longestWait : min($0, Self.longestWait) } ?? 0
-        let interval = Duration.seconds(max(1, input.pollInterval ?? 1))
-        let deadline = ContinuousClock.now + .seconds(wait)
-        while true {
-            let found = try await jobs.jobs(ids: input.jobIds).filter { Self.visible($0, to: context.principal) }
-            if found.allSatisfy(\.state.isFinal) || ContinuousClock.now + interval > deadline {
-                return Dictionary(found.map { ($0.id, JobStatusPayload($0)) }, uniquingKeysWith: { first, _ in first })
-            }
-            try await Task.sleep(for: interval)
-        }
-    }
-
-    /// A long poll never holds a connection longer than this.
-    static let longestWait = 300
-
-    static func visible(_ job: Job, to principal: Principal) -> Bool {
-        job.createdBy == principal.userId || principal.has(.applicationAdmin)
+        let found = try await service.statuses(of: input.jobIds, wait: input.wait, pollInterval: input.pollInterval, caller: context.principal)
+        return Dictionary(found.map { ($0.id, JobStatusPayload($0)) }, uniquingKeysWith: { first, _ in first })
     }
 }
 

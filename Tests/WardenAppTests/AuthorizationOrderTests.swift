@@ -26,10 +26,31 @@ import WardenTestSupport
                 (.post, { "/dataSource/\($0)/lineage/parents" }),
                 (.post, { "/dataSource/\($0)/blobs" }),
                 (.post, { "/dataSource/\($0)/persistBlob" }),
+                (.post, { "/dataSource/\($0)/reverseMask" }),
             ]
             for (method, path) in routes {
                 try await server.call(method, path(visible), auth: reader, json: Self.malformed).expect(.forbidden)
                 try await server.call(method, path(hidden), auth: reader, json: Self.malformed).expect(.notFound)
+            }
+        }
+    }
+
+    /// The same for purposes and projects: governors' and owners' routes refuse others before reading their input.
+    @Test(arguments: TestMetastores.kinds)
+    func refusedCallersOfProjectsAndPurposesAreRefusedBeforeTheirInputIsRead(kind: MetastoreKind) async throws {
+        try await TestServer.run(kind) { server in
+            let reader = try await server.userWithKey("reader")
+            let purpose = try #require(try await server.call(.post, "/governance/purpose", json: #"{"name": "Audit"}"#).expect(.ok).object["id"] as? Int)
+            let project = try #require(try await server.call(.post, "/project", json: #"{"name": "P"}"#).expect(.ok).object["id"] as? Int)
+            let member = try #require((try await server.call(.get, "/project/\(project)/members").expect(.ok).object["members"] as? [[String: Any]])?
+                .first?["subscriptionId"] as? Int)
+            let routes: [(HTTPRequest.Method, String)] = [
+                (.post, "/governance/purpose"), (.put, "/governance/purpose/\(purpose)"), (.post, "/project"),
+                (.put, "/project/\(project)"), (.post, "/project/\(project)/members"), (.put, "/project/\(project)/members/\(member)"),
+                (.post, "/project/\(project)/dataSources"),
+            ]
+            for (method, path) in routes {
+                try await server.call(method, path, auth: reader, json: Self.malformed).expect(.forbidden)
             }
         }
     }

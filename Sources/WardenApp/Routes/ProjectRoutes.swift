@@ -90,17 +90,15 @@ struct ProjectRoutes {
     /// Changes `description`, `acknowledgement` and `displayAcknowledgement`; a purpose is renamed by creating the new
     /// name and deleting the old one, so `name`, when sent, must be the purpose's own.
     @Sendable func updatePurpose(_ request: Request, context: AuthenticatedContext) async throws -> PurposePayload {
-        let id = try Self.purposeId(context)
-        let current = try await service.purpose(id).0
-        let body = try await request.decodeJSON(as: [String: JSONValue].self, context: context)
-        var fields = JSONFields(body, path: "")
-        if let name = fields.string("name") { fields.validator.check(name == current.name, "name", "cannot be changed: create the new purpose instead") }
-        let description = Self.nullable(&fields, "description")
-        let acknowledgement = Self.nullable(&fields, "acknowledgement")
-        let display = fields.bool("displayAcknowledgement")
-        try fields.validator.finish()
-        let (purpose, below) = try await service.updatePurpose(id, description: description, acknowledgement: acknowledgement,
-                                                               displayAcknowledgement: display, caller: context.principal)
+        let (purpose, below) = try await service.updatePurpose(try Self.purposeId(context), caller: context.principal) { current in
+            var fields = JSONFields(try await request.decodeJSON(as: [String: JSONValue].self, context: context), path: "")
+            if let name = fields.string("name") { fields.validator.check(name == current.name, "name", "cannot be changed: create the new purpose instead") }
+            let description = Self.nullable(&fields, "description")
+            let acknowledgement = Self.nullable(&fields, "acknowledgement")
+            let display = fields.bool("displayAcknowledgement")
+            try fields.validator.finish()
+            return (description, acknowledgement, display)
+        }
         return PurposePayload(purpose, below: below)
     }
 
@@ -111,9 +109,9 @@ struct ProjectRoutes {
     // MARK: Projects
 
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> ProjectPayload {
-        try context.principal.require(.createProject)
-        let draft = try Self.projectDraft(try await request.decodeJSON(as: [String: JSONValue].self, context: context), creating: true)
-        return ProjectPayload(try await service.create(draft, caller: context.principal))
+        ProjectPayload(try await service.create(caller: context.principal) {
+            try Self.projectDraft(try await request.decodeJSON(as: [String: JSONValue].self, context: context), creating: true)
+        })
     }
 
     @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> ProjectListPayload {

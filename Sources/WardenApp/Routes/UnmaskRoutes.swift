@@ -15,8 +15,9 @@ struct UnmaskRoutes {
 
     @Sendable func reverseMask(_ request: Request, context: AuthenticatedContext) async throws -> UnmaskTaskPayload {
         let id = try context.parameters.id("dataSourceId", notFound: DataSourceStore.notFound)
-        let input = try Self.unmaskRequest(try await request.decodeJSON(as: [String: JSONValue].self, context: context), dataSourceId: id)
-        return UnmaskTaskPayload(try await service.request(on: id, input, caller: context.principal))
+        return UnmaskTaskPayload(try await service.request(on: id, caller: context.principal) {
+            try Self.unmaskRequest(try await request.decodeJSON(as: [String: JSONValue].self, context: context), dataSourceId: id)
+        })
     }
 
     @Sendable func unmaskUsers(_ request: Request, context: AuthenticatedContext) async throws -> [UnmaskUserPayload] {

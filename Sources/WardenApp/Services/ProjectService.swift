@@ -34,11 +34,13 @@ struct ProjectService: Sendable {
         return (purpose, try await purposes.descendants(of: id))
     }
 
-    func updatePurpose(_ id: Int64, description: String??, acknowledgement: String??, displayAcknowledgement: Bool?,
-                       caller: Principal) async throws -> (Purpose, [Purpose]) {
+    /// `input` is given the purpose as it is, and answers the changes.
+    func updatePurpose(_ id: Int64, caller: Principal,
+                       _ input: (Purpose) async throws -> (description: String??, acknowledgement: String??, display: Bool?)) async throws -> (Purpose, [Purpose]) {
         try caller.require(.governance)
-        let purpose = try await purposes.update(id: id, description: description, acknowledgement: acknowledgement,
-                                                displayAcknowledgement: displayAcknowledgement, now: clock.now())
+        let changes = try await input(try await purposes.purpose(id: id))
+        let purpose = try await purposes.update(id: id, description: changes.description, acknowledgement: changes.acknowledgement,
+                                                displayAcknowledgement: changes.display, now: clock.now())
         return (purpose, try await purposes.descendants(of: id))
     }
 
@@ -49,8 +51,9 @@ struct ProjectService: Sendable {
 
     // MARK: Projects
 
-    func create(_ draft: ProjectDraft, caller: Principal) async throws -> Project {
+    func create(caller: Principal, _ input: () async throws -> ProjectDraft) async throws -> Project {
         try caller.require(.createProject)
+        let draft = try await input()
         return try await projects.create(draft, purposeIds: try await purposeIds(draft.purposes ?? []), by: caller.userId, now: clock.now())
     }
 

@@ -46,11 +46,13 @@ struct UnmaskService: Sendable {
     }
 
     /// Creates the unmask task, addressed to `request.unmaskers`.
-    func request(on dataSourceId: Int64, _ request: UnmaskRequest, caller: Principal) async throws -> AccessTask {
+    /// `input` is read once the caller is known to be a member.
+    func request(on dataSourceId: Int64, caller: Principal, _ input: () async throws -> UnmaskRequest) async throws -> AccessTask {
         let (_, state) = try await access.visible(dataSourceId, to: caller)
         guard let state, state.isMember else {
             throw DataSourceAccess.roleRequired([.subscribed, .ingest, .expert, .owner], action: "ask for values to be unmasked")
         }
+        let request = try await input()
         try await requireColumn(request.column, of: dataSourceId)
         let mine = try await policies.decisions(dataSourceId, userIds: [caller.userId])[caller.userId]
         guard mine?.mask(of: request.column)?.method == .reversible else {

@@ -285,3 +285,38 @@ import WardenTestSupport
         }
     }
 }
+
+/// Decisions reuse the parsed global policies only while no global policy has changed, on any instance.
+@Suite struct PolicyCacheTests {
+    @Test(arguments: TestMetastores.kinds)
+    func aGlobalPolicyChangedOnAnotherInstanceIsDecidedAtOnce(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await TestServer.runPair(kind) { first, second in
+            let id = try #require(try await first.registerArmy(warehouse, tables: ["army_records"])["army_records"])
+            let adminId = try #require(try await first.call(.get, "/bim/rpc/user/current").expect(.ok).object["id"] as? Int)
+            try await first.call(.post, "/tag", json: #"{"tags": [{"name": "Security.Clearance"}]}"#).expect(.ok)
+            try await first.call(.post, "/tag/column/\(id)_clearance", json: #"[{"name": "Security.Clearance"}]"#).expect(.ok)
+            func masked(_ server: TestServer) async throws -> [String] {
+                try await server.call(.get, "/dataSource/\(id)/users/\(adminId)/policyInfo").expect(.ok).decode(PolicyInfo.self).masked.map(\.actionType)
+            }
+            #expect(try await masked(first).isEmpty)
+            let policy = try await second.call(.post, "/policy/global", json: PolicyRoutesTests.maskClearance).expect(.ok)
+                .decode(PolicyRoutesTests.GlobalPolicy.self)
+            #expect(try await masked(first) == ["Nullify"])
+            let constant = PolicyRoutesTests.maskClearance.replacingOccurrences(of: #""metadata": {"constant": null}"#,
+                                                                               with: #""metadata": {"constant": "X"}"#)
+            try await second.call(.put, "/policy/global/\(policy.id)", json: constant).expect(.ok)
+            #expect(try await masked(first) == ["Constant"])
+            try await second.call(.put, "/policy/global/\(policy.id)", json: constant.replacingOccurrences(of: #""name": "Mask clearance""#,
+                                                                                                             with: #""name": "Renamed""#)).expect(.ok)
+            #expect(try await masked(first) == ["Constant"])
+            try await second.call(.delete, "/policy/global/\(policy.id)").expect(.ok)
+            #expect(try await masked(first).isEmpty)
+        }
+    }
+
+    struct PolicyInfo: Decodable {
+        struct Masked: Decodable { var actionType: String }
+        var masked: [Masked]
+    }
+}

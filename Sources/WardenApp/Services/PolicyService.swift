@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import WardenDomain
 import WardenStore
 
@@ -12,6 +13,7 @@ struct PolicyService: Sendable {
     let access: DataSourceAccess
     let signal: JobSignal
     let clock: any WardenClock
+    let globalIndex = GlobalPolicyCache()
 
     // MARK: Global policies
 
@@ -95,7 +97,7 @@ struct PolicyService: Sendable {
                      caller: Principal) async throws -> [(source: DataSource, restrictions: [PurposeRestriction])] {
         let excluded = try await projects.dataSourceIds(inProjects: excludedProjects)
         let locals = try await policies.allLocals()
-        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        let globals = try await globalIndex.index(policies)
         var found: [(source: DataSource, restrictions: [PurposeRestriction])] = []
         for target in try await policies.targets(ids: nil) where !excluded.contains(target.dataSourceId) {
             let inForce = (locals[target.dataSourceId].map { [$0.policy] } ?? []) + globals.matching(target, at: clock.now())
@@ -133,7 +135,7 @@ struct PolicyService: Sendable {
             local = DataPolicy(id: local?.id ?? 0, kind: .local(dataSourceId: dataSourceId), name: "test", entries: entries,
                                createdAt: local?.createdAt ?? clock.now())
         }
-        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        let globals = try await globalIndex.index(policies)
         let (subject, project) = try await self.subject(profileId, on: dataSourceId, projectId: projectId)
         return Decided(decision: PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now()),
                        target: target, project: project, purposes: subject.purposes, now: clock.now())
@@ -154,7 +156,7 @@ struct PolicyService: Sendable {
     func baseline(_ dataSourceId: Int64) async throws -> PolicyDecision {
         let target = try await self.target(dataSourceId)
         let local = try await policies.local(dataSourceId: dataSourceId)?.policy
-        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        let globals = try await globalIndex.index(policies)
         let nobody = PolicySubject(user: PredicateUser(username: "", groups: [], attributes: AttributeMap()), purposes: [], subscribed: false)
         return PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: nobody, now: clock.now())
     }
@@ -164,7 +166,7 @@ struct PolicyService: Sendable {
     func decisions(_ dataSourceId: Int64, userIds: [Int64]) async throws -> [Int64: PolicyDecision] {
         let target = try await self.target(dataSourceId)
         let local = try await policies.local(dataSourceId: dataSourceId)?.policy
-        let globals = PolicyIndex(try await policies.allGlobals().map(\.policy))
+        let globals = try await globalIndex.index(policies)
         var decisions: [Int64: PolicyDecision] = [:]
         for userId in userIds {
             let subject = try await self.subject(userId, on: dataSourceId).subject
@@ -201,5 +203,21 @@ struct PolicyService: Sendable {
         guard state == .owner || caller.permissions.contains(.governance) else {
             throw DataSourceAccess.roleRequired([.owner], action: "see this data source's policies")
         }
+    }
+}
+
+/// The index of the global policies, rebuilt only when their generation in the metastore has changed since it was
+/// built: decisions never use policies older than the last committed change, and do not parse every global policy
+/// on every request.
+final class GlobalPolicyCache: Sendable {
+    private let cached = NIOLockedValueBox<(generation: String, index: PolicyIndex)?>(nil)
+
+    func index(_ store: PolicyStore) async throws -> PolicyIndex {
+        // The generation is read before the policies: what is built is at least as new as the generation it is kept under.
+        let generation = try await store.globalGeneration()
+        if let hit = cached.withLockedValue({ $0 }), hit.generation == generation { return hit.index }
+        let index = PolicyIndex(try await store.allGlobals().map(\.policy))
+        cached.withLockedValue { $0 = (generation, index) }
+        return index
     }
 }

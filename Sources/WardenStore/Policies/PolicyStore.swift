@@ -65,6 +65,16 @@ public struct PolicyStore: Sendable {
         }
     }
 
+    /// Changes with every change of a global policy, in the change's own transaction: a reader that saw a generation
+    /// and the policies read after it may reuse what it built from them for as long as the generation is the same.
+    static let generationSetting = "global_policy_generation"
+
+    public func globalGeneration() async throws -> String {
+        try await metastore.read { db in
+            try await db.raw("SELECT value FROM metastore_settings WHERE name = \(bind: Self.generationSetting)").first()?.string("value") ?? ""
+        }
+    }
+
     /// Every global policy, for decisions. Read afresh each time: no decision outlives a change.
     public func allGlobals() async throws -> [DataPolicyRecord] {
         try await metastore.read { db in try await Self.allGlobals(on: db) }
@@ -257,6 +267,12 @@ public struct PolicyStore: Sendable {
     /// The sources a global policy was in force on before or after the change get their activity and view job.
     private static func recordChange(before: DataPolicyRecord?, after: DataPolicyRecord?, action: String, by userId: Int64, now: Date,
                                      ids: any IdGenerator, on db: any SQLDatabase) async throws {
+        if (before ?? after)?.isGlobal == true {
+            try await db.raw("""
+                INSERT INTO metastore_settings (name, value, updated_at) VALUES (\(bind: generationSetting), \(bind: ids.id()), \(bind: now.millis))
+                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                """).run()
+        }
         let policies = [before, after].compactMap { $0?.policy }
         let affected = try await targets(ids: nil, on: db)
             .filter { target in policies.contains { PolicyIndex.applies($0, to: target, at: now) } }

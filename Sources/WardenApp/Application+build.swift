@@ -49,13 +49,14 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let jobSignal = JobSignal()
         let handlers = HandlerService(dataSources: dataSources, access: access, dictionaries: dictionaries, jobs: jobs, connectors: connectors, secrets: secrets,
                                       signal: jobSignal, clock: clock, idGenerator: ids)
-        let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,
-                                                  blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
-                                                  signal: jobSignal, activities: ActivityStore(metastore: metastore), clock: clock, idGenerator: ids)
-        let subscriptions = SubscriptionStore(metastore: metastore)
-        let tasks = TaskStore(metastore: metastore)
         let policies = PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
                                      projects: projects, access: access, signal: jobSignal, clock: clock)
+        let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,
+                                                  blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
+                                                  signal: jobSignal, activities: ActivityStore(metastore: metastore), policies: policies, clock: clock,
+                                                  idGenerator: ids)
+        let subscriptions = SubscriptionStore(metastore: metastore)
+        let tasks = TaskStore(metastore: metastore)
         let unmasking = UnmaskService(policies: policies, dataSources: dataSources, identity: identity, tasks: tasks,
                                       keys: DataSourceKeyStore(metastore: metastore, secrets: secrets), access: access, clock: clock)
         let accessService = AccessService(dataSources: dataSources, access: access, identity: identity, subscriptions: subscriptions, tasks: tasks,

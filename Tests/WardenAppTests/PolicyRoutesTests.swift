@@ -320,3 +320,38 @@ import WardenTestSupport
         var masked: [Masked]
     }
 }
+
+/// The search filters that depend on data policies and projects.
+@Suite struct PolicySearchFilterTests {
+    @Test(arguments: TestMetastores.kinds)
+    func searchFiltersByGlobalPolicyConflictsAndProjects(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await TestServer.run(kind) { server in
+            let ids = try await server.registerArmy(warehouse, tables: ["army_records", "data"])
+            let (tagged, other) = (try #require(ids["army_records"]), try #require(ids["data"]))
+            func found(_ query: String) async throws -> [Int] {
+                let hits = try await server.call(.get, "/dataSource?size=100&\(query)").expect(.ok).object["hits"] as? [[String: Any]]
+                return (hits ?? []).compactMap { $0["id"] as? Int }.sorted()
+            }
+            try await server.call(.post, "/tag", json: #"{"tags": [{"name": "Security.Clearance"}]}"#).expect(.ok)
+            try await server.call(.post, "/tag/column/\(tagged)_clearance", json: #"[{"name": "Security.Clearance"}]"#).expect(.ok)
+            try await server.call(.post, "/policy/global", json: PolicyRoutesTests.maskClearance).expect(.ok)
+            #expect(try await found("globalPolicy=Mask%20clearance") == [tagged])
+            #expect(try await found("globalPolicy=Nothing").isEmpty)
+            #expect(try await found("determinePolicyConflicts=true").isEmpty)
+
+            // A second policy masking the same column is a conflict (the documentation's spelling works too).
+            let second = PolicyRoutesTests.maskClearance.replacingOccurrences(of: #""name": "Mask clearance""#, with: #""name": "Hash clearance""#)
+                .replacingOccurrences(of: #""metadata": {"constant": null}"#, with: #""metadata": {}"#)
+            try await server.call(.post, "/policy/global", json: second).expect(.ok)
+            #expect(try await found("determinePolicyContflicts=true") == [tagged])
+            #expect(try await found("determinePolicyConflicts=true&globalPolicy=Hash%20clearance") == [tagged])
+            #expect(try await found("determinePolicyConflicts=false").count == 2)
+
+            let project = try #require(try await server.call(.post, "/project", json: #"{"name": "P"}"#).expect(.ok).object["id"] as? Int)
+            try await server.call(.post, "/project/\(project)/dataSources", json: #"{"dataSourceIds": [\#(tagged)]}"#).expect(.ok)
+            #expect(try await found("excludedProjects=\(project)") == [other])
+            #expect(try await found("excludedProjects=\(project)&globalPolicy=Mask%20clearance").isEmpty)
+        }
+    }
+}

@@ -55,8 +55,6 @@ struct DataSourceRoutes {
     /// Filters of features Warden does not have yet, with the feature's name. Ignoring one would answer more than
     /// was asked for (`globalPolicy=x` would list every source), so each is a 501 naming it.
     static let unsupportedFilters: [(name: String, feature: String)] = [
-        ("globalPolicy", "search by global policy"), ("determinePolicyConflicts", "policy conflict search"),
-        ("determinePolicyContflicts", "policy conflict search"),
         ("clusterName", "clusters"), ("collectionId", "collections"), ("collectionExclude", "collections"),
         ("sddTemplateName", "sensitive data discovery"), ("excludeSddTemplateName", "sensitive data discovery"),
     ]
@@ -100,6 +98,9 @@ struct DataSourceRoutes {
         query.dataSourceIds = try ids("dataSourceIds")
         query.selectFields = try oneOf("selectFields", DataSourceQuery.SelectField.self)
         query.excludedProjects = try ids("excludedProjects")
+        query.globalPolicy = reader.string("globalPolicy")
+        // The documentation spells it `determinePolicyContflicts`; both spellings are read.
+        query.policyConflicts = try reader.bool("determinePolicyConflicts") ?? reader.bool("determinePolicyContflicts") ?? false
         query.ephemeral = try reader.bool("ephemeral")
         query.hostname = reader.string("hostname")
         if let mode = try reader.int("mode") {

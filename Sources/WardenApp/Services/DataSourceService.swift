@@ -17,6 +17,7 @@ struct DataSourceService: Sendable {
     let connectors: any ConnectorFactory
     let signal: JobSignal
     let activities: ActivityStore
+    let policies: PolicyService
     let clock: any WardenClock
     let idGenerator: any IdGenerator
 
@@ -24,6 +25,10 @@ struct DataSourceService: Sendable {
 
     /// What the caller may see of the search: the store filters by visibility in the same query.
     func search(_ query: DataSourceQuery, caller: Principal) async throws -> (DataSourceSearchResult, tags: [Int64: [String]]) {
+        var query = query
+        if query.globalPolicy != nil || query.policyConflicts {
+            query.onlyIds = try await policies.dataSourceIds(inForce: query.globalPolicy, withConflicts: query.policyConflicts)
+        }
         let result = try await dataSources.search(query, callerId: caller.userId, now: clock.now())
         let tags = query.mode == .full ? try await tags.tagNames(ofDataSources: result.hits.map(\.dataSource.id)) : [:]
         return (result, tags)

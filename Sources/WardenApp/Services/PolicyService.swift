@@ -91,6 +91,25 @@ struct PolicyService: Sendable {
 
     // MARK: Decisions
 
+    /// The enabled sources that `globalPolicy` (a name; nil: any) is in force on and, with `withConflicts`, where two
+    /// policies in force mask one column (as decided for someone no exception holds for), for search filters.
+    func dataSourceIds(inForce globalPolicy: String?, withConflicts: Bool) async throws -> [Int64] {
+        let locals = try await policies.allLocals()
+        let globals = try await globalIndex.index(policies)
+        var ids: [Int64] = []
+        for target in try await policies.targets(ids: nil) {
+            let inForce = globals.matching(target, at: clock.now())
+            if let globalPolicy, !inForce.contains(where: { $0.name == globalPolicy }) { continue }
+            if withConflicts {
+                let decision = PolicyEvaluator.decide(local: locals[target.dataSourceId]?.policy, globals: globals, target: target,
+                                                      subject: .nobody, now: clock.now())
+                if decision.conflicts.isEmpty { continue }
+            }
+            ids.append(target.dataSourceId)
+        }
+        return ids
+    }
+
     /// The data sources the caller can see whose purpose restrictions acting under `purposes` satisfies, with those
     /// restrictions; sources of `excludedProjects` left out.
     func dataSources(forPurposes purposes: [String], excludedProjects: [Int64],
@@ -157,8 +176,7 @@ struct PolicyService: Sendable {
         let target = try await self.target(dataSourceId)
         let local = try await policies.local(dataSourceId: dataSourceId)?.policy
         let globals = try await globalIndex.index(policies)
-        let nobody = PolicySubject(user: PredicateUser(username: "", groups: [], attributes: AttributeMap()), purposes: [], subscribed: false)
-        return PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: nobody, now: clock.now())
+        return PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: .nobody, now: clock.now())
     }
 
     /// The stored policies' decisions on one source for each of `userIds`, with no check of who asks: for services

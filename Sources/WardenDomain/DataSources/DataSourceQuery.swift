@@ -32,6 +32,12 @@ public struct DataSourceQuery: Sendable, Equatable {
     public var dataSourceIds: [Int64] = []
     public var selectFields: [SelectField] = []
     public var excludedProjects: [Int64] = []
+    /// Only sources this global policy (by name) is in force on.
+    public var globalPolicy: String?
+    /// Only sources where two policies mask one column.
+    public var policyConflicts = false
+    /// Set by the service from `globalPolicy` and `policyConflicts`: only these sources (empty: none).
+    public var onlyIds: [Int64]?
     public var ephemeral: Bool?
     public var hostname: String?
     public var mode: Mode = .full

@@ -14,6 +14,10 @@ public struct PolicySubject: Sendable, Equatable {
         self.subscribed = subscribed
     }
 
+    /// Someone with no groups, attributes or purposes, not subscribed: no exception holds for them, so every rule
+    /// applies (for reports of what a source's policies restrict at most).
+    public static let nobody = PolicySubject(user: PredicateUser(username: "", groups: [], attributes: [:]), subscribed: false)
+
     /// Acting under `purpose` or one below it in its dotted hierarchy.
     public func actsUnder(_ purpose: String) -> Bool {
         purposes.contains { $0 == purpose || $0.hasPrefix(purpose + ".") }

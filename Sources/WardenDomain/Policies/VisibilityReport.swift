@@ -66,7 +66,8 @@ public struct PurposeRestriction: Sendable, Equatable {
 
     /// Whether acting under `purposes` satisfies the restriction.
     public func isSatisfied(byActingUnder purposes: [String]) -> Bool {
-        let subject = PolicySubject(user: PredicateUser(username: "", groups: [], attributes: [:]), purposes: purposes)
+        var subject = PolicySubject.nobody
+        subject.purposes = purposes
         return op == .and ? self.purposes.allSatisfy(subject.actsUnder) : self.purposes.contains(where: subject.actsUnder)
     }
 }

@@ -88,6 +88,14 @@ extension DataSourceStore {
             let ids: [SQLBindable] = query.dataSourceIds
             conditions.append("ds.id IN (\(binds: ids))")
         }
+        if let only = query.onlyIds {
+            let ids: [SQLBindable] = only
+            conditions.append(only.isEmpty ? "1 = 0" : "ds.id IN (\(binds: ids))")
+        }
+        if !query.excludedProjects.isEmpty {
+            let projects: [SQLBindable] = query.excludedProjects
+            conditions.append("ds.id NOT IN (SELECT p.data_source_id FROM project_data_sources p WHERE p.project_id IN (\(binds: projects)))")
+        }
         if query.ephemeral == true {
             // Warden registers no ephemeral data sources.
             conditions.append("1 = 0")

@@ -85,6 +85,20 @@ import WardenTestSupport
         }
     }
 
+    /// Every route but the four public ones refuses a caller without credentials, whatever its path parameters.
+    @Test func everyRouteButThePublicOnesIsRefusedWithoutCredentials() async throws {
+        let public_: Set<String> = ["GET /health", "GET /openapi.json", "POST /bim/apikey/authenticate", "POST /bim/iam/{iamid}/user/authenticate"]
+        try await TestServer.run(.sqlite) { server in
+            #expect(server.routes.count > 100)
+            for route in server.routes where !public_.contains(route) {
+                let parts = route.split(separator: " ", maxSplits: 1).map(String.init)
+                let path = parts[1].replacingOccurrences(of: #"\{[^}]+\}"#, with: "1", options: .regularExpression)
+                    .replacingOccurrences(of: "**", with: "x")
+                try await server.call(HTTPRequest.Method(parts[0])!, path, auth: nil, json: "{}").expect(.unauthorized)
+            }
+        }
+    }
+
     @Test(arguments: TestMetastores.kinds)
     func tokensExpireAfterTheirLifetime(kind: MetastoreKind) async throws {
         let clock = TestClock()

@@ -88,82 +88,126 @@ import WardenTestSupport
         }
     }
 
-    @Test(arguments: TestMetastores.kinds)
-    func projectsAreKeptByTheirOwnersAndShowOnlyWhatMembersMaySee(kind: MetastoreKind) async throws {
-        let warehouse = try await TestWarehouse.army()
+    /// A project "Fraud" (purpose Fraud Detection) created by `lead`, who may create projects; `member` and `stranger`
+    /// are users with no part in it yet.
+    struct Cast {
+        var project: Project
+        var lead: String
+        var leadId: Int
+        var member: String
+        var memberId: Int
+        var stranger: String
+    }
+
+    static func withProject(_ kind: MetastoreKind, _ body: @Sendable (TestServer, Cast) async throws -> Void) async throws {
         try await TestServer.run(kind) { server in
-            let ids = try await server.registerArmy(warehouse, tables: ["army_records", "data"])
-            let (records, data) = (try #require(ids["army_records"]), try #require(ids["data"]))
-            let hidden = try #require(try await server.registerArmy(warehouse, tables: ["records_view"], isPrivate: true)["records_view"])
             let lead = try await server.userWithKey("lead", permissions: [.createProject])
             let member = try await server.userWithKey("member")
             let stranger = try await server.userWithKey("stranger")
             let memberId = try #require(try await server.call(.get, "/bim/rpc/user/current", auth: member).expect(.ok).object["id"] as? Int)
             let leadId = try #require(try await server.call(.get, "/bim/rpc/user/current", auth: lead).expect(.ok).object["id"] as? Int)
             try await server.call(.post, "/governance/purpose", json: #"{"name": "Fraud Detection"}"#).expect(.ok)
-
-            try await server.call(.post, "/project", auth: member, json: #"{"name": "P"}"#).expect(.forbidden)
-            try await server.call(.post, "/project", auth: lead, json: #"{"purposes": []}"#).expect(.badRequest)
-            try await server.call(.post, "/project", auth: lead, json: #"{"name": "P", "purposes": ["Nope"]}"#).expect(.badRequest, code: "purpose.unknown")
-            try await server.call(.post, "/project", auth: lead, json: #"{"name": "P", "status": "archived"}"#).expect(.badRequest)
             let project = try await server.call(.post, "/project", auth: lead,
                                                 json: #"{"name": "Fraud", "description": "Q3", "purposes": ["Fraud Detection"]}"#).expect(.ok).decode(Project.self)
-            #expect(project.projectKey == "Fraud" && project.status == "open" && project.purposes == ["Fraud Detection"] && !project.allowMaskedJoins)
-            try await server.call(.post, "/project", auth: lead, json: #"{"name": "Fraud"}"#).expect(.conflict)
-            #expect(try await server.call(.get, "/project", auth: stranger).expect(.ok).object["count"] as? Int == 1)
-            #expect(try await server.call(.get, "/project/\(project.id)", auth: stranger).expect(.ok).decode(Project.self).name == "Fraud")
-            try await server.call(.get, "/project/999999").expect(.notFound, code: "project.not_found")
+            try await body(server, Cast(project: project, lead: lead, leadId: leadId, member: member, memberId: memberId, stranger: stranger))
+        }
+    }
 
-            // Only owners change it; members and strangers are refused before their input is read.
-            try await server.call(.put, "/project/\(project.id)", auth: stranger, json: "not json").expect(.forbidden)
-            try await server.call(.post, "/project/\(project.id)/members", auth: stranger, json: "not json").expect(.forbidden)
-            try await server.call(.get, "/project/\(project.id)/members", auth: stranger).expect(.forbidden)
-            try await server.call(.post, "/project/\(project.id)/members", auth: lead, json: #"{"profileId": \#(memberId), "state": "pending"}"#).expect(.badRequest)
-            try await server.call(.post, "/project/\(project.id)/members", auth: lead, json: #"{"profileId": 999999, "state": "subscribed"}"#).expect(.notFound)
-            let added = try await server.call(.post, "/project/\(project.id)/members", auth: lead,
-                                              json: #"{"profileId": \#(memberId), "state": "subscribed"}"#).expect(.ok).object
-            let subscriptionId = try #require(added["subscriptionId"] as? Int)
-            #expect(added["state"] as? String == "subscribed" && added["approved"] as? Bool == true)
-            try await server.call(.post, "/project/\(project.id)/members", auth: lead, json: #"{"profileId": \#(memberId), "state": "expert"}"#)
+    func addMember(_ server: TestServer, _ cast: Cast) async throws -> Int {
+        let added = try await server.call(.post, "/project/\(cast.project.id)/members", auth: cast.lead,
+                                          json: #"{"profileId": \#(cast.memberId), "state": "subscribed"}"#).expect(.ok).object
+        #expect(added["state"] as? String == "subscribed" && added["approved"] as? Bool == true)
+        return try #require(added["subscriptionId"] as? Int)
+    }
+
+    @Test(arguments: TestMetastores.kinds)
+    func projectsAreCreatedByThoseWhoMayAndKeptByTheirOwners(kind: MetastoreKind) async throws {
+        try await Self.withProject(kind) { server, cast in
+            let project = cast.project
+            #expect(project.projectKey == "Fraud" && project.status == "open" && project.purposes == ["Fraud Detection"] && !project.allowMaskedJoins)
+            try await server.call(.post, "/project", auth: cast.member, json: #"{"name": "P"}"#).expect(.forbidden)
+            try await server.call(.post, "/project", auth: cast.lead, json: #"{"purposes": []}"#).expect(.badRequest)
+            try await server.call(.post, "/project", auth: cast.lead, json: #"{"name": "P", "purposes": ["Nope"]}"#).expect(.badRequest, code: "purpose.unknown")
+            try await server.call(.post, "/project", auth: cast.lead, json: #"{"name": "P", "status": "archived"}"#).expect(.badRequest)
+            try await server.call(.post, "/project", auth: cast.lead, json: #"{"name": "Fraud"}"#).expect(.conflict)
+
+            // Anyone may find and read a project; only its owners change or delete it.
+            #expect(try await server.call(.get, "/project", auth: cast.stranger).expect(.ok).object["count"] as? Int == 1)
+            #expect(try await server.call(.get, "/project/\(project.id)", auth: cast.stranger).expect(.ok).decode(Project.self).name == "Fraud")
+            try await server.call(.get, "/project/999999").expect(.notFound, code: "project.not_found")
+            try await server.call(.put, "/project/\(project.id)", auth: cast.stranger, json: "not json").expect(.forbidden)
+            let renamed = try await server.call(.put, "/project/\(project.id)", auth: cast.lead, json: #"{"name": "Fraud 2", "allowMaskedJoins": true}"#)
+                .expect(.ok).decode(Project.self)
+            #expect(renamed.name == "Fraud 2" && renamed.projectKey == "Fraud" && renamed.allowMaskedJoins && renamed.purposes == ["Fraud Detection"])
+            try await server.call(.delete, "/project/\(project.id)", auth: cast.stranger).expect(.forbidden)
+            #expect(try await server.call(.delete, "/project/\(project.id)", auth: cast.lead).expect(.ok).decode(Project.self).deleted)
+            try await server.call(.get, "/project/\(project.id)").expect(.notFound)
+        }
+    }
+
+    @Test(arguments: TestMetastores.kinds)
+    func ownersManageMembersWhoAcknowledgeForThemselves(kind: MetastoreKind) async throws {
+        try await Self.withProject(kind) { server, cast in
+            let id = cast.project.id
+            try await server.call(.post, "/project/\(id)/members", auth: cast.stranger, json: "not json").expect(.forbidden)
+            try await server.call(.get, "/project/\(id)/members", auth: cast.stranger).expect(.forbidden)
+            try await server.call(.post, "/project/\(id)/members", auth: cast.lead, json: #"{"profileId": \#(cast.memberId), "state": "pending"}"#)
+                .expect(.badRequest)
+            try await server.call(.post, "/project/\(id)/members", auth: cast.lead, json: #"{"profileId": 999999, "state": "subscribed"}"#).expect(.notFound)
+            let subscriptionId = try await addMember(server, cast)
+            try await server.call(.post, "/project/\(id)/members", auth: cast.lead, json: #"{"profileId": \#(cast.memberId), "state": "expert"}"#)
                 .expect(.conflict, code: "project.member_conflict")
-            let members = try await server.call(.get, "/project/\(project.id)/members", auth: member).expect(.ok).object
+
+            let members = try await server.call(.get, "/project/\(id)/members", auth: cast.member).expect(.ok).object
             let listed = try JSONDecoder().decode([Member].self, from: JSONSerialization.data(withJSONObject: members["members"] ?? []))
-            #expect(listed.map(\.profileId) == [Int64(leadId), Int64(memberId)] && listed.map(\.state) == ["owner", "subscribed"])
+            #expect(listed.map(\.profileId) == [Int64(cast.leadId), Int64(cast.memberId)] && listed.map(\.state) == ["owner", "subscribed"])
             #expect(listed.allSatisfy { !$0.acknowledged })
-            try await server.call(.put, "/project/\(project.id)/members/\(subscriptionId)", auth: member, json: #"{"state": "owner"}"#).expect(.forbidden)
+            try await server.call(.put, "/project/\(id)/members/\(subscriptionId)", auth: cast.member, json: #"{"state": "owner"}"#).expect(.forbidden)
             let leadMembership = try #require(listed.first?.subscriptionId)
-            try await server.call(.put, "/project/\(project.id)/members/\(leadMembership)", auth: lead, json: #"{"state": "subscribed"}"#)
+            try await server.call(.put, "/project/\(id)/members/\(leadMembership)", auth: cast.lead, json: #"{"state": "subscribed"}"#)
                 .expect(.conflict, code: "project.last_owner")
-            try await server.call(.post, "/project/\(project.id)/members/\(subscriptionId)/acknowledge", auth: lead).expect(.forbidden)
-            #expect(try await server.call(.post, "/project/\(project.id)/members/\(subscriptionId)/acknowledge", auth: member).expect(.ok)
+            try await server.call(.put, "/project/\(id)/members/999999", auth: cast.lead, json: #"{"state": "expert"}"#)
+                .expect(.notFound, code: "project.member_not_found")
+            try await server.call(.post, "/project/\(id)/members/\(subscriptionId)/acknowledge", auth: cast.lead).expect(.forbidden)
+            #expect(try await server.call(.post, "/project/\(id)/members/\(subscriptionId)/acknowledge", auth: cast.member).expect(.ok)
                 .decode(Member.self).acknowledged)
 
-            // Data sources: the owner adds those they are a member of; members see only those they may see.
-            try await server.call(.post, "/project/\(project.id)/dataSources", auth: lead, json: #"{"dataSourceIds": []}"#).expect(.badRequest)
-            try await server.call(.post, "/dataSource/\(records)/access", json: #"{"profileId": \#(leadId), "state": "subscribed"}"#).expect(.ok)
-            try await server.call(.post, "/dataSource/\(hidden)/access", json: #"{"profileId": \#(leadId), "state": "subscribed"}"#).expect(.ok)
-            let result = try await server.call(.post, "/project/\(project.id)/dataSources", auth: lead,
+            // Acting under a project needs membership, and shows as the caller's project.
+            try await server.call(.post, "/project/current/\(id)", auth: cast.stranger).expect(.forbidden)
+            let current = try await server.call(.post, "/project/current/\(id)", auth: cast.member).expect(.ok).object
+            #expect(current["projectId"] as? Int == Int(id) && current["purposes"] as? [String] == ["Fraud Detection"] && current["acknowledged"] as? Bool == true)
+            #expect(try await server.call(.get, "/bim/rpc/user/current", auth: cast.member).expect(.ok).object["projectId"] as? Int == Int(id))
+            #expect(try await server.call(.delete, "/project/current", auth: cast.member).expect(.ok).object["projectId"] is NSNull)
+            #expect(!(try await server.call(.get, "/bim/rpc/user/current", auth: cast.member).expect(.ok).object["projectId"] is Int))
+        }
+    }
+
+    @Test(arguments: TestMetastores.kinds)
+    func ownersAddTheirDataSourcesAndMembersSeeOnlyWhatTheyMay(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await Self.withProject(kind) { server, cast in
+            let id = cast.project.id
+            let ids = try await server.registerArmy(warehouse, tables: ["army_records", "data"])
+            let (records, data) = (try #require(ids["army_records"]), try #require(ids["data"]))
+            let hidden = try #require(try await server.registerArmy(warehouse, tables: ["records_view"], isPrivate: true)["records_view"])
+            _ = try await addMember(server, cast)
+            try await server.call(.get, "/project/\(id)/dataSources", auth: cast.stranger).expect(.forbidden)
+            try await server.call(.post, "/project/\(id)/dataSources", auth: cast.lead, json: #"{"dataSourceIds": []}"#).expect(.badRequest)
+            try await server.call(.post, "/dataSource/\(records)/access", json: #"{"profileId": \#(cast.leadId), "state": "subscribed"}"#).expect(.ok)
+            try await server.call(.post, "/dataSource/\(hidden)/access", json: #"{"profileId": \#(cast.leadId), "state": "subscribed"}"#).expect(.ok)
+            let result = try await server.call(.post, "/project/\(id)/dataSources", auth: cast.lead,
                                                json: #"{"dataSourceIds": [\#(records), \#(data), \#(hidden), 999999]}"#).expect(.ok).object
             #expect(result["success"] as? [Int] == [records, hidden])
             let failed = (result["inError"] as? [[String: Any]] ?? []).map { ($0["dataSourceId"] as? Int ?? 0, $0["statusCode"] as? Int ?? 0) }
             #expect(failed.map(\.0) == [data, 999999] && failed.map(\.1) == [403, 404])
-            let seen = try await server.call(.get, "/project/\(project.id)/dataSources", auth: member).expect(.ok).object
+            let seen = try await server.call(.get, "/project/\(id)/dataSources", auth: cast.member).expect(.ok).object
             #expect((seen["dataSources"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [records])
-            #expect((try await server.call(.get, "/project/\(project.id)/dataSources", auth: lead).expect(.ok).object["count"] as? Int) == 2)
-            try await server.call(.delete, "/project/\(project.id)/dataSources?dataSourceIds=\(hidden)", auth: member).expect(.forbidden)
-            #expect(try await server.call(.delete, "/project/\(project.id)/dataSources?dataSourceIds=\(hidden)", auth: lead).expect(.ok)
+            #expect((try await server.call(.get, "/project/\(id)/dataSources", auth: cast.lead).expect(.ok).object["count"] as? Int) == 2)
+            try await server.call(.delete, "/project/\(id)/dataSources?dataSourceIds=\(hidden)", auth: cast.member).expect(.forbidden)
+            try await server.call(.delete, "/project/\(id)/dataSources", auth: cast.lead).expect(.badRequest)
+            #expect(try await server.call(.delete, "/project/\(id)/dataSources?dataSourceIds=\(hidden)", auth: cast.lead).expect(.ok)
                 .object["removed"] as? [Int] == [hidden])
-
-            // Acting under a project needs membership.
-            try await server.call(.post, "/project/current/\(project.id)", auth: stranger).expect(.forbidden)
-            let current = try await server.call(.post, "/project/current/\(project.id)", auth: member).expect(.ok).object
-            #expect(current["projectId"] as? Int == Int(project.id) && current["purposes"] as? [String] == ["Fraud Detection"])
-            #expect(try await server.call(.get, "/bim/rpc/user/current", auth: member).expect(.ok).object["projectId"] as? Int == Int(project.id))
-            #expect(try await server.call(.delete, "/project/current", auth: member).expect(.ok).object["projectId"] is NSNull)
-
-            try await server.call(.delete, "/project/\(project.id)", auth: member).expect(.forbidden)
-            #expect(try await server.call(.delete, "/project/\(project.id)", auth: lead).expect(.ok).decode(Project.self).deleted)
-            try await server.call(.get, "/project/\(project.id)").expect(.notFound)
+            #expect((try await server.call(.get, "/project/\(id)/dataSources", auth: cast.lead).expect(.ok).object["count"] as? Int) == 1)
         }
     }
 

@@ -250,7 +250,7 @@ enum BenchCatalog {
 
     /// Data source number `n` (1-based), a pure function of `n`: names, SQL names and remote tables are unique.
     static func draft(number n: Int) throws -> DataSourceDraft {
-        var random = SplitMix64(seed: UInt64(n))
+        var random = SplitMix64(seed: UInt64(n) &* 0x9E37_79B9_7F4A_7C15)
         let department = departments[n % departments.count]
         let noun = nouns[Int(random.next() % UInt64(nouns.count))]
         let rare = n % rareEvery == 0 ? " \(rareWord)" : ""
@@ -281,15 +281,3 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A small deterministic generator, so the same `n` always gives the same data source.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -267,21 +267,6 @@ private let advancedPath = "subscriptionPolicy.advanced"
     }
 }
 
-/// A small deterministic generator, so that property tests fail the same way every time.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private let trickyNames = ["a", "b", "Engineers", "O'Brien", #"say "hi""#, #"back\slash"#, "AND", "not", "x,y", "(p)", " spaced ", "Zoë"]
 
 /// A condition the parser could produce (`canonical`: lists of two or more, groups without an IAM), or any condition

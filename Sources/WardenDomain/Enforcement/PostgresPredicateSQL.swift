@@ -1,0 +1,126 @@
+public import Foundation
+
+/// Renders row predicates as PostgreSQL for the native views (the enforcement issue builds the views on it). Every
+/// name is quoted and every value written as a literal: a predicate is a parsed tree, never text pasted into SQL.
+///
+/// User functions are rendered one of two ways. `.resolved` writes what they mean for one user, as the evaluator
+/// decides. `.queryTime` writes them against the querying user's row of `warden_system`, joined as `alias` with the
+/// columns `username text`, `groups text[]` and `attributes jsonb` (`{"Key": ["value", …]}`), so that one view
+/// serves every user and a change of groups or attributes needs no new view. Both must select the same rows; a
+/// differential test against PostgreSQL holds them to it.
+///
+/// String literals are standard-conforming (`'…'` with quotes doubled): the connection that creates a view must
+/// run with `standard_conforming_strings = on`, PostgreSQL's default.
+public enum PostgresPredicateSQL {
+    public enum User: Sendable {
+        case resolved(PredicateUser)
+        case queryTime(alias: String)
+    }
+
+    /// `predicate` over the table aliased `table`, or nil when a name cannot be resolved on `columns` (the caller
+    /// fails closed).
+    public static func render(_ predicate: RowPredicate, table: String, columns: [PolicyColumn], user: User) -> String? {
+        switch user {
+        case .resolved(let subject):
+            guard let resolved = predicate.resolved(for: subject, columns: columns) else { return nil }
+            return Renderer(table: table, columns: columns, user: nil).predicate(resolved)
+        case .queryTime(let alias):
+            return Renderer(table: table, columns: columns, user: alias).predicate(predicate)
+        }
+    }
+
+    public static func identifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    public static func literal(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    private struct Renderer {
+        let table: String
+        let columns: [PolicyColumn]
+        /// The alias of the user's `warden_system` row; nil when user functions were resolved already.
+        let user: String?
+
+        func predicate(_ predicate: RowPredicate) -> String? {
+            switch predicate {
+            case .constant(let value):
+                return value ? "TRUE" : "FALSE"
+            case .and(let items):
+                return joined(items, "AND", empty: "TRUE")
+            case .or(let items):
+                return joined(items, "OR", empty: "FALSE")
+            case .not(let item):
+                return self.predicate(item).map { "(NOT \($0))" }
+            case .compare(let left, let op, let right):
+                guard let left = operand(left), let right = operand(right) else { return nil }
+                return "(\(left) \(op.rawValue) \(right))"
+            case .isNull(let value, let negated):
+                return operand(value).map { "(\($0) IS \(negated ? "NOT " : "")NULL)" }
+            case .truthy(let value):
+                return operand(value).map { "(\($0))" }
+            case .inList(let value, let items, let negated):
+                guard let value = operand(value) else { return nil }
+                guard !items.isEmpty else { return negated ? "TRUE" : "FALSE" }
+                var rendered: [String] = []
+                for item in items {
+                    guard let item = operand(item) else { return nil }
+                    rendered.append(item)
+                }
+                return "(\(value) \(negated ? "NOT " : "")IN (\(rendered.joined(separator: ", "))))"
+            case .like(let value, let pattern, let negated):
+                guard let value = operand(value), let pattern = operand(pattern) else { return nil }
+                return "(\(value) \(negated ? "NOT " : "")LIKE \(pattern))"
+            case .between(let value, let low, let high, let negated):
+                guard let value = operand(value), let low = operand(low), let high = operand(high) else { return nil }
+                return "(\(value) \(negated ? "NOT " : "")BETWEEN \(low) AND \(high))"
+            case .userHasAttribute(let key, let value):
+                guard let user else { return nil }
+                let values = "(\(user).attributes -> \(literal(key)))"
+                // An absent attribute is false, not NULL: under NOT it must show the row, as the evaluator decides.
+                return value.map { "COALESCE(\(values) ? \(literal($0)), FALSE)" } ?? "COALESCE(jsonb_array_length(\(values)) > 0, FALSE)"
+            case .userInGroups(let names):
+                guard let user else { return nil }
+                return "(\(user).groups @> ARRAY[\(names.map(literal).joined(separator: ", "))]::text[])"
+            case .attributeValuesContain(let key, let value):
+                guard let user, let value = operand(value) else { return nil }
+                return "(CAST(\(value) AS text) IN (SELECT jsonb_array_elements_text(COALESCE(\(user).attributes -> \(literal(key)), '[]'::jsonb))))"
+            case .groupsContain(let value):
+                guard let user, let value = operand(value) else { return nil }
+                return "(CAST(\(value) AS text) IN (SELECT unnest(\(user).groups)))"
+            }
+        }
+
+        func joined(_ items: [RowPredicate], _ op: String, empty: String) -> String? {
+            guard !items.isEmpty else { return empty }
+            var rendered: [String] = []
+            for item in items {
+                guard let item = predicate(item) else { return nil }
+                rendered.append(item)
+            }
+            return "(" + rendered.joined(separator: " \(op) ") + ")"
+        }
+
+        func operand(_ operand: PredicateOperand) -> String? {
+            switch operand {
+            case .column(let name):
+                return columns.named(name).map { "\(table).\(identifier($0.name))" }
+            case .columnTagged(let tag):
+                return columns.first { $0.isTagged(tag) }.map { "\(table).\(identifier($0.name))" }
+            case .string(let text):
+                return literal(text)
+            case .number(let text):
+                // The parser admits digits, one point and a leading minus only; anything else is not a number here.
+                guard text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-") }) else { return nil }
+                return text
+            case .bool(let value):
+                return value ? "TRUE" : "FALSE"
+            case .null:
+                return "NULL"
+            case .username:
+                return user.map { "\($0).username" }
+            }
+        }
+    }
+}

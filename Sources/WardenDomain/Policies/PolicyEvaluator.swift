@@ -8,9 +8,7 @@ public import Foundation
 public enum PolicyEvaluator {
     public static func decide(local: DataPolicy?, globals: PolicyIndex, target: PolicyTarget, subject: PolicySubject,
                               now: Date) -> PolicyDecision {
-        var policies = globals.matching(target, at: now)
-        if let local, !local.staged { policies.append(local) }
-        policies.sort(by: DataPolicy.precedes)
+        let policies = inForce(local: local, globals: globals, target: target, now: now)
 
         var decision = PolicyDecision(allowed: subject.subscribed, denialReason: subject.subscribed ? nil : "not subscribed to the data source",
                                       masks: [], rowFilter: .always, samples: [], timeWindows: [], visibilities: [], conflicts: [], rules: [],
@@ -44,6 +42,13 @@ public enum PolicyEvaluator {
         decision.masks = target.columns.compactMap { masks[$0.name] }
         decision.rowFilter = .all(rows)
         return decision
+    }
+
+    /// The policies in force on the source, earliest first: the order in which they claim columns.
+    public static func inForce(local: DataPolicy?, globals: PolicyIndex, target: PolicyTarget, now: Date) -> [DataPolicy] {
+        var policies = globals.matching(target, at: now)
+        if let local, !local.staged { policies.append(local) }
+        return policies.sorted(by: DataPolicy.precedes)
     }
 
     // MARK: One rule

@@ -62,7 +62,12 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let accessService = AccessService(dataSources: dataSources, access: access, identity: identity, subscriptions: subscriptions, tasks: tasks,
                                           unmasking: unmasking, clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
-                               connectors: connectors, secrets: secrets, subscriptions: subscriptions, clock: clock)
+                               connectors: connectors, secrets: secrets, subscriptions: subscriptions,
+                               enforcement: EnforcementService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources,
+                                                               identity: identity, projects: projects,
+                                                               keys: DataSourceKeyStore(metastore: metastore, secrets: secrets),
+                                                               connectors: connectors, clock: clock),
+                               clock: clock)
 
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestIdMiddleware(bodyLimit: config.maxBodySize))

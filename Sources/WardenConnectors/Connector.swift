@@ -22,6 +22,11 @@ public protocol Connector: Sendable {
     /// reported with `limit + 1` values, so a caller can tell it was cut).
     func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]]
 
+    /// Writes the source's `warden_system` rows and, when what the view is generated from changed, replaces the view
+    /// and its grants, all in one transaction (a failure leaves the previous view and grants in place). Roles that do
+    /// not exist in the warehouse get no grant and are reported. Nil `keys`: the source's keys are already stored.
+    func applyNativeView(_ view: PostgresNativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome
+
     func listSchemas() async throws -> [String]
     func listTables(schema: String) async throws -> [String]
 }
@@ -30,4 +35,31 @@ public protocol Connector: Sendable {
 public protocol ConnectorFactory: Sendable {
     /// Throws `Technology.missingConnector` (501) for technologies without a connector.
     func connector(for settings: ConnectionSettings) throws -> any Connector
+}
+
+/// A data source's mask keys, as the warehouse stores them in `warden_system.source_keys`.
+public struct NativeViewKeys: Sendable {
+    public var salt: [UInt8]
+    public var encryptionKey: [UInt8]
+    public var macKey: [UInt8]
+
+    public init(salt: [UInt8], encryptionKey: [UInt8], macKey: [UInt8]) {
+        self.salt = salt
+        self.encryptionKey = encryptionKey
+        self.macKey = macKey
+    }
+}
+
+public struct NativeViewOutcome: Sendable, Equatable {
+    /// False when the view was already what the policies make it: no DDL ran.
+    public var viewReplaced: Bool
+    public var grantees: [String]
+    /// Roles of subscribed users that the warehouse does not have.
+    public var missingRoles: [String]
+
+    public init(viewReplaced: Bool, grantees: [String], missingRoles: [String]) {
+        self.viewReplaced = viewReplaced
+        self.grantees = grantees
+        self.missingRoles = missingRoles
+    }
 }

@@ -167,7 +167,9 @@ import WardenTestSupport
             #expect(states[cardinalityJob]?["state"] as? String == "completed")
             #expect((states[cardinalityJob]?["output"] as? [String: Any])?["highCardinalityColumn"] as? String == "soldier_id")
             #expect(states[viewJob]?["state"] as? String == "completed")
-            #expect((states[viewJob]?["output"] as? [String: Any])?["refreshed"] as? Bool == false)
+            let view = try #require(states[viewJob]?["output"] as? [String: Any])
+            #expect(view["refreshed"] as? Bool == true && view["viewReplaced"] as? Bool == true && view["view"] as? String == "army_immuta.army_records_immuta", "\(view)")
+            #expect(view["grantees"] as? [String] == [])
         }
     }
 

@@ -71,10 +71,11 @@ public struct TestWarehouse: Sendable {
         }
     }
 
-    /// The rows of one query whose columns are all text (cast them: `x::text`), NULL as nil.
-    public func rows(_ sql: String) async throws -> [[String?]] {
+    /// The rows of one query whose columns are all text (cast them: `x::text`), NULL as nil; as another role when
+    /// `role` is given (a login role with that password).
+    public func rows(_ sql: String, as role: (name: String, password: String)? = nil) async throws -> [[String?]] {
         var result: [[String?]] = []
-        try await withConnection { connection in
+        try await withConnection(role: role) { connection in
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Self.logger) {
                 result.append(try row.map { cell in try cell.decode(String?.self) })
             }
@@ -96,9 +97,11 @@ public struct TestWarehouse: Sendable {
         public let description: String
     }
 
-    private func withConnection(database: String? = nil, _ body: (PostgresConnection) async throws -> Void) async throws {
+    private func withConnection(database: String? = nil, role: (name: String, password: String)? = nil,
+                                _ body: (PostgresConnection) async throws -> Void) async throws {
         let configuration = PostgresConnection.Configuration(
-            host: host, port: port, username: username, password: password, database: database ?? self.database, tls: .disable)
+            host: host, port: port, username: role?.name ?? username, password: role?.password ?? password, database: database ?? self.database,
+            tls: .disable)
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: Self.logger)

@@ -21,6 +21,7 @@ struct JobRunner: Sendable {
     let connectors: any ConnectorFactory
     let secrets: SecretBox
     let subscriptions: SubscriptionStore
+    let enforcement: EnforcementService
     let clock: any WardenClock
 
     func run(_ lease: JobLease) async throws -> JobOutcome {
@@ -51,9 +52,7 @@ struct JobRunner: Sendable {
             try await computeHighCardinality(source, handler: handler, lease: lease)
             return .recorded
         case .nativeViewRefresh:
-            // Native views arrive with policy enforcement; until then there is nothing to regenerate.
-            return .output(.object(["refreshed": .bool(false),
-                                    "message": .string("Native views are not generated yet: policy enforcement is not built, so there is nothing to refresh")]))
+            return .output(try await enforcement.refresh(source, handler: handler))
         case .handlerUpdate:
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded

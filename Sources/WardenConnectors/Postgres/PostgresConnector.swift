@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 public import WardenDomain
@@ -118,6 +119,104 @@ public struct PostgresConnector: Connector {
             }
         }
         return values
+    }
+
+    public func applyNativeView(_ view: PostgresNativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome {
+        for name in [view.viewSchema, view.viewName] {
+            if let problem = PostgresNativeView.problem(withName: name) { throw WarehouseError.invalidIdentifier(name + " (\(problem))") }
+        }
+        return try await run { connection, logger in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                let outcome = try await Self.apply(view, keys: keys, on: connection, logger: logger)
+                try await connection.query("COMMIT", logger: logger)
+                return outcome
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    private static func apply(_ view: PostgresNativeView, keys: NativeViewKeys, on connection: PostgresConnection,
+                              logger: Logger) async throws -> NativeViewOutcome {
+        func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) async throws {
+            try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        }
+        // One apply at a time per database: instances refreshing views concurrently would race on the schema and rows.
+        try await execute("SELECT pg_advisory_xact_lock(\(PostgresNativeView.applyLock))")
+        for statement in PostgresNativeView.setup { try await execute(statement) }
+        var view = view
+        var roles = PostgresBindings()
+        roles.append(view.subjects.map(\.role))
+        var existing: Set<String> = []
+        for try await role in try await connection.query(PostgresQuery(unsafeSQL: "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)", binds: roles),
+                                                         logger: logger).decode(String.self) {
+            existing.insert(role)
+        }
+        let missing = Set(view.subjects.filter(\.subscribed).map(\.role)).subtracting(existing).sorted()
+        view.subjects.removeAll { !existing.contains($0.role) }
+
+        let system = PostgresNativeView.systemSchema
+        for subject in view.subjects {
+            var binds = PostgresBindings()
+            binds.append(subject.role)
+            binds.append(subject.username)
+            binds.append(subject.groups.sorted())
+            binds.append(String(decoding: try JSONSerialization.data(withJSONObject: subject.attributes, options: .sortedKeys), as: UTF8.self))
+            try await execute("""
+                INSERT INTO \(system).subjects (role_name, username, groups, attributes) VALUES ($1, $2, $3, $4::jsonb)
+                ON CONFLICT (role_name) DO UPDATE SET username = EXCLUDED.username, groups = EXCLUDED.groups, attributes = EXCLUDED.attributes
+                """, binds)
+        }
+        var source = PostgresBindings()
+        source.append(view.dataSourceId)
+        try await execute("DELETE FROM \(system).purposes WHERE data_source_id = $1", source)
+        for subject in view.subjects {
+            for purpose in Set(subject.purposes).sorted() {
+                var binds = PostgresBindings()
+                binds.append(subject.role)
+                binds.append(view.dataSourceId)
+                binds.append(purpose)
+                try await execute("INSERT INTO \(system).purposes (role_name, data_source_id, purpose) VALUES ($1, $2, $3)", binds)
+            }
+        }
+        var keyBinds = PostgresBindings()
+        keyBinds.append(view.dataSourceId)
+        keyBinds.append(ByteBuffer(bytes: keys.salt))
+        keyBinds.append(ByteBuffer(bytes: keys.encryptionKey))
+        keyBinds.append(ByteBuffer(bytes: keys.macKey))
+        try await execute("""
+            INSERT INTO \(system).source_keys (data_source_id, salt, enc_key, mac_key) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (data_source_id) DO UPDATE SET salt = EXCLUDED.salt, enc_key = EXCLUDED.enc_key, mac_key = EXCLUDED.mac_key
+            """, keyBinds)
+
+        let hash = view.definitionHash
+        var current: (hash: String, schema: String, name: String)?
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: """
+            SELECT v.definition_hash, v.view_schema, v.view_name, to_regclass(quote_ident(v.view_schema) || '.' || quote_ident(v.view_name))::text
+            FROM \(system).views v WHERE v.data_source_id = $1
+            """, binds: source), logger: logger).decode((String, String, String, String?).self) {
+            if row.3 != nil { current = (row.0, row.1, row.2) }
+        }
+        guard current?.hash != hash || current?.schema != view.viewSchema || current?.name != view.viewName else {
+            return NativeViewOutcome(viewReplaced: false, grantees: view.grantees, missingRoles: missing)
+        }
+        if let current, current.schema != view.viewSchema || current.name != view.viewName {
+            try await execute("DROP VIEW IF EXISTS \(PostgresPredicateSQL.identifier(current.schema)).\(PostgresPredicateSQL.identifier(current.name))")
+        }
+        for statement in view.viewStatements { try await execute(statement) }
+        var record = PostgresBindings()
+        record.append(view.dataSourceId)
+        record.append(view.viewSchema)
+        record.append(view.viewName)
+        record.append(hash)
+        try await execute("""
+            INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (data_source_id) DO UPDATE SET view_schema = EXCLUDED.view_schema, view_name = EXCLUDED.view_name,
+                definition_hash = EXCLUDED.definition_hash
+            """, record)
+        return NativeViewOutcome(viewReplaced: true, grantees: view.grantees, missingRoles: missing)
     }
 
     public func listSchemas() async throws -> [String] {

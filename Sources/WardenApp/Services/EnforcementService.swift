@@ -1,0 +1,63 @@
+import Foundation
+import WardenConnectors
+import WardenDomain
+import WardenStore
+
+/// Enforcement in the warehouse: a data source's native view, generated from the policies in force on it and
+/// granted to the warehouse roles of its subscribed users (`externalUserIds.postgresUser` in their profile).
+struct EnforcementService: Sendable {
+    let policies: PolicyStore
+    let dataSources: DataSourceStore
+    let identity: IdentityStore
+    let projects: ProjectStore
+    let keys: DataSourceKeyStore
+    let connectors: any ConnectorFactory
+    let clock: any WardenClock
+
+    /// The profile key that names a user's role in a warehouse of `technology`.
+    static func roleKey(_ technology: Technology) -> String? {
+        switch technology {
+        case .postgresql: "postgresUser"
+        case .redshift: "redshiftUser"
+        case .snowflake: "snowflakeUser"
+        case .databricks: "databricksUser"
+        case .trino: "trinoUser"
+        case .asa: "asaUser"
+        }
+    }
+
+    /// Brings the source's view and `warden_system` rows up to date; the view's DDL runs only when what it is
+    /// generated from changed.
+    func refresh(_ source: DataSource, handler: StoredHandler) async throws -> JSONValue {
+        guard source.technology == .postgresql else {
+            throw WardenError.notImplemented("Native views are generated for PostgreSQL sources; the \(source.technology.rawValue) dialect is not built yet",
+                                             code: .featureNotImplemented)
+        }
+        let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
+        let connector = try connectors.connector(for: metadata.settings(technology: source.technology,
+                                                                        storedPassword: try dataSources.openPassword(of: handler)))
+        let now = clock.now()
+        guard let target = try await policies.targets(ids: [source.id]).first else { throw DataSourceStore.notFound }
+        let local = try await policies.local(dataSourceId: source.id)?.policy
+        let inForce = PolicyEvaluator.inForce(local: local, globals: PolicyIndex(try await policies.allGlobals().map(\.policy)), target: target, now: now)
+        var subjects: [PostgresNativeView.Subject] = []
+        let roleKey = Self.roleKey(source.technology) ?? ""
+        for member in try await dataSources.members(dataSourceId: source.id, now: now) where member.state.isMember {
+            guard let details = try await identity.details(userId: member.userId),
+                  let role = details.user.profile.externalUserIds[roleKey], !role.isEmpty else { continue }
+            let purposes = try await projects.context(userId: member.userId, dataSourceId: source.id, projectId: nil)?.purposes(at: now) ?? []
+            subjects.append(.init(role: role, username: details.user.userid, groups: details.groups.map(\.name),
+                                  attributes: details.effectiveAttributes, purposes: purposes, subscribed: true))
+        }
+        let stored = handler.metadata
+        let view = PostgresNativeView(dataSourceId: source.id, table: source.remoteTable,
+                                      viewSchema: stored["nativeSchemaName"]?.stringValue ?? "warden",
+                                      viewName: stored["nativeViewName"]?.stringValue ?? source.sqlTableName,
+                                      target: target, policies: inForce, subjects: subjects)
+        let sourceKeys = try await keys.keys(dataSourceId: source.id, now: now)
+        let outcome = try await connector.applyNativeView(view, keys: NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
+                                                                                     macKey: Array(sourceKeys.macKey)))
+        return .object(["refreshed": .bool(true), "viewReplaced": .bool(outcome.viewReplaced), "view": .string("\(view.viewSchema).\(view.viewName)"),
+                        "grantees": .array(outcome.grantees.map(JSONValue.string)), "missingRoles": .array(outcome.missingRoles.map(JSONValue.string))])
+    }
+}

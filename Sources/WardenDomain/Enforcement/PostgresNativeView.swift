@@ -1,0 +1,139 @@
+public import Foundation
+
+/// Everything Warden writes into a PostgreSQL (or Redshift-compatible) database to enforce one data source's policies:
+/// the `warden_system` schema (users, purposes, keys, view hashes), and the source's view over its table, granted to
+/// the roles of its subscribed users only. The view holds no key, salt or user data: it reads them from
+/// `warden_system` with its owner's rights, for the querying role (`current_user`), at query time.
+public struct PostgresNativeView: Sendable {
+    /// A Warden user as the view sees them, under their warehouse role.
+    public struct Subject: Sendable, Equatable {
+        public var role: String
+        public var username: String
+        public var groups: [String]
+        public var attributes: AttributeMap
+        /// The purposes that count for this source.
+        public var purposes: [String]
+        public var subscribed: Bool
+
+        public init(role: String, username: String, groups: [String], attributes: AttributeMap, purposes: [String], subscribed: Bool) {
+            self.role = role
+            self.username = username
+            self.groups = groups
+            self.attributes = attributes
+            self.purposes = purposes
+            self.subscribed = subscribed
+        }
+    }
+
+    public static let systemSchema = "warden_system"
+    /// The transaction-level advisory lock that serialises Warden's changes in one database.
+    public static let applyLock: Int64 = 7_283_910_452
+    /// PostgreSQL's identifier limit (NAMEDATALEN - 1).
+    public static let maxIdentifierBytes = 63
+
+    public var dataSourceId: Int64
+    public var table: TableReference
+    public var viewSchema: String
+    public var viewName: String
+    public var target: PolicyTarget
+    public var policies: [DataPolicy]
+    public var subjects: [Subject]
+
+    public init(dataSourceId: Int64, table: TableReference, viewSchema: String, viewName: String, target: PolicyTarget,
+                policies: [DataPolicy], subjects: [Subject]) {
+        self.dataSourceId = dataSourceId
+        self.table = table
+        self.viewSchema = viewSchema
+        self.viewName = viewName
+        self.target = target
+        self.policies = policies
+        self.subjects = subjects
+    }
+
+    /// Why a name cannot be used in DDL, or nil: too long for PostgreSQL (it would be cut, and could then name
+    /// something else), empty, or holding NUL.
+    public static func problem(withName name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name.utf8.count > maxIdentifierBytes { return "is longer than \(maxIdentifierBytes) bytes" }
+        if name.unicodeScalars.contains("\0") { return "holds a NUL character" }
+        return nil
+    }
+
+    /// The roles that may read the view.
+    public var grantees: [String] { Array(Set(subjects.filter(\.subscribed).map(\.role))).sorted() }
+
+    /// Idempotent: creates the system schema and its tables when missing. Only the owner (Warden's role) reads them.
+    public static let setup = [
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto",
+        "CREATE SCHEMA IF NOT EXISTS \(systemSchema)",
+        "REVOKE ALL ON SCHEMA \(systemSchema) FROM PUBLIC",
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).subjects (role_name text PRIMARY KEY, username text NOT NULL, groups text[] NOT NULL,
+            attributes jsonb NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).purposes (role_name text NOT NULL, data_source_id bigint NOT NULL, purpose text NOT NULL,
+            PRIMARY KEY (role_name, data_source_id, purpose))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).source_keys (data_source_id bigint PRIMARY KEY, salt bytea NOT NULL, enc_key bytea NOT NULL,
+            mac_key bytea NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).views (data_source_id bigint PRIMARY KEY, view_schema text NOT NULL, view_name text NOT NULL,
+            definition_hash text NOT NULL)
+        """,
+    ]
+
+    var keys: PostgresViewSQL.Keys {
+        func key(_ column: String) -> String {
+            "(SELECT k.\(column) FROM \(Self.systemSchema).source_keys k WHERE k.data_source_id = \(dataSourceId))"
+        }
+        return .init(salt: key("salt"), encryptionKey: key("enc_key"), macKey: key("mac_key"))
+    }
+
+    /// The view's query: the table's rows the querying role may see, masked, with the role's `warden_system` row
+    /// joined as `u` (no row: no rows).
+    public var definition: String {
+        let select = PostgresViewSQL(target: target, policies: policies, keys: keys)
+        let subject = """
+            (SELECT s.username, s.groups, s.attributes, ARRAY(SELECT p.purpose FROM \(Self.systemSchema).purposes p
+                    WHERE p.role_name = s.role_name AND p.data_source_id = \(dataSourceId) ORDER BY p.purpose) AS purposes
+             FROM \(Self.systemSchema).subjects s WHERE s.role_name = current_user) u
+            """
+        return "SELECT \(select.columns().joined(separator: ", ")) FROM \(PostgresPredicateSQL.identifier(table.schema))."
+            + "\(PostgresPredicateSQL.identifier(table.table)) t CROSS JOIN \(subject) WHERE \(select.filter())"
+    }
+
+    public var qualifiedView: String {
+        PostgresPredicateSQL.identifier(viewSchema) + "." + PostgresPredicateSQL.identifier(viewName)
+    }
+
+    /// The DDL that replaces the view and its grants, in order, inside one transaction: dropping and creating (not
+    /// `CREATE OR REPLACE`, which cannot change a column's type), so readers see the old view or the new one.
+    public var viewStatements: [String] {
+        var statements = [
+            "CREATE SCHEMA IF NOT EXISTS \(PostgresPredicateSQL.identifier(viewSchema))",
+            "DROP VIEW IF EXISTS \(qualifiedView)",
+            "CREATE VIEW \(qualifiedView) WITH (security_barrier) AS \(definition)",
+            "REVOKE ALL ON \(qualifiedView) FROM PUBLIC",
+        ]
+        for role in grantees {
+            statements.append("GRANT USAGE ON SCHEMA \(PostgresPredicateSQL.identifier(viewSchema)) TO \(PostgresPredicateSQL.identifier(role))")
+            statements.append("GRANT SELECT ON \(qualifiedView) TO \(PostgresPredicateSQL.identifier(role))")
+        }
+        return statements
+    }
+
+    /// A digest of what the view is generated from (its statements): an unchanged source issues no DDL.
+    public var definitionHash: String {
+        // FNV-1a, 64 bits, twice with different offsets: a stable fingerprint, not a security boundary.
+        var first: UInt64 = 0xcbf2_9ce4_8422_2325
+        var second: UInt64 = 0x84222325cbf29ce4
+        for byte in viewStatements.joined(separator: "\n").utf8 {
+            first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            second = (second ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return String(first, radix: 16) + String(second, radix: 16)
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import HTTPTypes
+import Testing
+import WardenApp
+import WardenDomain
+import WardenStore
+import WardenTestSupport
+
+/// Enforcement in a real PostgreSQL: warehouse login roles read the native view that Warden generates, and see
+/// exactly what the policies allow them.
+@Suite struct EnforcementTests {
+    static let policy = #"""
+        {"jsonPolicies": [
+          {"type": "masking", "rules": [{"type": "masking",
+            "exceptions": {"operator": "or", "conditions": [{"type": "groups", "group": {"name": "HQ"}}]},
+            "config": {"fields": ["contact_email"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]},
+          {"type": "masking", "rules": [{"type": "masking", "exceptions": null,
+            "config": {"fields": ["first_name"], "maskingConfig": {"type": "Reversible", "metadata": {}}}}]},
+          {"type": "rowOrObjectRestriction", "rules": [{"type": "visibility", "exceptions": null,
+            "config": {"qualifications": {"operator": "or", "conditions": [{"type": "authorizations", "authorization": {"auth": "State"}, "field": "state"}]}}}]}]}
+        """#
+
+    @Test(arguments: TestMetastores.kinds)
+    func warehouseRolesReadExactlyWhatThePoliciesAllow(kind: MetastoreKind) async throws {
+        // A warehouse of this case's own: the view and warden_system rows are the metastore's.
+        let warehouse = try await TestWarehouse.army()
+        // Roles belong to the whole server: names unique to this run keep parallel tests apart.
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let alice = (name: "w_alice_\(suffix)", password: "pw-alice")
+        let bob = (name: "w_bob_\(suffix)", password: "pw-bob")
+        for role in [alice, bob] {
+            try await warehouse.execute("CREATE ROLE \(role.name) LOGIN PASSWORD '\(role.password)'")
+        }
+        let states = try await warehouse.rows("SELECT DISTINCT state::text FROM army.army_records WHERE state IS NOT NULL ORDER BY 1").compactMap { $0[0] }
+        try #require(states.count >= 2)
+        @Sendable func expectedCount(_ allowed: [String]) async throws -> Int {
+            let list = allowed.map { "'\($0)'" }.joined(separator: ", ")
+            return Int(try await warehouse.rows("SELECT count(*)::text FROM army.army_records WHERE state IN (\(list))").first?[0] ?? "0") ?? 0
+        }
+
+        try await TestServer.run(kind) { server in
+            let id = try #require(try await server.registerArmy(warehouse, tables: ["army_records"])["army_records"])
+            var apiKeys: [String: String] = [:]
+            for (userid, role) in [("alice", alice.name), ("bob", bob.name)] {
+                apiKeys[userid] = try await server.userWithKey(userid)
+                try await server.call(.put, "/bim/iam/bim/user/\(userid)/profile", json: #"{"externalUserIds": {"postgresUser": "\#(role)"}}"#).expect(.ok)
+            }
+            let aliceId = try #require(try await server.call(.get, "/bim/user?userid=alice").expect(.ok).object["hits"] as? [[String: Any]])
+                .first { $0["userid"] as? String == "alice" }?["id"] as? Int
+            try await server.call(.post, "/dataSource/\(id)/access", json: #"{"profileId": \#(try #require(aliceId)), "state": "subscribed"}"#).expect(.ok)
+            try await server.call(.put, "/bim/iam/bim/user/alice/authorizations/State/\(states[0])").expect(.ok)
+            try await server.call(.post, "/policy/handler/\(id)", json: Self.policy).expect(.ok)
+
+            func refresh() async throws -> [String: Any] {
+                let reply = try await server.call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
+                let bulkId = try #require(reply["bulkId"] as? String)
+                let jobs = try await server.call(.get, "/jobs?bulkId=\(bulkId)").expect(.ok).array.compactMap { ($0 as? [String: Any])?["id"] as? String }
+                let done = try await server.waitForJobs(jobs)
+                let job = try #require(done.values.first)
+                #expect(job["state"] as? String == "completed", "\(job)")
+                return job["output"] as? [String: Any] ?? [:]
+            }
+            // The policy change already queued a refresh; this one finds the view up to date.
+            let first = try await refresh()
+            #expect(first["grantees"] as? [String] == [alice.name], "\(first)")
+            #expect(first["view"] as? String == "army_immuta.army_records_immuta")
+            let view = "army_immuta.army_records_immuta"
+
+            // Alice: only her state's rows, the email hashed, the first name a Reversible token that Warden reverses.
+            var rows = try await warehouse.rows("SELECT state::text, contact_email::text, first_name::text FROM \(view)", as: alice)
+            let aliceCount = try await expectedCount([states[0]])
+            #expect(rows.count == aliceCount)
+            #expect(rows.allSatisfy { $0[0] == states[0] })
+            #expect(rows.allSatisfy { $0[1].map { $0.count == 64 && $0.allSatisfy(\.isHexDigit) } ?? true })
+            let raw = try await warehouse.rows("SELECT first_name::text FROM army.army_records WHERE state = '\(states[0])' AND first_name IS NOT NULL LIMIT 1")
+            let tokenRow = try #require(rows.first { $0[2] != nil })
+            let token = try #require(tokenRow[2])
+            let keys = DataSourceKeyStore(metastore: server.metastore, secrets: try SecretBox(masterKey: try server.config.resolveMasterKey()))
+            let sourceKeys = try await keys.keys(dataSourceId: Int64(id), now: Date())
+            let opened = sourceKeys.reversible.decrypt(token, column: "first_name")
+            #expect(opened != nil && raw.first?[0] != nil)
+            // A WHERE on a masked column sees the masked values: the originals cannot be probed.
+            #expect(try await warehouse.rows("SELECT count(*)::text FROM \(view) WHERE contact_email LIKE '%@%'", as: alice).first?[0] == "0")
+            // No key, salt or secret in the view's text.
+            let definition = try await warehouse.rows("SELECT definition FROM pg_views WHERE schemaname = 'army_immuta' AND viewname = 'army_records_immuta'")
+            let text = try #require(definition.first?[0] ?? nil)
+            func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+            for secret in [sourceKeys.salt, sourceKeys.encryptionKey, sourceKeys.macKey] { #expect(!text.contains(hex(secret))) }
+            #expect(text.contains("warden_system.source_keys") && !text.contains("alice"))
+
+            // Bob is not subscribed, and nobody reads the raw table or warden_system directly.
+            await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: bob) }
+            await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM army.army_records", as: alice) }
+            await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM warden_system.source_keys", as: alice) }
+
+            // A group and an attribute change take effect through warden_system rows, with no new view.
+            let group = try #require(try await server.call(.post, "/bim/group", json: #"{"name": "HQ"}"#).expect(.ok).object["id"] as? Int)
+            try await server.call(.post, "/bim/group/\(group)/user", json: #"{"userid": "alice"}"#).expect(.ok)
+            try await server.call(.put, "/bim/iam/bim/user/alice/authorizations/State/\(states[1])").expect(.ok)
+            let second = try await refresh()
+            #expect(second["viewReplaced"] as? Bool == false, "\(second)")
+            rows = try await warehouse.rows("SELECT state::text, contact_email::text FROM \(view)", as: alice)
+            let bothCount = try await expectedCount([states[0], states[1]])
+            #expect(rows.count == bothCount)
+            #expect(rows.contains { $0[1]?.contains("@") == true })
+
+            // Subscribing Bob replaces the grants; unsubscribing Alice takes hers away.
+            let bobId = try #require(try await server.call(.get, "/bim/user?userid=bob").expect(.ok).object["hits"] as? [[String: Any]])
+                .first { $0["userid"] as? String == "bob" }?["id"] as? Int
+            try await server.call(.post, "/dataSource/\(id)/access", json: #"{"profileId": \#(try #require(bobId)), "state": "subscribed"}"#).expect(.ok)
+            try await server.call(.delete, "/dataSource/\(id)/unsubscribe", auth: try #require(apiKeys["alice"])).expect(.ok)
+            let third = try await refresh()
+            #expect(third["grantees"] as? [String] == [bob.name], "\(third)")
+            #expect(try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: bob).first?[0] == "0", "Bob has no State attribute")
+            await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: alice) }
+        }
+        for role in [alice, bob] {
+            try? await warehouse.execute("DROP OWNED BY \(role.name)")
+            try? await warehouse.execute("DROP ROLE \(role.name)")
+        }
+    }
+}

@@ -54,6 +54,8 @@ public struct AppConfig: Sendable {
     public var warehouseOperationTimeout: Duration
     /// How often expired subscriptions are ended, in seconds. Expired ones count for nothing even before that.
     public var subscriptionExpiryInterval: TimeInterval = 30
+    /// Seconds between sweeps that queue native-view refreshes for changed data sources.
+    public var viewRefreshInterval: TimeInterval = 2
     /// Timeouts and the connection cap of the HTTP server.
     public var http = HTTPLimits()
 
@@ -152,6 +154,7 @@ public struct AppConfig: Sendable {
         seconds("WARDEN_WAREHOUSE_CONNECT_TIMEOUT", range: 1...600) { config.warehouseConnectTimeout = .seconds($0) }
         seconds("WARDEN_WAREHOUSE_TIMEOUT", range: 1...3600) { config.warehouseOperationTimeout = .seconds($0) }
         seconds("WARDEN_SUBSCRIPTION_EXPIRY_INTERVAL", range: 1...86_400) { config.subscriptionExpiryInterval = TimeInterval($0) }
+        seconds("WARDEN_VIEW_REFRESH_INTERVAL", range: 1...86_400) { config.viewRefreshInterval = TimeInterval($0) }
         seconds("WARDEN_HTTP_IDLE_TIMEOUT", range: 1...3600) { config.http.idleTimeout = .seconds($0) }
         seconds("WARDEN_HTTP_HEADER_TIMEOUT", range: 1...600) { config.http.headerTimeout = .seconds($0) }
         seconds("WARDEN_HTTP_BODY_TIMEOUT", range: 1...86_400) { config.http.bodyTimeout = .seconds($0) }

@@ -103,6 +103,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                       clock: clock, logger: logger))
             services.append(JobScheduler(jobs: jobs, signal: jobSignal, type: .subscriptionExpiry,
                                          interval: config.subscriptionExpiryInterval, clock: clock, logger: logger))
+            services.append(ViewRefreshScheduler(jobs: jobs, signal: jobSignal, interval: config.viewRefreshInterval, clock: clock, logger: logger))
         }
 
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }

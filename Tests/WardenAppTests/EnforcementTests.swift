@@ -104,11 +104,20 @@ import WardenTestSupport
             #expect(rows.count == bothCount)
             #expect(rows.contains { $0[1]?.contains("@") == true })
 
-            // Subscribing Bob replaces the grants; unsubscribing Alice takes hers away.
+            // Subscribing Bob and unsubscribing Alice move the grants by themselves: the changes mark the view, and the
+            // view scheduler queues its refresh within seconds.
             let bobId = try #require(try await server.call(.get, "/bim/user?userid=bob").expect(.ok).object["hits"] as? [[String: Any]])
                 .first { $0["userid"] as? String == "bob" }?["id"] as? Int
             try await server.call(.post, "/dataSource/\(id)/access", json: #"{"profileId": \#(try #require(bobId)), "state": "subscribed"}"#).expect(.ok)
             try await server.call(.delete, "/dataSource/\(id)/unsubscribe", auth: try #require(apiKeys["alice"])).expect(.ok)
+            var revoked = false
+            for _ in 0..<600 where !revoked {
+                let aliceReads = (try? await warehouse.rows("SELECT 1::text FROM \(view) LIMIT 1", as: alice)) != nil
+                let bobReads = (try? await warehouse.rows("SELECT 1::text FROM \(view) LIMIT 1", as: bob)) != nil
+                revoked = !aliceReads && bobReads
+                if !revoked { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(revoked, "Alice's grant was not taken away, or Bob's not given, within a minute")
             let third = try await refresh()
             #expect(third["grantees"] as? [String] == [bob.name], "\(third)")
             #expect(try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: bob).first?[0] == "0", "Bob has no State attribute")

@@ -29,3 +29,26 @@ struct JobScheduler: Service {
         }
     }
 }
+
+/// Queues native-view refreshes for the data sources changed since their last refresh was queued
+/// (`JobStore.queueViewRefreshes`), every `interval`: many changes to one source make one refresh.
+struct ViewRefreshScheduler: Service {
+    let jobs: JobStore
+    let signal: JobSignal
+    let interval: TimeInterval
+    let clock: any WardenClock
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    if try await jobs.queueViewRefreshes(now: clock.now()) > 0 { await signal.wakeAll() }
+                } catch {
+                    logger.error("could not queue native view refreshes", metadata: ["cause": .string("\(error)")])
+                }
+                try? await Task.sleep(for: .seconds(interval))
+            }
+        }
+    }
+}

@@ -12,6 +12,19 @@ public enum ActivityType: String, Sendable, Codable, CaseIterable {
     case policyUpdated
     // Reversible values revealed through an unmask task (the column and how many, never the values).
     case unmasked
+
+    /// Changes after which the source's native view or its `warden_system` rows must be regenerated.
+    public var changesNativeView: Bool {
+        switch self {
+        case .updated, .handlerUpdated, .dictionaryUpdated, .disabled, .restored, .tagAdded, .tagRemoved,
+             .accessApproved, .accessRevoked, .accessExpired, .subscribed, .unsubscribed, .memberAdded, .memberStateChanged,
+             .memberRemoved, .policyUpdated:
+            true
+        case .created, .blobAdded, .blobRemoved, .lineageAdded, .lineageRemoved, .healthChecked, .accessRequested, .accessDenied,
+             .accessWithdrawn, .subscriptionPolicyChanged, .taskCreated, .taskCompleted, .taskDeleted, .unmasked:
+            false
+        }
+    }
 }
 
 public struct NewActivity: Sendable {

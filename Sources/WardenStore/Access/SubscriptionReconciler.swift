@@ -10,6 +10,8 @@ enum SubscriptionReconciler {
     /// one when nil): members a policy admitted who no longer qualify lose access, and qualifying users of a policy
     /// that subscribes automatically gain it. What an owner granted is left alone.
     static func reconcile(dataSourceIds: [Int64]?, userIds: [Int64]?, actorId: Int64?, now: Date, on db: any SQLDatabase) async throws {
+        // The users' groups or attributes changed: their warden_system rows must follow in every view they read.
+        if let userIds { try await ViewChanges.ofUsers(userIds, on: db) }
         if let userIds, userIds.isEmpty { return }
         if let dataSourceIds, dataSourceIds.isEmpty { return }
         let sourceFilter: SQLQueryString = dataSourceIds.map { ids in

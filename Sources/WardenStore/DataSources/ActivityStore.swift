@@ -16,6 +16,7 @@ public struct ActivityStore: Sendable {
 
     /// Records inside a caller's transaction, so the record exists exactly when the change does.
     public static func record(_ activities: [NewActivity], now: Date, on db: any SQLDatabase) async throws {
+        try await ViewChanges.sources(activities.filter(\.type.changesNativeView).map(\.dataSourceId), on: db)
         let rows: [[SQLBindable]] = try activities.map { activity in
             [activity.dataSourceId, activity.actorId, activity.type.rawValue, try JSONColumn.encode(activity.details), now.millis]
         }

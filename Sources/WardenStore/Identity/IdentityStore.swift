@@ -136,6 +136,8 @@ public struct IdentityStore: Sendable {
                 UPDATE users SET \(try assignments(current)), updated_at = \(bind: now.millis)
                 WHERE id = \(bind: current.id) RETURNING \(unsafeRaw: Self.userColumns)
                 """).first()
+            // A new warehouse role or a disabled user changes what the views grant and whom they recognise.
+            try await ViewChanges.ofUsers([current.id], on: db)
             return try Self.user(from: row!)
         }
     }

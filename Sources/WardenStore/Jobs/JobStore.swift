@@ -70,12 +70,7 @@ public struct JobStore: Sendable {
     /// Enqueues the periodic job `type` for the period `period` once, however many instances ask: its id is derived
     /// from both, so a second insert is a no-op. Finished runs older than `keepFinished` are pruned at the same time.
     public func enqueueScheduled(_ type: JobType, period: Int64, now: Date, keepFinished: TimeInterval = 86_400) async throws {
-        let digest = Array(SHA256.hash(data: Data("warden.scheduled:\(type.rawValue):\(period)".utf8)))
-        var bytes = Array(digest.prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x50  // a name-based (version 5 style) UUID
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let id = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                             bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])).uuidString.lowercased()
+        let id = Self.nameBasedId("warden.scheduled:\(type.rawValue):\(period)")
         try await metastore.write { db in
             try await db.raw("""
                 INSERT INTO jobs (id, bulk_id, type, state, payload, output, attempts, max_attempts, data_source_id, created_by, run_after,
@@ -90,6 +85,44 @@ public struct JobStore: Sendable {
                 AND updated_at < \(bind: now.addingTimeInterval(-keepFinished).millis)
                 """).run()
         }
+    }
+
+    /// Queues one native-view refresh per enforced source (PostgreSQL, enabled) changed since its last refresh was
+    /// queued. The job id is derived from the source and its change count, so instances sharing a metastore queue
+    /// each refresh once between them. Returns how many were queued.
+    @discardableResult
+    public func queueViewRefreshes(now: Date) async throws -> Int {
+        try await metastore.write { db in
+            let due = try await db.raw("""
+                SELECT ds.id, ds.view_changes FROM data_sources ds
+                WHERE ds.view_changes > ds.view_changes_queued AND ds.disabled = \(bind: false)
+                  AND EXISTS (SELECT 1 FROM data_source_handlers h WHERE h.data_source_id = ds.id AND h.technology = \(bind: Technology.postgresql.rawValue))
+                ORDER BY ds.id
+                """).all().map { (try $0.int64("id"), try $0.int64("view_changes")) }
+            for (id, changes) in due {
+                try await db.raw("""
+                    INSERT INTO jobs (id, bulk_id, type, state, payload, output, attempts, max_attempts, data_source_id, created_by, run_after,
+                                      created_at, updated_at)
+                    VALUES (\(bind: Self.nameBasedId("warden.view:\(id):\(changes)")), \(bind: String?.none), \(bind: JobType.nativeViewRefresh.rawValue),
+                            \(bind: JobState.created.rawValue), \(bind: try JSONColumn.encode(JSONValue.object(["changes": .int(changes)]))),
+                            \(bind: String?.none), 0, 5, \(bind: id), 0, \(bind: now.millis), \(bind: now.millis), \(bind: now.millis))
+                    ON CONFLICT (id) DO NOTHING
+                    """).run()
+                try await db.raw("""
+                    UPDATE data_sources SET view_changes_queued = \(bind: changes) WHERE id = \(bind: id) AND view_changes_queued < \(bind: changes)
+                    """).run()
+            }
+            return due.count
+        }
+    }
+
+    /// A name-based (version 5 style) UUID: the same name gives the same id on every instance.
+    static func nameBasedId(_ name: String) -> String {
+        var bytes = Array(SHA256.hash(data: Data(name.utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])).uuidString.lowercased()
     }
 
     /// Claims the oldest runnable job for `workerId` until `leaseUntil`: a created or retrying job that is due,

@@ -412,6 +412,12 @@ enum Migrations {
              """]
         },
         createPurposesAndProjects,
+        Migration(id: 13, name: "AddNativeViewChanges") { _ in
+            // `view_changes` counts changes that the source's native view must follow, in the changes' own
+            // transactions; `view_changes_queued` is the count a refresh job was last queued for.
+            ["ALTER TABLE data_sources ADD COLUMN view_changes BIGINT NOT NULL DEFAULT 0",
+             "ALTER TABLE data_sources ADD COLUMN view_changes_queued BIGINT NOT NULL DEFAULT 0"]
+        },
     ]
 
     /// Purposes (a dotted hierarchy through `parent_id`, as tags), projects with their purposes, members and data

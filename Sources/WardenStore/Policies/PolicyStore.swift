@@ -224,7 +224,7 @@ public struct PolicyStore: Sendable {
                 INSERT INTO policy_applications (policy_id, data_source_id, applied_by, created_at)
                 VALUES (\(bind: policyId), \(bind: dataSourceId), \(bind: userId), \(bind: now.millis))
                 """).run()
-            try await Self.changed([dataSourceId], policy: policy, action: "applied", by: userId, now: now, ids: ids, on: db)
+            try await Self.changed([dataSourceId], policy: policy, action: "applied", by: userId, now: now, on: db)
             return policy
         }
     }
@@ -250,7 +250,7 @@ public struct PolicyStore: Sendable {
                     """).first()!
             }
             let record = try Self.record(row)
-            try await Self.changed([dataSourceId], policy: record, action: "updated", by: userId, now: now, ids: ids, on: db)
+            try await Self.changed([dataSourceId], policy: record, action: "updated", by: userId, now: now, on: db)
             return record
         }
     }
@@ -277,17 +277,17 @@ public struct PolicyStore: Sendable {
         let affected = try await targets(ids: nil, on: db)
             .filter { target in policies.contains { PolicyIndex.applies($0, to: target, at: now) } }
             .map(\.dataSourceId)
-        try await changed(affected, policy: (after ?? before)!, action: action, by: userId, now: now, ids: ids, on: db)
+        try await changed(affected, policy: (after ?? before)!, action: action, by: userId, now: now, on: db)
     }
 
     private static func changed(_ dataSourceIds: [Int64], policy: DataPolicyRecord, action: String, by userId: Int64, now: Date,
-                                ids: any IdGenerator, on db: any SQLDatabase) async throws {
+                                on db: any SQLDatabase) async throws {
         guard !dataSourceIds.isEmpty else { return }
         let details: JSONValue = .object(["policyType": .string("data"), "policyId": .int(policy.id), "action": .string(action),
                                           "triggeredByGlobal": .bool(policy.isGlobal), "policyName": .string(policy.name)])
+        // The activity marks each source's view as changed (`ViewChanges`), in this transaction: the view scheduler
+        // queues its refresh.
         try await ActivityStore.record(dataSourceIds.map { NewActivity(dataSourceId: $0, actorId: userId, type: .policyUpdated, details: details) },
                                        now: now, on: db)
-        _ = try await JobStore.enqueue(dataSourceIds.map { NewJob(id: ids.id(), type: .nativeViewRefresh, dataSourceId: $0) },
-                                       createdBy: userId, now: now, on: db)
     }
 }

@@ -89,22 +89,11 @@ for metastore in sqlite postgresql; do
         IFS='|' read -r label auth path <<<"$route"
         check_route "$path" "$auth"
     done
-    log "$metastore: warming up (1 s per route)"
-    for route in "${routes[@]}"; do
-        IFS='|' read -r label auth path <<<"$route"
-        run_wrk "$metastore warm-up $label" 1s "$path" "$auth"
-    done
-    base_p50=
-    for route in "${routes[@]}"; do
-        IFS='|' read -r label auth path <<<"$route"
-        log "$metastore: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $label"
-        run_wrk "$metastore $label" "$DURATION" "$path" "$auth"
-        [[ -n "$base_p50" ]] || base_p50=$p50
-        ratio=$(awk -v a="$p50" -v b="$base_p50" 'BEGIN { printf "%.2f", a / b }')
-        row=$(awk -v m="$metastore" -v c="$cold" -v l="$label" -v p50="$p50" -v p99="$p99" -v rps="$rps" -v r="$ratio" \
-            'BEGIN { printf "| %s | %s | %s | %.2f ms | %.2f ms | %.0f | %s |", m, c, l, p50, p99, rps, r }')
-        rows+=("$row")
-        log "  p50 $p50 ms, p99 $p99 ms, $rps req/s, p50 ratio $ratio"
+    measure_routes "$metastore" 1s "${routes[@]}"
+    for entry in "${measured[@]}"; do
+        IFS='|' read -r label p50 p99 rps ratio <<<"$entry"
+        rows+=("$(awk -v m="$metastore" -v c="$cold" -v l="$label" -v p50="$p50" -v p99="$p99" -v rps="$rps" -v r="$ratio" \
+            'BEGIN { printf "| %s | %s | %s | %.2f ms | %.2f ms | %.0f | %s |", m, c, l, p50, p99, rps, r }')")
     done
     stop_server
     report_server_log "$metastore latency"

@@ -243,6 +243,29 @@ run_wrk() {
     fi
 }
 
+# measure_routes METASTORE WARMUP "LABEL|AUTH|PATH"...: warms every route up for WARMUP, then loads each for DURATION
+# with run_wrk; sets `measured`, one "LABEL|p50|p99|rps|ratio" entry per route, the ratio being its p50 over the
+# first route's (the baseline measured in the same run).
+measure_routes() {
+    local metastore=$1 warmup=$2 route label auth path base= ratio
+    shift 2
+    measured=()
+    log "$metastore: warming up ($warmup per route)"
+    for route in "$@"; do
+        IFS='|' read -r label auth path <<<"$route"
+        run_wrk "$metastore warm-up $label" "$warmup" "$path" "$auth"
+    done
+    for route in "$@"; do
+        IFS='|' read -r label auth path <<<"$route"
+        log "$metastore: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $label"
+        run_wrk "$metastore $label" "$DURATION" "$path" "$auth"
+        [[ -n "$base" ]] || base=$p50
+        ratio=$(awk -v a="$p50" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+        measured+=("$label|$p50|$p99|$rps|$ratio")
+        log "  p50 $p50 ms, p99 $p99 ms, $rps req/s, p50 ratio $ratio"
+    done
+}
+
 # ensure_wrk: installs wrk with apt-get when it is missing (apt-get update only if the plain install fails).
 ensure_wrk() {
     if ! command -v wrk >/dev/null 2>&1; then

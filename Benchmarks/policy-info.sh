@@ -116,19 +116,11 @@ for metastore in sqlite postgresql; do
     wait_ready
     seed
     routes=("GET /health||/health" "GET policyInfo|$ADMIN_KEY|/dataSource/$id/users/$reader/policyInfo")
-    for route in "${routes[@]}"; do
-        IFS='|' read -r label auth path <<<"$route"
-        run_wrk "$metastore warm-up $label" 2s "$path" "$auth"
-    done
-    base_p50=
-    for route in "${routes[@]}"; do
-        IFS='|' read -r label auth path <<<"$route"
-        log "$metastore: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $label"
-        run_wrk "$metastore $label" "$DURATION" "$path" "$auth"
-        [[ -n "$base_p50" ]] || base_p50=$p50
-        rows+=("$(awk -v m="$metastore" -v l="$label" -v p50="$p50" -v p99="$p99" -v rps="$rps" -v b="$base_p50" \
-            'BEGIN { printf "| %s | %s | %.2f ms | %.2f ms | %.0f | %.2f |", m, l, p50, p99, rps, p50 / b }')")
-        log "  p50 $p50 ms, p99 $p99 ms, $rps req/s"
+    measure_routes "$metastore" 2s "${routes[@]}"
+    for entry in "${measured[@]}"; do
+        IFS='|' read -r label p50 p99 rps ratio <<<"$entry"
+        rows+=("$(awk -v m="$metastore" -v l="$label" -v p50="$p50" -v p99="$p99" -v rps="$rps" -v r="$ratio" \
+            'BEGIN { printf "| %s | %s | %.2f ms | %.2f ms | %.0f | %s |", m, l, p50, p99, rps, r }')")
     done
     stop_server
     report_server_log "$metastore"

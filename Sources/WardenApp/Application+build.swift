@@ -101,9 +101,10 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
             services.append(JobWorker(jobs: jobs, runner: runner, signal: jobSignal, concurrency: config.jobConcurrency,
                                       lease: TimeInterval(config.jobLeaseSeconds), pollInterval: config.jobPollInterval,
                                       clock: clock, logger: logger))
-            services.append(JobScheduler(jobs: jobs, signal: jobSignal, type: .subscriptionExpiry,
-                                         interval: config.subscriptionExpiryInterval, clock: clock, logger: logger))
-            services.append(ViewRefreshScheduler(jobs: jobs, signal: jobSignal, interval: config.viewRefreshInterval, clock: clock, logger: logger))
+            services.append(PeriodicService.scheduling(.subscriptionExpiry, every: config.subscriptionExpiryInterval, jobs: jobs,
+                                                       signal: jobSignal, clock: clock, logger: logger))
+            services.append(PeriodicService.queueingViewRefreshes(every: config.viewRefreshInterval, jobs: jobs, signal: jobSignal,
+                                                                  clock: clock, logger: logger))
         }
 
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }

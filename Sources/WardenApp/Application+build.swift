@@ -51,10 +51,13 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                       signal: jobSignal, clock: clock, idGenerator: ids)
         let policies = PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
                                      projects: projects, access: access, signal: jobSignal, clock: clock)
+        let enforcement = EnforcementService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
+                                             projects: projects, keys: DataSourceKeyStore(metastore: metastore, secrets: secrets),
+                                             connectors: connectors, clock: clock)
         let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
-                                                  signal: jobSignal, activities: ActivityStore(metastore: metastore), policies: policies, clock: clock,
-                                                  idGenerator: ids)
+                                                  signal: jobSignal, activities: ActivityStore(metastore: metastore), policies: policies, enforcement: enforcement,
+                                                  clock: clock, idGenerator: ids)
         let subscriptions = SubscriptionStore(metastore: metastore)
         let tasks = TaskStore(metastore: metastore)
         let unmasking = UnmaskService(policies: policies, dataSources: dataSources, identity: identity, tasks: tasks,
@@ -63,10 +66,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                           unmasking: unmasking, clock: clock)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, subscriptions: subscriptions,
-                               enforcement: EnforcementService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources,
-                                                               identity: identity, projects: projects,
-                                                               keys: DataSourceKeyStore(metastore: metastore, secrets: secrets),
-                                                               connectors: connectors, clock: clock),
+                               enforcement: enforcement,
                                clock: clock)
 
         let router = Router(context: AppRequestContext.self)

@@ -27,6 +27,10 @@ public protocol Connector: Sendable {
     /// not exist in the warehouse get no grant and are reported. Nil `keys`: the source's keys are already stored.
     func applyNativeView(_ view: PostgresNativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome
 
+    /// What differs between the warehouse and the view Warden maintains: the view missing or altered, grants added or
+    /// missing, subscribed roles that can read the raw table. Empty: no drift; nil: Warden never generated the view.
+    func nativeViewDrift(_ view: PostgresNativeView) async throws -> [String]?
+
     func listSchemas() async throws -> [String]
     func listTables(schema: String) async throws -> [String]
 }

@@ -93,6 +93,33 @@ import WardenTestSupport
             await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM army.army_records", as: alice) }
             await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM warden_system.source_keys", as: alice) }
 
+            // Drift: the health check reports a grant added by hand, a role that can read the raw table, an altered or
+            // dropped view; a refresh repairs the view and its grants.
+            func nativeView() async throws -> (status: String, message: String) {
+                let check = try await server.call(.get, "/dataSource/\(id)/test").expect(.ok).object["nativeView"] as? [String: Any] ?? [:]
+                return (check["status"] as? String ?? "", check["message"] as? String ?? "")
+            }
+            #expect(try await nativeView().status == "passed")
+            try await warehouse.execute("GRANT SELECT ON \(view) TO \(bob.name)")
+            try await warehouse.execute("GRANT USAGE ON SCHEMA army TO \(alice.name)")
+            try await warehouse.execute("GRANT SELECT ON army.army_records TO \(alice.name)")
+            var drift = try await nativeView()
+            #expect(drift.status == "failed" && drift.message.contains("\(bob.name) may read the view but is not subscribed"), "\(drift)")
+            #expect(drift.message.contains("\(alice.name) can read the raw table"), "\(drift)")
+            try await warehouse.execute("REVOKE SELECT ON army.army_records FROM \(alice.name)")
+            try await warehouse.execute("""
+                DO $$ BEGIN EXECUTE 'CREATE OR REPLACE VIEW \(view) AS SELECT * FROM ('
+                    || rtrim(pg_get_viewdef('\(view)'::regclass), ';') || ') x LIMIT 1'; END $$
+                """)
+            drift = try await nativeView()
+            #expect(drift.status == "failed", "\(drift)")
+            #expect(try await refresh()["viewReplaced"] as? Bool == true)
+            #expect(try await nativeView().status == "passed")
+            await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: bob) }
+            try await warehouse.execute("DROP VIEW \(view)")
+            #expect(try await nativeView().message.contains("does not exist"))
+            #expect(try await refresh()["viewReplaced"] as? Bool == true)
+
             // A group and an attribute change take effect through warden_system rows, with no new view.
             let group = try #require(try await server.call(.post, "/bim/group", json: #"{"name": "HQ"}"#).expect(.ok).object["id"] as? Int)
             try await server.call(.post, "/bim/group/\(group)/user", json: #"{"userid": "alice"}"#).expect(.ok)

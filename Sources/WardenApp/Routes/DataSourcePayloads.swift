@@ -292,7 +292,7 @@ struct HealthReportPayload: ResponseEncodable, Sendable {
 
     struct Attempt: Encodable, Sendable { var date: Date }
 
-    var sql, stats, columnEvolution, fingerprint, schemaEvolution, globalPolicy, highCardinality: Check
+    var sql, stats, columnEvolution, fingerprint, schemaEvolution, globalPolicy, highCardinality, nativeView: Check
     var lastAttempt: Attempt
     /// Absent from the stored `statusInfo`, whose status is the source's own `status`.
     var status: String?
@@ -305,6 +305,7 @@ struct HealthReportPayload: ResponseEncodable, Sendable {
         schemaEvolution = Check(report.schemaEvolution)
         globalPolicy = Check(report.globalPolicy)
         highCardinality = Check(report.highCardinality)
+        nativeView = Check(report.nativeView)
         lastAttempt = Attempt(date: report.attemptedAt)
         status = withStatus ? (report.passed ? "passed" : "failed") : nil
     }

@@ -18,6 +18,7 @@ struct DataSourceService: Sendable {
     let signal: JobSignal
     let activities: ActivityStore
     let policies: PolicyService
+    let enforcement: EnforcementService
     let clock: any WardenClock
     let idGenerator: any IdGenerator
 
@@ -112,7 +113,25 @@ struct DataSourceService: Sendable {
         let highCardinality = source.highCardinalityColumn.map {
             HealthReport.Check(.passed, $0, lastAttempted: source.highCardinalityCheckedAt)
         } ?? .notRun("The high cardinality job has not found a column yet")
-        let report = HealthReport(sql: sql, stats: stats, columnEvolution: columns, highCardinality: highCardinality, attemptedAt: now)
+        var report = HealthReport(sql: sql, stats: stats, columnEvolution: columns, highCardinality: highCardinality, attemptedAt: now)
+        let inForce = try await policies.globalPoliciesInForce(on: source.id)
+        report.globalPolicy = check(true, inForce.isEmpty ? "No global policy is in force" : "In force: " + inForce.joined(separator: ", "))
+        if sql.status == .passed, let handler = try await dataSources.handler(dataSourceId: source.id) {
+            do {
+                if let drift = try await enforcement.drift(source, handler: handler) {
+                    if let problems = drift.problems {
+                        report.nativeView = check(problems.isEmpty, problems.isEmpty
+                            ? "The view \(drift.view) matches its policies and grants" : problems.joined(separator: "; "))
+                    } else {
+                        report.nativeView = .notRun("The view \(drift.view) has not been generated yet")
+                    }
+                } else {
+                    report.nativeView = .notRun("Warden does not generate \(source.technology.rawValue) views yet")
+                }
+            } catch {
+                report.nativeView = check(false, (error as? WardenError)?.message ?? "The check failed unexpectedly")
+            }
+        }
         try await dataSources.recordHealth(id: source.id, status: report.passed ? "passed" : "failed",
                                            info: try JSONValue.encoded(HealthReportPayload(report, withStatus: false),
                                                                        encoder: WardenJSON.makeEncoder()),

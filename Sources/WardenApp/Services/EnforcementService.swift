@@ -29,6 +29,24 @@ struct EnforcementService: Sendable {
     /// Brings the source's view and `warden_system` rows up to date; the view's DDL runs only when what it is
     /// generated from changed.
     func refresh(_ source: DataSource, handler: StoredHandler) async throws -> JSONValue {
+        let (connector, view) = try await plan(source, handler: handler)
+        let sourceKeys = try await keys.keys(dataSourceId: source.id, now: clock.now())
+        let outcome = try await connector.applyNativeView(view, keys: NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
+                                                                                     macKey: Array(sourceKeys.macKey)))
+        return .object(["refreshed": .bool(true), "viewReplaced": .bool(outcome.viewReplaced), "view": .string("\(view.viewSchema).\(view.viewName)"),
+                        "grantees": .array(outcome.grantees.map(JSONValue.string)), "missingRoles": .array(outcome.missingRoles.map(JSONValue.string))])
+    }
+
+    /// What differs in the warehouse from the view Warden maintains (empty: nothing; nil: not generated yet); nil for
+    /// a technology whose views Warden does not generate yet.
+    func drift(_ source: DataSource, handler: StoredHandler) async throws -> (view: String, problems: [String]?)? {
+        guard source.technology == .postgresql else { return nil }
+        let (connector, view) = try await plan(source, handler: handler)
+        return ("\(view.viewSchema).\(view.viewName)", try await connector.nativeViewDrift(view))
+    }
+
+    /// The view the source's policies and subscribers make now, and the connector to its warehouse.
+    private func plan(_ source: DataSource, handler: StoredHandler) async throws -> (any Connector, PostgresNativeView) {
         guard source.technology == .postgresql else {
             throw WardenError.notImplemented("Native views are generated for PostgreSQL sources; the \(source.technology.rawValue) dialect is not built yet",
                                              code: .featureNotImplemented)
@@ -54,10 +72,6 @@ struct EnforcementService: Sendable {
                                       viewSchema: stored["nativeSchemaName"]?.stringValue ?? "warden",
                                       viewName: stored["nativeViewName"]?.stringValue ?? source.sqlTableName,
                                       target: target, policies: inForce, subjects: subjects)
-        let sourceKeys = try await keys.keys(dataSourceId: source.id, now: now)
-        let outcome = try await connector.applyNativeView(view, keys: NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
-                                                                                     macKey: Array(sourceKeys.macKey)))
-        return .object(["refreshed": .bool(true), "viewReplaced": .bool(outcome.viewReplaced), "view": .string("\(view.viewSchema).\(view.viewName)"),
-                        "grantees": .array(outcome.grantees.map(JSONValue.string)), "missingRoles": .array(outcome.missingRoles.map(JSONValue.string))])
+        return (connector, view)
     }
 }

@@ -89,6 +89,11 @@ struct PolicyService: Sendable {
         return try await handler(dataSourceId, caller: caller)
     }
 
+    /// The names of the global policies in force on the source.
+    func globalPoliciesInForce(on dataSourceId: Int64) async throws -> [String] {
+        try await globalIndex.index(policies).matching(try await target(dataSourceId), at: clock.now()).map(\.name)
+    }
+
     // MARK: Decisions
 
     /// The enabled sources that `globalPolicy` (a name; nil: any) is in force on and, with `withConflicts`, where two

@@ -138,6 +138,54 @@ public struct PostgresConnector: Connector {
         }
     }
 
+    public func nativeViewDrift(_ view: PostgresNativeView) async throws -> [String]? {
+        try await run { connection, logger -> [String]? in
+            try await Self.drift(of: view, on: connection, logger: logger).map { $0.view + $0.access }
+        }
+    }
+
+    /// `view`: the view missing or altered, or its grants not those of the subscribed roles (a refresh repairs these);
+    /// `access`: subscribed roles that can read the raw table (a refresh cannot). Nil: Warden never generated the view.
+    private static func drift(of view: PostgresNativeView, on connection: PostgresConnection,
+                              logger: Logger) async throws -> (view: [String], access: [String])? {
+        func strings(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws -> [String?] {
+            var binds = PostgresBindings()
+            for value in values { try binds.append(value) }
+            var found: [String?] = []
+            for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(String?.self) {
+                found.append(value)
+            }
+            return found
+        }
+        let system = PostgresNativeView.systemSchema
+        guard try await strings("SELECT to_regclass('\(system).views')::text").first ?? nil != nil,
+              let stored = try await strings("SELECT definition FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId]).first else {
+            return nil
+        }
+        guard try await strings("SELECT to_regclass($1)::text", [view.qualifiedView]).first ?? nil != nil else {
+            return (["the view \(view.viewSchema).\(view.viewName) does not exist"], [])
+        }
+        var problems: [String] = []
+        if try await strings("SELECT pg_get_viewdef($1::regclass)", [view.qualifiedView]).first ?? nil != stored {
+            problems.append("the view \(view.viewSchema).\(view.viewName) was altered outside Warden")
+        }
+        let granted = Set(try await strings("""
+            SELECT grantee::text FROM information_schema.role_table_grants
+            WHERE table_schema = $1 AND table_name = $2 AND privilege_type = 'SELECT' AND grantee <> current_user
+            """, [view.viewSchema, view.viewName]).compactMap { $0 })
+        let expected = Set(view.grantees)
+        for role in granted.subtracting(expected).sorted() { problems.append("\(role) may read the view but is not subscribed") }
+        for role in expected.subtracting(granted).sorted() { problems.append("\(role) is subscribed but may not read the view") }
+        var access: [String] = []
+        let table = PostgresPredicateSQL.identifier(view.table.schema) + "." + PostgresPredicateSQL.identifier(view.table.table)
+        for role in expected.sorted() where try await strings("""
+            SELECT CASE WHEN has_table_privilege(r.oid, $2, 'SELECT') THEN 'yes' ELSE 'no' END FROM pg_roles r WHERE r.rolname = $1
+            """, [role, table]).first ?? nil == "yes" {
+            access.append("\(role) can read the raw table \(view.table), around the view")
+        }
+        return (problems, access)
+    }
+
     private static func apply(_ view: PostgresNativeView, keys: NativeViewKeys, on connection: PostgresConnection,
                               logger: Logger) async throws -> NativeViewOutcome {
         func execute(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) async throws {
@@ -192,6 +240,8 @@ public struct PostgresConnector: Connector {
             """, keyBinds)
 
         let hash = view.definitionHash
+        // A view altered, dropped or granted by hand is replaced even when Warden's inputs did not change.
+        let drifted = !(try await drift(of: view, on: connection, logger: logger)?.view.isEmpty ?? false)
         var current: (hash: String, schema: String, name: String)?
         for try await row in try await connection.query(PostgresQuery(unsafeSQL: """
             SELECT v.definition_hash, v.view_schema, v.view_name, to_regclass(quote_ident(v.view_schema) || '.' || quote_ident(v.view_name))::text
@@ -199,7 +249,7 @@ public struct PostgresConnector: Connector {
             """, binds: source), logger: logger).decode((String, String, String, String?).self) {
             if row.3 != nil { current = (row.0, row.1, row.2) }
         }
-        guard current?.hash != hash || current?.schema != view.viewSchema || current?.name != view.viewName else {
+        guard drifted || current?.hash != hash || current?.schema != view.viewSchema || current?.name != view.viewName else {
             return NativeViewOutcome(viewReplaced: false, grantees: view.grantees, missingRoles: missing)
         }
         if let current, current.schema != view.viewSchema || current.name != view.viewName {
@@ -211,10 +261,13 @@ public struct PostgresConnector: Connector {
         record.append(view.viewSchema)
         record.append(view.viewName)
         record.append(hash)
+        record.append(view.qualifiedView)
+        // The definition as PostgreSQL prints it, so that drift detection can tell a view altered by someone else.
         try await execute("""
-            INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)
+            INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash, definition)
+            VALUES ($1, $2, $3, $4, pg_get_viewdef($5::regclass))
             ON CONFLICT (data_source_id) DO UPDATE SET view_schema = EXCLUDED.view_schema, view_name = EXCLUDED.view_name,
-                definition_hash = EXCLUDED.definition_hash
+                definition_hash = EXCLUDED.definition_hash, definition = EXCLUDED.definition
             """, record)
         return NativeViewOutcome(viewReplaced: true, grantees: view.grantees, missingRoles: missing)
     }

@@ -30,7 +30,9 @@ public struct HealthReport: Sendable, Equatable {
     /// Documented checks Warden does not run yet: they say so rather than being absent.
     public var fingerprint = Check.notRun("Warden does not compute fingerprints")
     public var schemaEvolution = Check.notRun("Schema monitoring is not built yet")
-    public var globalPolicy = Check.notRun("Warden has no data policies yet")
+    public var globalPolicy = Check.notRun("Not checked")
+    /// Whether the warehouse holds the native view Warden maintains, unaltered, granted to exactly the subscribed roles.
+    public var nativeView = Check.notRun("Not checked")
     public var attemptedAt: Date
 
     public init(sql: Check, stats: Check, columnEvolution: Check, highCardinality: Check, attemptedAt: Date) {
@@ -41,6 +43,8 @@ public struct HealthReport: Sendable, Equatable {
         self.attemptedAt = attemptedAt
     }
 
-    /// Passed when every check Warden runs against the warehouse passed.
-    public var passed: Bool { [sql, stats, columnEvolution].allSatisfy { $0.status == .passed } }
+    /// Passed when every check Warden runs against the warehouse passed (the native view's, when it ran).
+    public var passed: Bool {
+        [sql, stats, columnEvolution].allSatisfy { $0.status == .passed } && nativeView.status != .failed
+    }
 }

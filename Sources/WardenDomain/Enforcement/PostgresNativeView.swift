@@ -81,7 +81,7 @@ public struct PostgresNativeView: Sendable {
         """,
         """
         CREATE TABLE IF NOT EXISTS \(systemSchema).views (data_source_id bigint PRIMARY KEY, view_schema text NOT NULL, view_name text NOT NULL,
-            definition_hash text NOT NULL)
+            definition_hash text NOT NULL, definition text NOT NULL)
         """,
     ]
 

@@ -247,7 +247,8 @@ run_wrk() {
 # with run_wrk; sets `measured`, one "LABEL|p50|p99|rps|ratio" entry per route, the ratio being its p50 over the
 # first route's (the baseline measured in the same run).
 measure_routes() {
-    local metastore=$1 warmup=$2 route label auth path base= ratio
+    # Not `base`: run_wrk reads the server's URL from the global of that name.
+    local metastore=$1 warmup=$2 route label auth path baseline= ratio
     shift 2
     measured=()
     log "$metastore: warming up ($warmup per route)"
@@ -259,8 +260,8 @@ measure_routes() {
         IFS='|' read -r label auth path <<<"$route"
         log "$metastore: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $label"
         run_wrk "$metastore $label" "$DURATION" "$path" "$auth"
-        [[ -n "$base" ]] || base=$p50
-        ratio=$(awk -v a="$p50" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+        [[ -n "$baseline" ]] || baseline=$p50
+        ratio=$(awk -v a="$p50" -v b="$baseline" 'BEGIN { printf "%.2f", a / b }')
         measured+=("$label|$p50|$p99|$rps|$ratio")
         log "  p50 $p50 ms, p99 $p99 ms, $rps req/s, p50 ratio $ratio"
     done

@@ -156,3 +156,73 @@ import WardenTestSupport
         }
     }
 }
+
+extension EnforcementTests {
+    static let hashSoldiers = #"""
+        {"jsonPolicies": [{"type": "masking", "rules": [{"type": "masking", "exceptions": null,
+         "config": {"fields": ["soldier_id"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]}]}
+        """#
+
+    /// A hashed column joins within its source (equal values stay equal) and not across two sources (each has its own
+    /// salt); an expired membership loses its grant without anyone refreshing.
+    @Test(arguments: TestMetastores.kinds)
+    func hashedColumnsJoinOnlyWithinTheirSourceAndExpiredMembershipsLoseTheirGrant(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let carol = (name: "w_carol_\(suffix)", password: "pw-carol")
+        try await warehouse.execute("CREATE ROLE \(carol.name) LOGIN PASSWORD '\(carol.password)'")
+        let clock = TestClock()
+        try await TestServer.run(kind, clock: clock, configure: { $0.subscriptionExpiryInterval = 1 }) { server in
+            let ids = try await server.registerArmy(warehouse, tables: ["army_records", "records_view"])
+            let (records, active) = (try #require(ids["army_records"]), try #require(ids["records_view"]))
+            _ = try await server.userWithKey("carol")
+            try await server.call(.put, "/bim/iam/bim/user/carol/profile", json: #"{"externalUserIds": {"postgresUser": "\#(carol.name)"}}"#).expect(.ok)
+            let carolId = try #require((try await server.call(.get, "/bim/user?userid=carol").expect(.ok).object["hits"] as? [[String: Any]])?
+                .first { $0["userid"] as? String == "carol" }?["id"] as? Int)
+            let expiration = ISODate.format(clock.now().addingTimeInterval(3_600))
+            for source in [records, active] {
+                try await server.call(.post, "/dataSource/\(source)/access",
+                                      json: #"{"profileId": \#(carolId), "state": "subscribed", "expiration": "\#(expiration)"}"#).expect(.ok)
+                try await server.call(.post, "/policy/handler/\(source)", json: Self.hashSoldiers).expect(.ok)
+            }
+            let views = ["army_immuta.army_records_immuta", "army_immuta.records_view_immuta"]
+            func readable(_ view: String) async -> Bool { (try? await warehouse.rows("SELECT 1::text FROM \(view) LIMIT 1", as: carol)) != nil }
+            var ready = false
+            for _ in 0..<600 where !ready {
+                var both = true
+                for view in views where !(await readable(view)) { both = false }
+                ready = both
+                if !ready { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            try #require(ready, "the views were not generated and granted within a minute")
+
+            // Within one source, equal values hash equally; across the two sources (the same soldiers) none match.
+            let within = try await warehouse.rows("""
+                SELECT count(*)::text FROM \(views[0]) a JOIN \(views[0]) b ON a.soldier_id = b.soldier_id
+                """, as: carol)
+            let raw = try await warehouse.rows("SELECT count(*)::text FROM army.army_records a JOIN army.army_records b ON a.soldier_id = b.soldier_id")
+            #expect(within.first?[0] == raw.first?[0] && within.first?[0] != "0")
+            let across = try await warehouse.rows("""
+                SELECT count(*)::text FROM \(views[0]) a JOIN \(views[1]) b ON a.soldier_id::text = b.soldier_id::text
+                """, as: carol)
+            let rawAcross = try await warehouse.rows("""
+                SELECT count(*)::text FROM army.army_records a JOIN army.records_view b ON a.soldier_id::text = b.soldier_id::text
+                """)
+            #expect(rawAcross.first?[0] != "0", "the tables share soldier ids, so only the salts keep the join apart")
+            #expect(across.first?[0] == "0")
+
+            // Past the expiration the memberships end, and the grants go with them.
+            clock.advance(seconds: 7_200)
+            var revoked = false
+            for _ in 0..<600 where !revoked {
+                let first = await readable(views[0])
+                let second = await readable(views[1])
+                revoked = !first && !second
+                if !revoked { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(revoked, "expired memberships kept their grants for a minute")
+        }
+        try? await warehouse.execute("DROP OWNED BY \(carol.name)")
+        try? await warehouse.execute("DROP ROLE \(carol.name)")
+    }
+}

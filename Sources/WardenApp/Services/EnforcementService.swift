@@ -15,7 +15,7 @@ struct EnforcementService: Sendable {
     let clock: any WardenClock
 
     /// The profile key that names a user's role in a warehouse of `technology`.
-    static func roleKey(_ technology: Technology) -> String? {
+    static func roleKey(_ technology: Technology) -> String {
         switch technology {
         case .postgresql: "postgresUser"
         case .redshift: "redshiftUser"
@@ -59,7 +59,7 @@ struct EnforcementService: Sendable {
         let local = try await policies.local(dataSourceId: source.id)?.policy
         let inForce = PolicyEvaluator.inForce(local: local, globals: PolicyIndex(try await policies.allGlobals().map(\.policy)), target: target, now: now)
         var subjects: [PostgresNativeView.Subject] = []
-        let roleKey = Self.roleKey(source.technology) ?? ""
+        let roleKey = Self.roleKey(source.technology)
         for member in try await dataSources.members(dataSourceId: source.id, now: now) where member.state.isMember {
             guard let details = try await identity.details(userId: member.userId),
                   let role = details.user.profile.externalUserIds[roleKey], !role.isEmpty else { continue }

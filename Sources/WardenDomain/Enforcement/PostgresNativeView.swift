@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Everything Warden writes into a PostgreSQL (or Redshift-compatible) database to enforce one data source's policies:
 /// the `warden_system` schema (users, purposes, keys, view hashes), and the source's view over its table, granted to

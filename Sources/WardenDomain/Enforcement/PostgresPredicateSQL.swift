@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Renders row predicates as PostgreSQL for the native views (the enforcement issue builds the views on it). Every
 /// name is quoted and every value written as a literal: a predicate is a parsed tree, never text pasted into SQL.

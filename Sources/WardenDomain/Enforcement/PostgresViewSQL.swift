@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The SELECT list and row filter of a data source's native view on PostgreSQL, with every policy decided at query
 /// time for the querying user (`warden_system`'s row joined as `u`: `username text, groups text[], attributes jsonb,

@@ -1,5 +1,5 @@
 public import Foundation
-public import SQLKit
+import SQLKit
 public import WardenDomain
 
 /// Data policies: global ones and each data source's local one. Every change records a `policyUpdated` activity on

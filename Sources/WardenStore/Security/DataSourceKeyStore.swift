@@ -1,6 +1,6 @@
 public import Foundation
 import SQLKit
-public import WardenDomain
+import WardenDomain
 
 /// Each data source's mask keys (`DataSourceKeys`), made on first use and sealed with the master key.
 public struct DataSourceKeyStore: Sendable {

@@ -108,14 +108,6 @@ struct TestServer {
         return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body ?? ByteBuffer()))
     }
 
-    nonisolated(unsafe) static let traceFile: UnsafeMutablePointer<FILE>? =
-        ProcessInfo.processInfo.environment["WARDEN_TEST_TRACE"].flatMap { fopen($0, "a") }
-    static func trace(_ line: String) {
-        guard let traceFile else { return }
-        fputs("\(Date().timeIntervalSince1970) \(line)\n", traceFile)
-        fflush(traceFile)
-    }
-
     struct NoAnswer: Error, CustomStringConvertible {
         let request: String
         var description: String { "no answer to \(request) within \(TestServer.answerDeadline)" }
@@ -124,10 +116,7 @@ struct TestServer {
     /// Sends `request`, and closes the connection when no answer comes in time: closing fails the client's pending
     /// response, which is what lets its request end.
     static func execute(_ request: TestClient.Request, on http: TestClient) async throws -> TestClient.Response {
-        let label = "\(Test.current?.name ?? "?") \(request.head.method) \(request.head.path ?? "")"
-        trace("start \(label)")
-        defer { trace("end \(label)") }
-        return try await withThrowingTaskGroup(of: TestClient.Response?.self) { group in
+        try await withThrowingTaskGroup(of: TestClient.Response?.self) { group in
             group.addTask { try await http.execute(request) }
             group.addTask {
                 try await Task.sleep(for: answerDeadline)

@@ -30,13 +30,18 @@ psql_admin -c "CREATE DATABASE $wh_db" >/dev/null || die "CREATE DATABASE $wh_db
 databases+=("$wh_db")
 wh_url="postgres://$pg_auth@$pg_host:$pg_port/$wh_db"
 psql_admin -c "CREATE ROLE $reader LOGIN PASSWORD 'bench-reader'" >/dev/null
-trap 'psql_admin -c "DROP DATABASE IF EXISTS $wh_db WITH (FORCE)" >/dev/null 2>&1; psql_admin -c "DROP ROLE IF EXISTS $reader" >/dev/null 2>&1; cleanup' EXIT
+# The reader role outlives its database's grants only once the database is gone; cleanup keeps the exit status.
+drop_reader() {
+    psql_admin -c "DROP DATABASE IF EXISTS $wh_db WITH (FORCE)" >/dev/null 2>&1 || true
+    psql_admin -c "DROP ROLE IF EXISTS $reader" >/dev/null 2>&1 || true
+}
+trap 'rc=$?; drop_reader; (exit $rc); cleanup' EXIT
 log "creating bench.wide with $ROWS rows"
 psql "$wh_url" -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
 CREATE SCHEMA bench;
 CREATE TABLE bench.wide (id bigint PRIMARY KEY, name text, email text, ssn text, phone text, state text, dept text,
     salary numeric, born date, created_at timestamptz, score double precision, note text);
-INSERT INTO bench.wide SELECT i, 'name ' || i, 'user' || i || '@example.com', lpad((i * 7919 % 1000000000)::text, 9, '0'),
+INSERT INTO bench.wide SELECT i, 'name ' || i, 'user' || i || '@example.com', lpad((i::bigint * 7919 % 1000000000)::text, 9, '0'),
     '555-' || lpad((i % 10000)::text, 4, '0'), (ARRAY['CA','TX','NY','WA','OR','NV','AZ','UT','CO','ID'])[1 + i % 10],
     (ARRAY['HR','Sales','Eng','Ops'])[1 + i % 4], (i % 200000) * 1.5, DATE '1960-01-01' + (i % 15000), now() - (i % 86400) * interval '1 second',
     (i % 1000) / 10.0, 'note' FROM generate_series(1, $ROWS) i;

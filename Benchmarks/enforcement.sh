@@ -51,14 +51,6 @@ SQL
 
 start_server sqlite
 wait_ready
-call() {
-    local method=$1 path=$2 body=${3:-} out="$work/call.out" code
-    code=$(curl -s -o "$out" -w '%{http_code}' --max-time 120 -X "$method" "$base$path" -H "Authorization: $ADMIN_KEY" \
-        -H 'Content-Type: application/json' ${body:+--data-binary "$body"})
-    [[ "$code" == 2?? ]] || { cat "$out" >&2; echo >&2; die "$method $path answered $code"; }
-    cat "$out"
-}
-json() { python3 -c "import json, sys; v = json.load(sys.stdin); print(eval(sys.argv[1], {'v': v}))" "$1"; }
 handler=$(python3 - "$pg_host" "$pg_port" "$wh_db" "$pg_user" "$pg_pass" <<'PY'
 import json, sys
 host, port, db, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]

@@ -117,6 +117,19 @@ build_warden() {
     [[ -x "$BIN" ]] || die "$BIN not found after the build"
 }
 
+# --- Requests ---------------------------------------------------------------------
+# call METHOD PATH [BODY]: one request as the admin to the running server that must answer 2xx; prints the body.
+call() {
+    local method=$1 path=$2 body=${3:-} out="$work/call.out" code
+    code=$(curl -s -o "$out" -w '%{http_code}' --max-time 120 -X "$method" "$base$path" -H "Authorization: $ADMIN_KEY" \
+        -H 'Content-Type: application/json' ${body:+--data-binary "$body"})
+    [[ "$code" == 2?? ]] || { cat "$out" >&2; echo >&2; die "$method $path answered $code"; }
+    cat "$out"
+}
+
+# json EXPRESSION: evaluates the Python expression over the JSON on stdin, bound to `v`, and prints it.
+json() { python3 -c "import json, sys; v = json.load(sys.stdin); print(eval(sys.argv[1], {'v': v}))" "$1"; }
+
 # --- Servers ----------------------------------------------------------------------
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -36,20 +36,6 @@ INSERT INTO bench.people SELECT i, 'f' || i, 'l' || i, 'u' || i || '@example.com
     now(), 'note' FROM generate_series(1, 1000) i;
 SQL
 
-# call METHOD PATH [BODY]: one admin request that must answer 2xx; prints the body.
-call() {
-    local method=$1 path=$2 body=${3:-} out="$work/call.out" code
-    if [[ -n "$body" ]]; then
-        code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$method" "$base$path" -H "Authorization: $ADMIN_KEY" \
-            -H 'Content-Type: application/json' --data-binary "$body")
-    else
-        code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$method" "$base$path" -H "Authorization: $ADMIN_KEY")
-    fi
-    [[ "$code" == 2?? ]] || { cat "$out" >&2; echo >&2; die "$method $path answered $code"; }
-    cat "$out"
-}
-json() { python3 -c "import json, sys; v = json.load(sys.stdin); print(eval(sys.argv[1], {'v': v}))" "$1"; }
-
 # Sets id (data source) and reader (profile id) on the running server.
 seed() {
     local handler

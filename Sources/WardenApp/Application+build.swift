@@ -49,9 +49,10 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let jobSignal = JobSignal()
         let handlers = HandlerService(dataSources: dataSources, access: access, dictionaries: dictionaries, jobs: jobs, connectors: connectors, secrets: secrets,
                                       signal: jobSignal, clock: clock, idGenerator: ids)
-        let policies = PolicyService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
+        let policyStore = PolicyStore(metastore: metastore, ids: ids)
+        let policies = PolicyService(policies: policyStore, dataSources: dataSources, identity: identity,
                                      projects: projects, access: access, signal: jobSignal, clock: clock)
-        let enforcement = EnforcementService(policies: PolicyStore(metastore: metastore, ids: ids), dataSources: dataSources, identity: identity,
+        let enforcement = EnforcementService(policies: policyStore, dataSources: dataSources, identity: identity,
                                              projects: projects, keys: DataSourceKeyStore(metastore: metastore, secrets: secrets),
                                              connectors: connectors, clock: clock)
         let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,

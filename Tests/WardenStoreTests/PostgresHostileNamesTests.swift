@@ -38,7 +38,7 @@ import WardenTestSupport
             }
             let values = names.map { _ in Self.hostile(&random, maxBytes: 200) }
             let table = "public.h\(tableIndex)"
-            try await warehouse.execute("CREATE TABLE \(table) (" + names.map { "\(PostgresPredicateSQL.identifier($0)) text" }.joined(separator: ", ") + ")")
+            try await warehouse.execute("CREATE TABLE \(table) (" + names.map { "\(SQLIdentifier.quoted($0)) text" }.joined(separator: ", ") + ")")
             try await warehouse.execute("INSERT INTO \(table) VALUES (" + values.map(PostgresPredicateSQL.literal).joined(separator: ", ") + ")")
 
             let columns = names.map { PolicyColumn(name: $0, dataType: "text") }
@@ -56,7 +56,7 @@ import WardenTestSupport
                                        keys: .init(salt: "NULL::bytea", encryptionKey: "NULL::bytea", macKey: "NULL::bytea"))
             let user = "(SELECT ''::text AS username, '{}'::text[] AS groups, '{}'::jsonb AS attributes, '{}'::text[] AS purposes) u"
             let masked = zip(names, values).map { name, value in
-                "(CASE WHEN v.\(PostgresPredicateSQL.identifier(name)) = \(PostgresPredicateSQL.literal(value)) THEN 1 ELSE 0 END)"
+                "(CASE WHEN v.\(SQLIdentifier.quoted(name)) = \(PostgresPredicateSQL.literal(value)) THEN 1 ELSE 0 END)"
             }
             let rows = try await warehouse.rows("""
                 SELECT (SELECT CAST(\(matches.joined(separator: " + ")) AS text) FROM \(table) t CROSS JOIN \(user)),

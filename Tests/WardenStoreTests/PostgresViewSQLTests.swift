@@ -133,7 +133,7 @@ import WardenTestSupport
                 let u = "(SELECT \(PostgresPredicateSQL.literal(user.username)) AS username, \(groups) AS groups, "
                     + "\(PostgresPredicateSQL.literal(attributes))::jsonb AS attributes, \(purposes) AS purposes) u"
                 // Each value as text: a view column that some user reads masked to text is text for everyone.
-                let values = "ARRAY[" + Self.columns.map { "CAST(v.\(PostgresPredicateSQL.identifier($0.name)) AS text)" }.joined(separator: ", ") + "]"
+                let values = "ARRAY[" + Self.columns.map { "CAST(v.\(SQLIdentifier.quoted($0.name)) AS text)" }.joined(separator: ", ") + "]"
                 func shown(_ columns: [String], _ filter: String, join: String) -> String {
                     "COALESCE((SELECT string_agg(v.id || ':' || array_to_string(\(values), ',', '∅'), '|' ORDER BY v.id) "
                         + "FROM (SELECT t.id, \(columns.joined(separator: ", ")) FROM public.t t \(join) WHERE \(filter)) v), '')"

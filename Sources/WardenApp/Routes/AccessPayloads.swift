@@ -154,6 +154,23 @@ struct PersonPayload: Encodable, Sendable {
     }
 }
 
+/// `GET /dataSource/tasks/{taskId}`: `{result: …}`, the task's details or, for an unmask task, the values revealed.
+struct HandledTaskPayload: ResponseEncodable {
+    enum Result: Encodable {
+        case details(JSONValue)
+        case unmasked(UnmaskResultPayload)
+
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .details(let details): try details.encode(to: encoder)
+            case .unmasked(let unmasked): try unmasked.encode(to: encoder)
+            }
+        }
+    }
+
+    let result: Result
+}
+
 /// A task as the task routes list it; `fullCount` is the size of the whole result, as the specification shows.
 struct TaskPayload: ResponseEncodable, Sendable {
     struct DataSourceRef: Encodable, Sendable {

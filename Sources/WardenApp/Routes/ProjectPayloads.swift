@@ -53,11 +53,7 @@ struct ProjectPayload: ResponseEncodable, Sendable {
     var createdAt: Date
     var updatedAt: Date
 
-    init(_ project: Project) {
-        self.init(project, deleted: false)
-    }
-
-    init(_ project: Project, deleted: Bool) {
+    init(_ project: Project, deleted: Bool = false) {
         id = project.id
         name = project.name
         projectKey = project.projectKey

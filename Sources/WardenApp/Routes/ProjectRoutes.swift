@@ -118,7 +118,7 @@ struct ProjectRoutes {
         let query = QueryReader(request: request)
         let paging = try Paging.parse(size: try query.int("size"), offset: try query.int("offset"), defaultSize: 25)
         let page = try await service.search(searchText: query.string("searchText"), paging: paging)
-        return ProjectListPayload(count: page.count, hits: page.items.map(ProjectPayload.init))
+        return ProjectListPayload(count: page.count, hits: page.items.map { ProjectPayload($0) })
     }
 
     @Sendable func project(_ request: Request, context: AuthenticatedContext) async throws -> ProjectPayload {

@@ -111,23 +111,6 @@ struct UnmaskUserPayload: ResponseEncodable {
     }
 }
 
-/// `GET /dataSource/tasks/{taskId}`: `{result: …}`, the task's details or, for an unmask task, the values revealed.
-struct HandledTaskPayload: ResponseEncodable {
-    enum Result: Encodable {
-        case details(JSONValue)
-        case unmasked(UnmaskResultPayload)
-
-        func encode(to encoder: any Encoder) throws {
-            switch self {
-            case .details(let details): try details.encode(to: encoder)
-            case .unmasked(let unmasked): try unmasked.encode(to: encoder)
-            }
-        }
-    }
-
-    let result: Result
-}
-
 /// `{unmaskPairs: [{masked, unmasked}], column}`; a value that is not a token of the column has `unmasked: null` and
 /// an `error`.
 struct UnmaskResultPayload: Encodable {

@@ -106,9 +106,8 @@ struct PolicyService: Sendable {
             let inForce = globals.matching(target, at: clock.now())
             if let globalPolicy, !inForce.contains(where: { $0.name == globalPolicy }) { continue }
             if withConflicts {
-                let decision = PolicyEvaluator.decide(local: locals[target.dataSourceId]?.policy, globals: globals, target: target,
-                                                      subject: .nobody, now: clock.now())
-                if decision.conflicts.isEmpty { continue }
+                let policies = PolicyEvaluator.inForce(local: locals[target.dataSourceId]?.policy, globals: globals, target: target, now: clock.now())
+                if PolicyEvaluator.decide(policies: policies, target: target, subject: .nobody).conflicts.isEmpty { continue }
             }
             ids.append(target.dataSourceId)
         }
@@ -124,8 +123,8 @@ struct PolicyService: Sendable {
         let globals = try await globalIndex.index(policies)
         var found: [(source: DataSource, restrictions: [PurposeRestriction])] = []
         for target in try await policies.targets(ids: nil) where !excluded.contains(target.dataSourceId) {
-            let inForce = (locals[target.dataSourceId].map { [$0.policy] } ?? []) + globals.matching(target, at: clock.now())
-            let restrictions = PurposeRestriction.inForce(inForce)
+            let restrictions = PurposeRestriction.inForce(PolicyEvaluator.inForce(local: locals[target.dataSourceId]?.policy, globals: globals,
+                                                                                  target: target, now: clock.now()))
             guard restrictions.contains(where: { $0.isSatisfied(byActingUnder: purposes) }),
                   let (source, _) = try? await access.visible(target.dataSourceId, to: caller) else { continue }
             found.append((source, restrictions))
@@ -173,27 +172,22 @@ struct PolicyService: Sendable {
         /// The purposes that counted.
         var purposes: [String]
         var now: Date
-    }
 
-    /// The decision for someone with no groups, attributes or purposes: every rule applies unless its exceptions are
-    /// empty of conditions, so its visibilities name every visibility column in force and its rules every restriction.
-    func baseline(_ dataSourceId: Int64) async throws -> PolicyDecision {
-        let target = try await self.target(dataSourceId)
-        let local = try await policies.local(dataSourceId: dataSourceId)?.policy
-        let globals = try await globalIndex.index(policies)
-        return PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: .nobody, now: clock.now())
+        /// The decision for someone with no groups, attributes or purposes, from the same policies: every rule applies
+        /// unless its exceptions are empty of conditions, so its visibilities name every visibility column in force.
+        var baseline: PolicyDecision { PolicyEvaluator.decide(policies: decision.policies, target: target, subject: .nobody) }
     }
 
     /// The stored policies' decisions on one source for each of `userIds`, with no check of who asks: for services
     /// that have already authorized their caller.
     func decisions(_ dataSourceId: Int64, userIds: [Int64]) async throws -> [Int64: PolicyDecision] {
         let target = try await self.target(dataSourceId)
-        let local = try await policies.local(dataSourceId: dataSourceId)?.policy
-        let globals = try await globalIndex.index(policies)
+        let policies = PolicyEvaluator.inForce(local: try await self.policies.local(dataSourceId: dataSourceId)?.policy,
+                                               globals: try await globalIndex.index(self.policies), target: target, now: clock.now())
         var decisions: [Int64: PolicyDecision] = [:]
         for userId in userIds {
-            let subject = try await self.subject(userId, on: dataSourceId).subject
-            decisions[userId] = PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now())
+            decisions[userId] = PolicyEvaluator.decide(policies: policies, target: target,
+                                                       subject: try await self.subject(userId, on: dataSourceId).subject)
         }
         return decisions
     }

@@ -25,7 +25,7 @@ struct VisibilityService: Sendable {
     /// Who may ask is `PolicyService.decide`'s rule. `informationOnly` skips the warehouse: the counts are then 0.
     func report(_ dataSourceId: Int64, profileId: Int64, informationOnly: Bool, caller: Principal) async throws -> Report {
         let decided = try await policies.decide(dataSourceId, profileId: profileId, caller: caller)
-        let baseline = try await policies.baseline(dataSourceId)
+        let baseline = decided.baseline
         guard let source = try await dataSources.dataSource(id: dataSourceId) else { throw DataSourceStore.notFound }
         let columns = VisibilityCounts.columns(baseline: baseline)
         var values: [String: [String]] = [:]

@@ -176,14 +176,11 @@ public struct PostgresConnector: Connector {
         let expected = Set(view.grantees)
         for role in granted.subtracting(expected).sorted() { problems.append("\(role) may read the view but is not subscribed") }
         for role in expected.subtracting(granted).sorted() { problems.append("\(role) is subscribed but may not read the view") }
-        var access: [String] = []
-        let table = PostgresPredicateSQL.identifier(view.table.schema) + "." + PostgresPredicateSQL.identifier(view.table.table)
-        for role in expected.sorted() where try await strings("""
-            SELECT CASE WHEN has_table_privilege(r.oid, $2, 'SELECT') THEN 'yes' ELSE 'no' END FROM pg_roles r WHERE r.rolname = $1
-            """, [role, table]).first ?? nil == "yes" {
-            access.append("\(role) can read the raw table \(view.table), around the view")
-        }
-        return (problems, access)
+        let table = SQLIdentifier.quoted(view.table.schema) + "." + SQLIdentifier.quoted(view.table.table)
+        let readers = try await strings("""
+            SELECT r.rolname::text FROM pg_roles r WHERE r.rolname = ANY($1) AND has_table_privilege(r.oid, $2, 'SELECT') ORDER BY 1
+            """, [expected.sorted(), table]).compactMap { $0 }
+        return (problems, readers.map { "\($0) can read the raw table \(view.table), around the view" })
     }
 
     private static func apply(_ view: PostgresNativeView, keys: NativeViewKeys, on connection: PostgresConnection,
@@ -253,7 +250,7 @@ public struct PostgresConnector: Connector {
             return NativeViewOutcome(viewReplaced: false, grantees: view.grantees, missingRoles: missing)
         }
         if let current, current.schema != view.viewSchema || current.name != view.viewName {
-            try await execute("DROP VIEW IF EXISTS \(PostgresPredicateSQL.identifier(current.schema)).\(PostgresPredicateSQL.identifier(current.name))")
+            try await execute("DROP VIEW IF EXISTS \(SQLIdentifier.quoted(current.schema)).\(SQLIdentifier.quoted(current.name))")
         }
         for statement in view.viewStatements { try await execute(statement) }
         var record = PostgresBindings()

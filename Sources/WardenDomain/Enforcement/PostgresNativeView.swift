@@ -101,26 +101,26 @@ public struct PostgresNativeView: Sendable {
                     WHERE p.role_name = s.role_name AND p.data_source_id = \(dataSourceId) ORDER BY p.purpose) AS purposes
              FROM \(Self.systemSchema).subjects s WHERE s.role_name = current_user) u
             """
-        return "SELECT \(select.columns().joined(separator: ", ")) FROM \(PostgresPredicateSQL.identifier(table.schema))."
-            + "\(PostgresPredicateSQL.identifier(table.table)) t CROSS JOIN \(subject) WHERE \(select.filter())"
+        return "SELECT \(select.columns().joined(separator: ", ")) FROM \(SQLIdentifier.quoted(table.schema))."
+            + "\(SQLIdentifier.quoted(table.table)) t CROSS JOIN \(subject) WHERE \(select.filter())"
     }
 
     public var qualifiedView: String {
-        PostgresPredicateSQL.identifier(viewSchema) + "." + PostgresPredicateSQL.identifier(viewName)
+        SQLIdentifier.quoted(viewSchema) + "." + SQLIdentifier.quoted(viewName)
     }
 
     /// The DDL that replaces the view and its grants, in order, inside one transaction: dropping and creating (not
     /// `CREATE OR REPLACE`, which cannot change a column's type), so readers see the old view or the new one.
     public var viewStatements: [String] {
         var statements = [
-            "CREATE SCHEMA IF NOT EXISTS \(PostgresPredicateSQL.identifier(viewSchema))",
+            "CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(viewSchema))",
             "DROP VIEW IF EXISTS \(qualifiedView)",
             "CREATE VIEW \(qualifiedView) WITH (security_barrier) AS \(definition)",
             "REVOKE ALL ON \(qualifiedView) FROM PUBLIC",
         ]
         for role in grantees {
-            statements.append("GRANT USAGE ON SCHEMA \(PostgresPredicateSQL.identifier(viewSchema)) TO \(PostgresPredicateSQL.identifier(role))")
-            statements.append("GRANT SELECT ON \(qualifiedView) TO \(PostgresPredicateSQL.identifier(role))")
+            statements.append("GRANT USAGE ON SCHEMA \(SQLIdentifier.quoted(viewSchema)) TO \(SQLIdentifier.quoted(role))")
+            statements.append("GRANT SELECT ON \(qualifiedView) TO \(SQLIdentifier.quoted(role))")
         }
         return statements
     }

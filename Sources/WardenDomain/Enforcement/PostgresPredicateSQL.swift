@@ -29,10 +29,6 @@ public enum PostgresPredicateSQL {
         }
     }
 
-    public static func identifier(_ name: String) -> String {
-        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
     public static func literal(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
@@ -105,9 +101,9 @@ public enum PostgresPredicateSQL {
         func operand(_ operand: PredicateOperand) -> String? {
             switch operand {
             case .column(let name):
-                return columns.named(name).map { "\(table).\(identifier($0.name))" }
+                return columns.named(name).map { "\(table).\(SQLIdentifier.quoted($0.name))" }
             case .columnTagged(let tag):
-                return columns.first { $0.isTagged(tag) }.map { "\(table).\(identifier($0.name))" }
+                return columns.first { $0.isTagged(tag) }.map { "\(table).\(SQLIdentifier.quoted($0.name))" }
             case .string(let text):
                 return literal(text)
             case .number(let text):

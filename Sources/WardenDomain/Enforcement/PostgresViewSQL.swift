@@ -57,14 +57,14 @@ public struct PostgresViewSQL: Sendable {
             }
         }
         return target.columns.map { column in
-            let raw = "\(table).\(PostgresPredicateSQL.identifier(column.name))"
-            guard let options = candidates[column.name] else { return "\(raw) AS \(PostgresPredicateSQL.identifier(column.name))" }
+            let raw = "\(table).\(SQLIdentifier.quoted(column.name))"
+            guard let options = candidates[column.name] else { return "\(raw) AS \(SQLIdentifier.quoted(column.name))" }
             let asText = options.contains { Self.yieldsText($0.method) }
             func typed(_ expression: String) -> String { asText ? "CAST(\(expression) AS text)" : expression }
             let branches = options.map { option in
                 "WHEN \(option.claims) THEN CASE WHEN \(option.applies) THEN \(typed(mask(option.method, raw: raw, column: column.name))) ELSE \(typed(raw)) END"
             }
-            return "CASE \(branches.joined(separator: " ")) ELSE \(typed(raw)) END AS \(PostgresPredicateSQL.identifier(column.name))"
+            return "CASE \(branches.joined(separator: " ")) ELSE \(typed(raw)) END AS \(SQLIdentifier.quoted(column.name))"
         }
     }
 
@@ -89,7 +89,7 @@ public struct PostgresViewSQL: Sendable {
                         items = ["FALSE"]
                         break
                     }
-                    let value = "CAST(\(table).\(PostgresPredicateSQL.identifier(column.name)) AS text)"
+                    let value = "CAST(\(table).\(SQLIdentifier.quoted(column.name)) AS text)"
                     switch condition {
                     case .attribute(let key, _):
                         items.append("(\(value) IN (SELECT jsonb_array_elements_text(COALESCE(\(user).attributes -> \(PostgresPredicateSQL.literal(key)), '[]'::jsonb))))")
@@ -106,13 +106,13 @@ public struct PostgresViewSQL: Sendable {
                 }
             case .time(let seconds, let newer, let name):
                 if let name = name ?? target.eventTimeColumn, let column = target.columns.named(name), TypeFamily(column.dataType) == .time {
-                    rows = Self.timeWindow("\(table).\(PostgresPredicateSQL.identifier(column.name))", seconds: seconds, newer: newer)
+                    rows = Self.timeWindow("\(table).\(SQLIdentifier.quoted(column.name))", seconds: seconds, newer: newer)
                 } else {
                     rows = "FALSE"
                 }
             case .minimization(let percent, let name):
                 if let name = name ?? target.highCardinalityColumn, let column = target.columns.named(name) {
-                    rows = Self.sample("\(table).\(PostgresPredicateSQL.identifier(column.name))", percent: percent)
+                    rows = Self.sample("\(table).\(SQLIdentifier.quoted(column.name))", percent: percent)
                 } else {
                     rows = "FALSE"
                 }
@@ -130,19 +130,19 @@ public struct PostgresViewSQL: Sendable {
     public static func oracle(_ decision: PolicyDecision, target: PolicyTarget, keys: Keys, table: String = "t") -> (columns: [String], filter: String) {
         let view = PostgresViewSQL(target: target, policies: [], keys: keys)
         let columns = target.columns.map { column -> String in
-            let raw = "\(table).\(PostgresPredicateSQL.identifier(column.name))"
-            guard let mask = decision.mask(of: column.name) else { return "\(raw) AS \(PostgresPredicateSQL.identifier(column.name))" }
+            let raw = "\(table).\(SQLIdentifier.quoted(column.name))"
+            guard let mask = decision.mask(of: column.name) else { return "\(raw) AS \(SQLIdentifier.quoted(column.name))" }
             let nobody = PredicateUser(username: "", groups: [], attributes: [:])
             let condition = mask.condition.flatMap { PostgresPredicateSQL.render($0, table: table, columns: target.columns, user: .resolved(nobody)) }
             func typed(_ expression: String) -> String { yieldsText(mask.method) ? "CAST(\(expression) AS text)" : expression }
             let masked = typed(view.mask(mask.method, raw: raw, column: column.name))
             let expression = condition.map { "CASE WHEN COALESCE(\($0), FALSE) THEN \(masked) ELSE \(typed(raw)) END" } ?? masked
-            return "\(expression) AS \(PostgresPredicateSQL.identifier(column.name))"
+            return "\(expression) AS \(SQLIdentifier.quoted(column.name))"
         }
         let nobody = PredicateUser(username: "", groups: [], attributes: [:])
         var parts = [PostgresPredicateSQL.render(decision.rowFilter, table: table, columns: target.columns, user: .resolved(nobody)) ?? "FALSE"]
-        parts += decision.samples.map { sample("\(table).\(PostgresPredicateSQL.identifier($0.column))", percent: $0.percent) }
-        parts += decision.timeWindows.map { timeWindow("\(table).\(PostgresPredicateSQL.identifier($0.column))", seconds: $0.seconds, newer: $0.newer) }
+        parts += decision.samples.map { sample("\(table).\(SQLIdentifier.quoted($0.column))", percent: $0.percent) }
+        parts += decision.timeWindows.map { timeWindow("\(table).\(SQLIdentifier.quoted($0.column))", seconds: $0.seconds, newer: $0.newer) }
         return (columns, parts.joined(separator: " AND "))
     }
 

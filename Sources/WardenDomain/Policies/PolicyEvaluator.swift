@@ -8,8 +8,11 @@ public import Foundation
 public enum PolicyEvaluator {
     public static func decide(local: DataPolicy?, globals: PolicyIndex, target: PolicyTarget, subject: PolicySubject,
                               now: Date) -> PolicyDecision {
-        let policies = inForce(local: local, globals: globals, target: target, now: now)
+        decide(policies: inForce(local: local, globals: globals, target: target, now: now), target: target, subject: subject)
+    }
 
+    /// The decision from `policies`, the policies in force on the source (`inForce`), earliest first.
+    public static func decide(policies: [DataPolicy], target: PolicyTarget, subject: PolicySubject) -> PolicyDecision {
         var decision = PolicyDecision(allowed: subject.subscribed, denialReason: subject.subscribed ? nil : "not subscribed to the data source",
                                       masks: [], rowFilter: .always, samples: [], timeWindows: [], visibilities: [], conflicts: [], rules: [],
                                       policies: policies)

@@ -39,29 +39,29 @@ import WardenTestSupport
             let values = names.map { _ in Self.hostile(&random, maxBytes: 200) }
             let table = "public.h\(tableIndex)"
             try await warehouse.execute("CREATE TABLE \(table) (" + names.map { "\(SQLIdentifier.quoted($0)) text" }.joined(separator: ", ") + ")")
-            try await warehouse.execute("INSERT INTO \(table) VALUES (" + values.map(PostgresPredicateSQL.literal).joined(separator: ", ") + ")")
+            try await warehouse.execute("INSERT INTO \(table) VALUES (" + values.map(PostgresDialect.literal).joined(separator: ", ") + ")")
 
             let columns = names.map { PolicyColumn(name: $0, dataType: "text") }
+            let user = "(SELECT ''::text AS username, '{}'::text[] AS groups, '{}'::jsonb AS attributes, '{}'::text[] AS purposes)"
+            let dialect = PostgresPredicateSQLTests.dialect(user)
             // Each column equals its own value, through a predicate rendered for query time.
             let matches = zip(names, values).map { name, value -> String in
                 let predicate = RowPredicate.compare(.column(name), .equal, .string(value))
-                return "(CASE WHEN \(PostgresPredicateSQL.render(predicate, table: "t", columns: columns, user: .queryTime(alias: "u"))!) THEN 1 ELSE 0 END)"
+                return "(CASE WHEN \(PredicateSQL.render(predicate, table: "t", columns: columns, user: .queryTime, dialect: dialect)!) THEN 1 ELSE 0 END)"
             }
             // Each column masked to its own value as a constant, through the view renderer.
             let policy = DataPolicy(id: 1, kind: .local(dataSourceId: 1), name: "masks", entries: [PolicyEntry(
                 type: .masking, typeName: "masking", rules: zip(names, values).map { name, value in
                     PolicyRule(action: .mask(columns: [name], method: .constant(value), when: nil), exceptions: nil, json: .null)
                 }, description: nil)], createdAt: Date())
-            let view = PostgresViewSQL(target: PolicyTarget(dataSourceId: 1, columns: columns), policies: [policy],
-                                       keys: .init(salt: "NULL::bytea", encryptionKey: "NULL::bytea", macKey: "NULL::bytea"))
-            let user = "(SELECT ''::text AS username, '{}'::text[] AS groups, '{}'::jsonb AS attributes, '{}'::text[] AS purposes) u"
+            let view = NativeViewSQL(target: PolicyTarget(dataSourceId: 1, columns: columns), policies: [policy], dialect: dialect)
             let masked = zip(names, values).map { name, value in
-                "(CASE WHEN v.\(SQLIdentifier.quoted(name)) = \(PostgresPredicateSQL.literal(value)) THEN 1 ELSE 0 END)"
+                "(CASE WHEN v.\(SQLIdentifier.quoted(name)) = \(PostgresDialect.literal(value)) THEN 1 ELSE 0 END)"
             }
             let rows = try await warehouse.rows("""
-                SELECT (SELECT CAST(\(matches.joined(separator: " + ")) AS text) FROM \(table) t CROSS JOIN \(user)),
+                SELECT (SELECT CAST(\(matches.joined(separator: " + ")) AS text) FROM \(table) t),
                        (SELECT CAST(\(masked.joined(separator: " + ")) AS text) FROM (SELECT \(view.columns().joined(separator: ", ")) FROM \(table) t
-                        CROSS JOIN \(user) WHERE \(view.filter())) v)
+                        WHERE \(view.filter())) v)
                 """)
             #expect(rows.first?[0] == String(perTable), "table \(tableIndex): predicates")
             #expect(rows.first?[1] == String(perTable), "table \(tableIndex): masks")

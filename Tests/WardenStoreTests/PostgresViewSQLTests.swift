@@ -94,7 +94,7 @@ import WardenTestSupport
         var generator = Generator(seed: 20_261_207)
         var rows: [String] = []
         for id in 0..<40 {
-            func text() -> String { generator.chance(15) ? "NULL" : PostgresPredicateSQL.literal(generator.pick(PostgresPredicateSQLTests.values)) }
+            func text() -> String { generator.chance(15) ? "NULL" : PostgresDialect.literal(generator.pick(PostgresPredicateSQLTests.values)) }
             let n = generator.chance(15) ? "NULL" : String(Int(generator.random.next() % 9) - 2)
             let d = generator.chance(15) ? "NULL" : "now() - make_interval(days => \(generator.random.next() % 800))"
             let b = generator.chance(15) ? "NULL" : (generator.chance(50) ? "TRUE" : "FALSE")
@@ -104,7 +104,7 @@ import WardenTestSupport
         try await warehouse.execute("INSERT INTO public.t VALUES " + rows.joined(separator: ", "))
         func hex(_ data: Data) -> String { "decode('" + data.map { String(format: "%02x", $0) }.joined() + "', 'hex')" }
         let stored = DataSourceKeys.generate()
-        let keys = PostgresViewSQL.Keys(salt: hex(stored.salt), encryptionKey: hex(stored.encryptionKey), macKey: hex(stored.macKey))
+        let keys = PostgresDialect.Keys(salt: hex(stored.salt), encryptionKey: hex(stored.encryptionKey), macKey: hex(stored.macKey))
 
         let cases = 2_000
         let batch = 50
@@ -121,24 +121,25 @@ import WardenTestSupport
                 let now = Date()
                 let index_ = PolicyIndex(globals)
                 let decision = PolicyEvaluator.decide(local: local, globals: index_, target: Self.target, subject: subject, now: now)
-                let view = PostgresViewSQL(target: Self.target, policies: PolicyEvaluator.inForce(local: local, globals: index_, target: Self.target, now: now),
-                                           keys: keys)
-                let oracle = PostgresViewSQL.oracle(decision, target: Self.target, keys: keys)
+                let user = subject.user
+                let groups = "ARRAY[" + user.groups.sorted().map(PostgresDialect.literal).joined(separator: ", ") + "]::text[]"
+                let purposes = "ARRAY[" + subject.purposes.map(PostgresDialect.literal).joined(separator: ", ") + "]::text[]"
+                let attributes = try String(decoding: JSONSerialization.data(withJSONObject: user.attributes, options: .sortedKeys), as: UTF8.self)
+                let u = "(SELECT \(PostgresDialect.literal(user.username)) AS username, \(groups) AS groups, "
+                    + "\(PostgresDialect.literal(attributes))::jsonb AS attributes, \(purposes) AS purposes)"
+                let dialect = PostgresDialect(user: u, keys: keys)
+                let view = NativeViewSQL(target: Self.target, policies: PolicyEvaluator.inForce(local: local, globals: index_, target: Self.target, now: now),
+                                         dialect: dialect)
+                let oracle = NativeViewSQL.oracle(decision, target: Self.target, dialect: dialect)
                 shapes[decision.showsNoRows ? "no rows" : decision.rowFilter == .always ? "all rows" : "some rows", default: 0] += 1
                 if !decision.masks.isEmpty { shapes["masked", default: 0] += 1 }
-                let user = subject.user
-                let groups = "ARRAY[" + user.groups.sorted().map(PostgresPredicateSQL.literal).joined(separator: ", ") + "]::text[]"
-                let purposes = "ARRAY[" + subject.purposes.map(PostgresPredicateSQL.literal).joined(separator: ", ") + "]::text[]"
-                let attributes = try String(decoding: JSONSerialization.data(withJSONObject: user.attributes, options: .sortedKeys), as: UTF8.self)
-                let u = "(SELECT \(PostgresPredicateSQL.literal(user.username)) AS username, \(groups) AS groups, "
-                    + "\(PostgresPredicateSQL.literal(attributes))::jsonb AS attributes, \(purposes) AS purposes) u"
                 // Each value as text: a view column that some user reads masked to text is text for everyone.
                 let values = "ARRAY[" + Self.columns.map { "CAST(v.\(SQLIdentifier.quoted($0.name)) AS text)" }.joined(separator: ", ") + "]"
                 func shown(_ columns: [String], _ filter: String, join: String) -> String {
                     "COALESCE((SELECT string_agg(v.id || ':' || array_to_string(\(values), ',', '∅'), '|' ORDER BY v.id) "
                         + "FROM (SELECT t.id, \(columns.joined(separator: ", ")) FROM public.t t \(join) WHERE \(filter)) v), '')"
                 }
-                selects.append("SELECT \(index)::text, \(shown(view.columns(), view.filter(), join: "CROSS JOIN \(u)")), \(shown(oracle.columns, oracle.filter, join: ""))")
+                selects.append("SELECT \(index)::text, \(shown(view.columns(), view.filter(), join: "")), \(shown(oracle.columns, oracle.filter, join: ""))")
                 described.append("policies \(decision.policies.map(\.name)) rules \(decision.rules.map { "\($0.status)" }) for \(subject)")
             }
             for row in try await warehouse.rows(selects.joined(separator: "\nUNION ALL\n")) {

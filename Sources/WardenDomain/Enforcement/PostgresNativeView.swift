@@ -85,24 +85,30 @@ public struct PostgresNativeView: Sendable {
         """,
     ]
 
-    var keys: PostgresViewSQL.Keys {
+    /// The querying user's facts for the view's dialect, read with the view owner's rights; the keys are read where
+    /// a mask needs them, never written into the view.
+    var dialect: PostgresDialect {
         func key(_ column: String) -> String {
             "(SELECT k.\(column) FROM \(Self.systemSchema).source_keys k WHERE k.data_source_id = \(dataSourceId))"
         }
-        return .init(salt: key("salt"), encryptionKey: key("enc_key"), macKey: key("mac_key"))
+        return PostgresDialect(user: Self.userRelation, keys: .init(salt: key("salt"), encryptionKey: key("enc_key"), macKey: key("mac_key")))
     }
 
-    /// The view's query: the table's rows the querying role may see, masked, with the role's `warden_system` row
-    /// joined as `u` (no row: no rows).
+    /// The common table expression holding the querying role's one `warden_system` row (none: not a Warden user).
+    static let userRelation = "warden_user"
+
+    /// The view's query: the table's rows the querying role may see, masked. The user's facts are computed once per
+    /// query from `warden_user`; a role without a row sees no rows.
     public var definition: String {
-        let select = PostgresViewSQL(target: target, policies: policies, keys: keys)
-        let subject = """
-            (SELECT s.username, s.groups, s.attributes, ARRAY(SELECT p.purpose FROM \(Self.systemSchema).purposes p
+        let dialect = dialect
+        let select = NativeViewSQL(target: target, policies: policies, dialect: dialect)
+        let user = """
+            WITH \(Self.userRelation) AS (SELECT s.username, s.groups, s.attributes, ARRAY(SELECT p.purpose FROM \(Self.systemSchema).purposes p
                     WHERE p.role_name = s.role_name AND p.data_source_id = \(dataSourceId) ORDER BY p.purpose) AS purposes
-             FROM \(Self.systemSchema).subjects s WHERE s.role_name = current_user) u
+                FROM \(Self.systemSchema).subjects s WHERE s.role_name = current_user)
             """
-        return "SELECT \(select.columns().joined(separator: ", ")) FROM \(SQLIdentifier.quoted(table.schema))."
-            + "\(SQLIdentifier.quoted(table.table)) t CROSS JOIN \(subject) WHERE \(select.filter())"
+        return "\(user) SELECT \(select.columns().joined(separator: ", ")) FROM \(SQLIdentifier.quoted(table.schema))."
+            + "\(SQLIdentifier.quoted(table.table)) t WHERE \(dialect.userKnown) AND \(select.filter())"
     }
 
     public var qualifiedView: String {

@@ -14,7 +14,7 @@ public enum MaskSQL {
     /// bytea expressions. `base64(iv ‖ AES-256-CBC(key, iv, value))` where `iv` is the first 16 bytes of
     /// `HMAC-SHA-256(macKey, column ‖ 0x00 ‖ value)`; pgcrypto's line breaks are removed.
     public static func postgresReversible(value: String, column: String, encryptionKey: String, macKey: String) -> String {
-        let iv = "substring(hmac(convert_to(\(PostgresPredicateSQL.literal(column)), 'UTF8') || decode('00', 'hex') || convert_to(\(value), 'UTF8'), "
+        let iv = "substring(hmac(convert_to(\(PostgresDialect.literal(column)), 'UTF8') || decode('00', 'hex') || convert_to(\(value), 'UTF8'), "
             + "\(macKey), 'sha256') FROM 1 FOR 16)"
         return "translate(encode(\(iv) || encrypt_iv(convert_to(\(value), 'UTF8'), \(encryptionKey), \(iv), 'aes-cbc/pad:pkcs'), 'base64'), "
             + "E'\\n', '')"

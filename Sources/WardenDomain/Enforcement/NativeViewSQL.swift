@@ -1,35 +1,21 @@
 import Foundation
 
-/// The SELECT list and row filter of a data source's native view on PostgreSQL, with every policy decided at query
-/// time for the querying user (`warden_system`'s row joined as `u`: `username text, groups text[], attributes jsonb,
-/// purposes text[]`, the purposes that count for this source). It follows `PolicyEvaluator` rule for rule, so what a
-/// user reads through the view is what the evaluator decides for them; `oracle` renders one user's decision for the
-/// differential test that holds the two to it.
-public struct PostgresViewSQL: Sendable {
-    /// The source's mask keys as bytea SQL expressions (read from `warden_system`, never written into a view).
-    public struct Keys: Sendable {
-        public var salt: String
-        public var encryptionKey: String
-        public var macKey: String
-
-        public init(salt: String, encryptionKey: String, macKey: String) {
-            self.salt = salt
-            self.encryptionKey = encryptionKey
-            self.macKey = macKey
-        }
-    }
-
+/// The SELECT list and row filter of a data source's native view, with every policy decided at query time for the
+/// querying user, in one `ViewDialect`. It follows `PolicyEvaluator` rule for rule, so what a user reads through the
+/// view is what the evaluator decides for them; `oracle` renders one user's decision for the differential test that
+/// holds the two to it. What depends on the user alone (their exceptions, groups, attributes, purposes) is a fact
+/// the warehouse computes once per query; only masks and row conditions on values are computed per row.
+public struct NativeViewSQL: Sendable {
     public var target: PolicyTarget
     /// `PolicyEvaluator.inForce`: earliest first.
     public var policies: [DataPolicy]
-    public var keys: Keys
+    public var dialect: any ViewDialect
     public var table = "t"
-    public var user = "u"
 
-    public init(target: PolicyTarget, policies: [DataPolicy], keys: Keys) {
+    public init(target: PolicyTarget, policies: [DataPolicy], dialect: any ViewDialect) {
         self.target = target
         self.policies = policies
-        self.keys = keys
+        self.dialect = dialect
     }
 
     // MARK: Query time
@@ -48,7 +34,7 @@ public struct PostgresViewSQL: Sendable {
             guard case .mask(let names, let method, let when) = rule.action else { continue }
             var claims = "(NOT \(exceptions(rule.exceptions)))"
             var applies = "TRUE"
-            if let when, let rendered = PostgresPredicateSQL.render(when, table: table, columns: target.columns, user: .queryTime(alias: user)) {
+            if let when, let rendered = PredicateSQL.render(when, table: table, columns: target.columns, user: .queryTime, dialect: dialect) {
                 claims = "(\(claims) AND NOT \(folding(when).never))"
                 applies = "COALESCE(\(rendered), FALSE)"
             }
@@ -60,9 +46,9 @@ public struct PostgresViewSQL: Sendable {
             let raw = "\(table).\(SQLIdentifier.quoted(column.name))"
             guard let options = candidates[column.name] else { return "\(raw) AS \(SQLIdentifier.quoted(column.name))" }
             let asText = options.contains { Self.yieldsText($0.method) }
-            func typed(_ expression: String) -> String { asText ? "CAST(\(expression) AS text)" : expression }
+            func typed(_ expression: String) -> String { asText ? dialect.text(expression) : expression }
             let branches = options.map { option in
-                "WHEN \(option.claims) THEN CASE WHEN \(option.applies) THEN \(typed(mask(option.method, raw: raw, column: column.name))) ELSE \(typed(raw)) END"
+                "WHEN \(option.claims) THEN CASE WHEN \(option.applies) THEN \(typed(dialect.mask(option.method, raw: raw, column: column.name))) ELSE \(typed(raw)) END"
             }
             return "CASE \(branches.joined(separator: " ")) ELSE \(typed(raw)) END AS \(SQLIdentifier.quoted(column.name))"
         }
@@ -89,35 +75,33 @@ public struct PostgresViewSQL: Sendable {
                         items = ["FALSE"]
                         break
                     }
-                    let value = "CAST(\(table).\(SQLIdentifier.quoted(column.name)) AS text)"
+                    let value = dialect.text("\(table).\(SQLIdentifier.quoted(column.name))")
                     switch condition {
-                    case .attribute(let key, _):
-                        items.append("(\(value) IN (SELECT jsonb_array_elements_text(COALESCE(\(user).attributes -> \(PostgresPredicateSQL.literal(key)), '[]'::jsonb))))")
-                    case .groups:
-                        items.append("(\(value) IN (SELECT unnest(\(user).groups)))")
+                    case .attribute(let key, _): items.append(dialect.isValue(value, ofAttribute: key))
+                    case .groups: items.append(dialect.isValue(value, ofAttribute: nil))
                     }
                 }
                 rows = items == ["FALSE"] ? "FALSE" : "(" + items.joined(separator: op == .and ? " AND " : " OR ") + ")"
             case .predicate(let predicate):
-                if let rendered = PostgresPredicateSQL.render(predicate, table: table, columns: target.columns, user: .queryTime(alias: user)) {
+                if let rendered = PredicateSQL.render(predicate, table: table, columns: target.columns, user: .queryTime, dialect: dialect) {
                     rows = rendered
                 } else {
                     rows = policy.isGlobal && predicate.namesOnlyMissingTags(in: target) ? nil : "FALSE"
                 }
             case .time(let seconds, let newer, let name):
                 if let name = name ?? target.eventTimeColumn, let column = target.columns.named(name), TypeFamily(column.dataType) == .time {
-                    rows = Self.timeWindow("\(table).\(SQLIdentifier.quoted(column.name))", seconds: seconds, newer: newer)
+                    rows = dialect.timeWindow("\(table).\(SQLIdentifier.quoted(column.name))", seconds: seconds, newer: newer)
                 } else {
                     rows = "FALSE"
                 }
             case .minimization(let percent, let name):
                 if let name = name ?? target.highCardinalityColumn, let column = target.columns.named(name) {
-                    rows = Self.sample("\(table).\(SQLIdentifier.quoted(column.name))", percent: percent)
+                    rows = dialect.sample("\(table).\(SQLIdentifier.quoted(column.name))", percent: percent)
                 } else {
                     rows = "FALSE"
                 }
             case .prerequisite(let op, let purposes):
-                rows = "(" + purposes.map(actsUnder).joined(separator: op == .and ? " AND " : " OR ") + ")"
+                rows = "(" + purposes.map(dialect.actsUnder).joined(separator: op == .and ? " AND " : " OR ") + ")"
             }
             if let rows { parts.append("(\(excepted) OR \(rows))") }
         }
@@ -127,22 +111,22 @@ public struct PostgresViewSQL: Sendable {
     // MARK: One user's decision, for the differential test
 
     /// The columns and filter of `decision` for one user, with nothing left to decide at query time.
-    public static func oracle(_ decision: PolicyDecision, target: PolicyTarget, keys: Keys, table: String = "t") -> (columns: [String], filter: String) {
-        let view = PostgresViewSQL(target: target, policies: [], keys: keys)
+    public static func oracle(_ decision: PolicyDecision, target: PolicyTarget, dialect: any ViewDialect, table: String = "t") -> (columns: [String], filter: String) {
+        let nobody = PredicateUser(username: "", groups: [], attributes: [:])
+        func render(_ predicate: RowPredicate) -> String? {
+            PredicateSQL.render(predicate, table: table, columns: target.columns, user: .resolved(nobody), dialect: dialect)
+        }
         let columns = target.columns.map { column -> String in
             let raw = "\(table).\(SQLIdentifier.quoted(column.name))"
             guard let mask = decision.mask(of: column.name) else { return "\(raw) AS \(SQLIdentifier.quoted(column.name))" }
-            let nobody = PredicateUser(username: "", groups: [], attributes: [:])
-            let condition = mask.condition.flatMap { PostgresPredicateSQL.render($0, table: table, columns: target.columns, user: .resolved(nobody)) }
-            func typed(_ expression: String) -> String { yieldsText(mask.method) ? "CAST(\(expression) AS text)" : expression }
-            let masked = typed(view.mask(mask.method, raw: raw, column: column.name))
-            let expression = condition.map { "CASE WHEN COALESCE(\($0), FALSE) THEN \(masked) ELSE \(typed(raw)) END" } ?? masked
+            func typed(_ expression: String) -> String { yieldsText(mask.method) ? dialect.text(expression) : expression }
+            let masked = typed(dialect.mask(mask.method, raw: raw, column: column.name))
+            let expression = mask.condition.flatMap(render).map { "CASE WHEN COALESCE(\($0), FALSE) THEN \(masked) ELSE \(typed(raw)) END" } ?? masked
             return "\(expression) AS \(SQLIdentifier.quoted(column.name))"
         }
-        let nobody = PredicateUser(username: "", groups: [], attributes: [:])
-        var parts = [PostgresPredicateSQL.render(decision.rowFilter, table: table, columns: target.columns, user: .resolved(nobody)) ?? "FALSE"]
-        parts += decision.samples.map { sample("\(table).\(SQLIdentifier.quoted($0.column))", percent: $0.percent) }
-        parts += decision.timeWindows.map { timeWindow("\(table).\(SQLIdentifier.quoted($0.column))", seconds: $0.seconds, newer: $0.newer) }
+        var parts = [render(decision.rowFilter) ?? "FALSE"]
+        parts += decision.samples.map { dialect.sample("\(table).\(SQLIdentifier.quoted($0.column))", percent: $0.percent) }
+        parts += decision.timeWindows.map { dialect.timeWindow("\(table).\(SQLIdentifier.quoted($0.column))", seconds: $0.seconds, newer: $0.newer) }
         return (columns, parts.joined(separator: " AND "))
     }
 
@@ -157,22 +141,13 @@ public struct PostgresViewSQL: Sendable {
         guard let exceptions, !exceptions.conditions.isEmpty else { return "FALSE" }
         let items = exceptions.conditions.map { condition -> String in
             switch condition {
-            case .group(let name): "(\(PostgresPredicateSQL.literal(name)) = ANY(\(user).groups))"
-            case .attribute(let key, let value?):
-                "COALESCE((\(user).attributes -> \(PostgresPredicateSQL.literal(key))) ? \(PostgresPredicateSQL.literal(value)), FALSE)"
-            case .attribute(let key, nil):
-                "COALESCE(jsonb_array_length(\(user).attributes -> \(PostgresPredicateSQL.literal(key))) > 0, FALSE)"
-            case .purpose(let purpose): actsUnder(purpose)
+            case .group(let name): dialect.inGroups([name])
+            case .attribute(let key, let value): dialect.hasAttribute(key, value: value)
+            case .purpose(let purpose): dialect.actsUnder(purpose)
             case .notUnderstood: "FALSE"
             }
         }
         return "(" + items.joined(separator: exceptions.op == .and ? " AND " : " OR ") + ")"
-    }
-
-    /// Acting under `purpose` or one below it.
-    func actsUnder(_ purpose: String) -> String {
-        "EXISTS (SELECT 1 FROM unnest(\(user).purposes) AS p (name) WHERE p.name = \(PostgresPredicateSQL.literal(purpose)) "
-            + "OR starts_with(p.name, \(PostgresPredicateSQL.literal(purpose + "."))))"
     }
 
     /// Whether `predicate`, resolved for the querying user, folds to the constant FALSE (`never`) or TRUE (`always`),
@@ -183,11 +158,11 @@ public struct PostgresViewSQL: Sendable {
         case .constant(let value):
             return value ? ("FALSE", "TRUE") : ("TRUE", "FALSE")
         case .userHasAttribute, .userInGroups:
-            return both(PostgresPredicateSQL.render(predicate, table: table, columns: target.columns, user: .queryTime(alias: user)) ?? "FALSE")
+            return both(PredicateSQL.render(predicate, table: table, columns: target.columns, user: .queryTime, dialect: dialect) ?? "FALSE")
         case .attributeValuesContain(let key, _):
-            return ("(COALESCE(jsonb_array_length(\(user).attributes -> \(PostgresPredicateSQL.literal(key))), 0) = 0)", "FALSE")
+            return (dialect.hasNoValues(ofAttribute: key), "FALSE")
         case .groupsContain:
-            return ("(cardinality(\(user).groups) = 0)", "FALSE")
+            return (dialect.hasNoValues(ofAttribute: nil), "FALSE")
         case .and(let items):
             let folded = items.map(folding)
             return ("(" + (["FALSE"] + folded.map(\.never)).joined(separator: " OR ") + ")",
@@ -204,40 +179,10 @@ public struct PostgresViewSQL: Sendable {
         }
     }
 
-    func mask(_ method: MaskingMethod, raw: String, column: String) -> String {
-        let text = "CAST(\(raw) AS text)"
-        switch method {
-        case .hash: return MaskSQL.postgresHash(value: text, salt: keys.salt)
-        case .null: return "NULL"
-        case .constant(let value): return PostgresPredicateSQL.literal(value)
-        case .regex(let pattern, let replacement, let global, let caseInsensitive):
-            let flags = (global ? "g" : "") + (caseInsensitive ? "i" : "")
-            return "regexp_replace(\(text), \(PostgresPredicateSQL.literal(pattern)), \(PostgresPredicateSQL.literal(replacement)), "
-                + "\(PostgresPredicateSQL.literal(flags)))"
-        case .bucket(let size): return "(floor(CAST(\(raw) AS numeric) / \(Self.number(size))) * \(Self.number(size)))"
-        case .truncate(let precision): return "date_trunc(\(PostgresPredicateSQL.literal(precision.rawValue)), \(raw))"
-        case .reversible:
-            return MaskSQL.postgresReversible(value: text, column: column, encryptionKey: keys.encryptionKey, macKey: keys.macKey)
-        }
-    }
-
     static func yieldsText(_ method: MaskingMethod) -> Bool {
         switch method {
         case .hash, .constant, .regex, .reversible: true
         case .null, .bucket, .truncate: false
         }
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
-
-    static func timeWindow(_ column: String, seconds: Int, newer: Bool) -> String {
-        "(\(column) \(newer ? ">" : "<=") now() - make_interval(secs => \(seconds)))"
-    }
-
-    /// A stable share of the rows: the first 32 bits of the value's MD5, modulo 100.
-    static func sample(_ column: String, percent: Int) -> String {
-        "((('x' || substr(md5(CAST(\(column) AS text)), 1, 8))::bit(32)::bigint % 100) < \(percent))"
     }
 }

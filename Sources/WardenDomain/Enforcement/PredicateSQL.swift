@@ -1,43 +1,36 @@
 import Foundation
 
-/// Renders row predicates as PostgreSQL for the native views (the enforcement issue builds the views on it). Every
-/// name is quoted and every value written as a literal: a predicate is a parsed tree, never text pasted into SQL.
+/// Renders row predicates as SQL of a `ViewDialect` for the native views. Every name is quoted and every value
+/// written as a literal: a predicate is a parsed tree, never text pasted into SQL.
 ///
 /// User functions are rendered one of two ways. `.resolved` writes what they mean for one user, as the evaluator
-/// decides. `.queryTime` writes them against the querying user's row of `warden_system`, joined as `alias` with the
-/// columns `username text`, `groups text[]` and `attributes jsonb` (`{"Key": ["value", …]}`), so that one view
-/// serves every user and a change of groups or attributes needs no new view. Both must select the same rows; a
+/// decides. `.queryTime` writes them as the dialect reads the querying user's facts from `warden_system`, so that one
+/// view serves every user and a change of groups or attributes needs no new view. Both must select the same rows; a
 /// differential test against PostgreSQL holds them to it.
-///
-/// String literals are standard-conforming (`'…'` with quotes doubled): the connection that creates a view must
-/// run with `standard_conforming_strings = on`, PostgreSQL's default.
-public enum PostgresPredicateSQL {
+public enum PredicateSQL {
     public enum User: Sendable {
         case resolved(PredicateUser)
-        case queryTime(alias: String)
+        case queryTime
     }
 
     /// `predicate` over the table aliased `table`, or nil when a name cannot be resolved on `columns` (the caller
     /// fails closed).
-    public static func render(_ predicate: RowPredicate, table: String, columns: [PolicyColumn], user: User) -> String? {
+    public static func render(_ predicate: RowPredicate, table: String, columns: [PolicyColumn], user: User, dialect: any ViewDialect) -> String? {
         switch user {
         case .resolved(let subject):
             guard let resolved = predicate.resolved(for: subject, columns: columns) else { return nil }
-            return Renderer(table: table, columns: columns, user: nil).predicate(resolved)
-        case .queryTime(let alias):
-            return Renderer(table: table, columns: columns, user: alias).predicate(predicate)
+            return Renderer(table: table, columns: columns, dialect: dialect, queryTime: false).predicate(resolved)
+        case .queryTime:
+            return Renderer(table: table, columns: columns, dialect: dialect, queryTime: true).predicate(predicate)
         }
-    }
-
-    public static func literal(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
     private struct Renderer {
         let table: String
         let columns: [PolicyColumn]
-        /// The alias of the user's `warden_system` row; nil when user functions were resolved already.
-        let user: String?
+        let dialect: any ViewDialect
+        /// False when user functions were resolved already.
+        let queryTime: Bool
 
         func predicate(_ predicate: RowPredicate) -> String? {
             switch predicate {
@@ -72,19 +65,16 @@ public enum PostgresPredicateSQL {
                 guard let value = operand(value), let low = operand(low), let high = operand(high) else { return nil }
                 return "(\(value) \(negated ? "NOT " : "")BETWEEN \(low) AND \(high))"
             case .userHasAttribute(let key, let value):
-                guard let user else { return nil }
-                let values = "(\(user).attributes -> \(literal(key)))"
                 // An absent attribute is false, not NULL: under NOT it must show the row, as the evaluator decides.
-                return value.map { "COALESCE(\(values) ? \(literal($0)), FALSE)" } ?? "COALESCE(jsonb_array_length(\(values)) > 0, FALSE)"
+                return queryTime ? dialect.hasAttribute(key, value: value) : nil
             case .userInGroups(let names):
-                guard let user else { return nil }
-                return "(\(user).groups @> ARRAY[\(names.map(literal).joined(separator: ", "))]::text[])"
+                return queryTime ? dialect.inGroups(names) : nil
             case .attributeValuesContain(let key, let value):
-                guard let user, let value = operand(value) else { return nil }
-                return "(CAST(\(value) AS text) IN (SELECT jsonb_array_elements_text(COALESCE(\(user).attributes -> \(literal(key)), '[]'::jsonb))))"
+                guard queryTime, let value = operand(value) else { return nil }
+                return dialect.isValue(dialect.text(value), ofAttribute: key)
             case .groupsContain(let value):
-                guard let user, let value = operand(value) else { return nil }
-                return "(CAST(\(value) AS text) IN (SELECT unnest(\(user).groups)))"
+                guard queryTime, let value = operand(value) else { return nil }
+                return dialect.isValue(dialect.text(value), ofAttribute: nil)
             }
         }
 
@@ -105,7 +95,7 @@ public enum PostgresPredicateSQL {
             case .columnTagged(let tag):
                 return columns.first { $0.isTagged(tag) }.map { "\(table).\(SQLIdentifier.quoted($0.name))" }
             case .string(let text):
-                return literal(text)
+                return dialect.literal(text)
             case .number(let text):
                 // The parser admits digits, one point and a leading minus only; anything else is not a number here.
                 guard text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-") }) else { return nil }
@@ -115,7 +105,7 @@ public enum PostgresPredicateSQL {
             case .null:
                 return "NULL"
             case .username:
-                return user.map { "\($0).username" }
+                return queryTime ? dialect.username : nil
             }
         }
     }

@@ -25,11 +25,11 @@ public protocol Connector: Sendable {
     /// Writes the source's `warden_system` rows and, when what the view is generated from changed, replaces the view
     /// and its grants, all in one transaction (a failure leaves the previous view and grants in place). Roles that do
     /// not exist in the warehouse get no grant and are reported. Nil `keys`: the source's keys are already stored.
-    func applyNativeView(_ view: PostgresNativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome
+    func applyNativeView(_ view: NativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome
 
     /// What differs between the warehouse and the view Warden maintains: the view missing or altered, grants added or
     /// missing, subscribed roles that can read the raw table. Empty: no drift; nil: Warden never generated the view.
-    func nativeViewDrift(_ view: PostgresNativeView) async throws -> [String]?
+    func nativeViewDrift(_ view: NativeView) async throws -> [String]?
 
     func listSchemas() async throws -> [String]
     func listTables(schema: String) async throws -> [String]

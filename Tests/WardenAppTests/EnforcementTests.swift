@@ -225,4 +225,65 @@ extension EnforcementTests {
         try? await warehouse.execute("DROP OWNED BY \(carol.name)")
         try? await warehouse.execute("DROP ROLE \(carol.name)")
     }
+
+    /// Views Warden cannot maintain fail before any DDL with a clear 400 that the job and the source's `statusInfo`
+    /// carry: a handler role without the privileges (each named), a view name that differs from another source's
+    /// only in case, and a name that belongs to a table.
+    @Test(arguments: TestMetastores.kinds)
+    func viewsWardenCannotMaintainFailClearlyBeforeAnyDDL(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        let limited = "w_limited_\(UUID().uuidString.prefix(8).lowercased())"
+        try await warehouse.execute("CREATE ROLE \(limited) LOGIN PASSWORD 'pw-limited'")
+        try await warehouse.execute("GRANT USAGE ON SCHEMA army TO \(limited)")
+        try await warehouse.execute("GRANT SELECT ON ALL TABLES IN SCHEMA army TO \(limited)")
+        try await TestServer.run(kind) { server in
+            func refresh(_ id: Int) async throws -> [String: Any] {
+                let reply = try await server.call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
+                let jobs = try await server.call(.get, "/jobs?bulkId=\(try #require(reply["bulkId"] as? String))").expect(.ok).array
+                    .compactMap { ($0 as? [String: Any])?["id"] as? String }
+                return try #require(try await server.waitForJobs(jobs).values.first)
+            }
+            func failure(_ job: [String: Any]) -> String { (job["output"] as? [String: Any])?["error"] as? String ?? "" }
+
+            // The handler's role may read the table but create nothing.
+            let payload = warehouse.registrationPayload(tables: ["army_records"])
+                .replacingOccurrences(of: #""username": "\#(warehouse.username)""#, with: #""username": "\#(limited)""#)
+                .replacingOccurrences(of: #""password": "\#(warehouse.password)""#, with: #""password": "pw-limited""#)
+            let registered = try await server.call(.post, "/postgresql/handler", json: payload).expect(.ok).object
+            let weak = try #require((registered["dataSources"] as? [[String: Any]])?.first?["dataSourceId"] as? Int)
+            let job = try await refresh(weak)
+            #expect(job["state"] as? String == "failed")
+            #expect(failure(job).contains("Warden's role \(limited) lacks privileges"), "\(job)")
+            #expect(failure(job).contains("CREATE on the database \(warehouse.database) (to create the schema army_immuta)"), "\(job)")
+            #expect(failure(job).contains("(to create the schema warden_system)"), "\(job)")
+            let source = try await server.call(.get, "/dataSource/\(weak)").expect(.ok).object
+            let check = try #require((source["statusInfo"] as? [String: Any])?["nativeView"] as? [String: Any])
+            #expect(check["status"] as? String == "failed")
+            #expect((check["message"] as? String ?? "").contains("lacks privileges"), "\(check)")
+            #expect(source["status"] as? String == "failed")
+            #expect(try await warehouse.rows("SELECT count(*)::text FROM pg_namespace WHERE nspname IN ('army_immuta', 'warden_system')").first?[0] == "0")
+
+            // With the administrator's credentials: one view made, one that differs from it only in case, one that is a table.
+            try await warehouse.execute("CREATE TABLE army.extra (id int)")
+            let names = warehouse.registrationPayload(tables: ["records_view", "extra"])
+                .replacingOccurrences(of: #""nativeViewName": "records_view_immuta""#, with: #""nativeViewName": "Data_Immuta""#)
+                .replacingOccurrences(of: #""nativeViewName": "extra_immuta", "nativeSchemaName": "army_immuta""#,
+                                      with: #""nativeViewName": "army_records", "nativeSchemaName": "army""#)
+            let good = try #require(try await server.registerArmy(warehouse, tables: ["data"])["data"])
+            let sources = try #require(try await server.call(.post, "/postgresql/handler", json: names).expect(.ok).object["dataSources"] as? [[String: Any]])
+            let (caseOnly, table) = (try #require(sources[0]["dataSourceId"] as? Int), try #require(sources[1]["dataSourceId"] as? Int))
+            #expect(try await refresh(good)["state"] as? String == "completed")
+            let collided = try await refresh(caseOnly)
+            #expect(collided["state"] as? String == "failed")
+            #expect(failure(collided).contains("collides with army_immuta.data_immuta, the view of data source \(good)"), "\(collided)")
+            let taken = try await refresh(table)
+            #expect(taken["state"] as? String == "failed")
+            #expect(failure(taken).contains("army.army_records already exists and is not a view Warden generated"), "\(taken)")
+            #expect(try await warehouse.rows("SELECT relkind::text FROM pg_class WHERE oid = 'army.army_records'::regclass").first?[0] == "r")
+            let repaired = try await server.call(.get, "/dataSource/\(good)").expect(.ok).object
+            #expect(((repaired["statusInfo"] as? [String: Any])?["nativeView"] as? [String: Any])?["status"] as? String == "passed")
+        }
+        try? await warehouse.execute("DROP OWNED BY \(limited)")
+        try? await warehouse.execute("DROP ROLE \(limited)")
+    }
 }

@@ -31,24 +31,49 @@ struct EnforcementService: Sendable {
     func refresh(_ source: DataSource, handler: StoredHandler) async throws -> JSONValue {
         let (connector, view) = try await plan(source, handler: handler)
         let sourceKeys = try await keys.keys(dataSourceId: source.id, now: clock.now())
-        let outcome = try await connector.applyNativeView(view, keys: NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
-                                                                                     macKey: Array(sourceKeys.macKey)))
+        let outcome: NativeViewOutcome
+        do {
+            outcome = try await connector.applyNativeView(view, keys: NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
+                                                                                    macKey: Array(sourceKeys.macKey)))
+        } catch {
+            // The previous view stays in place (the apply is one transaction); the source says why it is not current.
+            let message = (error as? WardenError)?.message ?? "The view could not be applied"
+            try? await record(source, passed: false, "The view \(view.viewSchema).\(view.viewName) could not be updated: \(message)")
+            throw error
+        }
+        try await record(source, passed: true, "The view \(view.viewSchema).\(view.viewName) matches its policies and grants")
         return .object(["refreshed": .bool(true), "viewReplaced": .bool(outcome.viewReplaced), "view": .string("\(view.viewSchema).\(view.viewName)"),
                         "grantees": .array(outcome.grantees.map(JSONValue.string)), "missingRoles": .array(outcome.missingRoles.map(JSONValue.string))])
+    }
+
+    /// The `nativeView` check of the source's `statusInfo`.
+    private func record(_ source: DataSource, passed: Bool, _ message: String) async throws {
+        let check = JSONValue.object(["status": .string(passed ? "passed" : "failed"), "message": .string(message),
+                                      "lastAttempted": .string(ISODate.format(clock.now()))])
+        try await dataSources.recordCheck(id: source.id, name: "nativeView", check: check, notRun: DataSourcePayload.healthCheckNotRun)
     }
 
     /// What differs in the warehouse from the view Warden maintains (empty: nothing; nil: not generated yet); nil for
     /// a technology whose views Warden does not generate yet.
     func drift(_ source: DataSource, handler: StoredHandler) async throws -> (view: String, problems: [String]?)? {
-        guard source.technology == .postgresql else { return nil }
+        guard Self.warehouse(source.technology) != nil else { return nil }
         let (connector, view) = try await plan(source, handler: handler)
         return ("\(view.viewSchema).\(view.viewName)", try await connector.nativeViewDrift(view))
     }
 
     /// The view the source's policies and subscribers make now, and the connector to its warehouse.
-    private func plan(_ source: DataSource, handler: StoredHandler) async throws -> (any Connector, PostgresNativeView) {
-        guard source.technology == .postgresql else {
-            throw WardenError.notImplemented("Native views are generated for PostgreSQL sources; the \(source.technology.rawValue) dialect is not built yet",
+    /// The warehouses whose views Warden generates.
+    static func warehouse(_ technology: Technology) -> NativeView.Warehouse? {
+        switch technology {
+        case .postgresql: .postgresql
+        case .redshift: .redshift
+        case .snowflake, .databricks, .trino, .asa: nil
+        }
+    }
+
+    private func plan(_ source: DataSource, handler: StoredHandler) async throws -> (any Connector, NativeView) {
+        guard let warehouse = Self.warehouse(source.technology) else {
+            throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.rawValue) dialect is not built yet",
                                              code: .featureNotImplemented)
         }
         let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
@@ -58,7 +83,7 @@ struct EnforcementService: Sendable {
         guard let target = try await policies.targets(ids: [source.id]).first else { throw DataSourceStore.notFound }
         let local = try await policies.local(dataSourceId: source.id)?.policy
         let inForce = PolicyEvaluator.inForce(local: local, globals: PolicyIndex(try await policies.allGlobals().map(\.policy)), target: target, now: now)
-        var subjects: [PostgresNativeView.Subject] = []
+        var subjects: [NativeView.Subject] = []
         let roleKey = Self.roleKey(source.technology)
         for member in try await dataSources.members(dataSourceId: source.id, now: now) where member.state.isMember {
             guard let details = try await identity.details(userId: member.userId),
@@ -68,7 +93,7 @@ struct EnforcementService: Sendable {
                                   attributes: details.effectiveAttributes, purposes: purposes, subscribed: true))
         }
         let stored = handler.metadata
-        let view = PostgresNativeView(dataSourceId: source.id, table: source.remoteTable,
+        let view = NativeView(warehouse: warehouse, dataSourceId: source.id, table: source.remoteTable,
                                       viewSchema: stored["nativeSchemaName"]?.stringValue ?? "warden",
                                       viewName: stored["nativeViewName"]?.stringValue ?? source.sqlTableName,
                                       target: target, policies: inForce, subjects: subjects)

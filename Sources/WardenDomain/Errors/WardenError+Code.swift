@@ -146,6 +146,8 @@ extension WardenError {
         public static let warehouseAuthenticationFailed = Code("warehouse.authentication_failed")
         public static let warehouseDatabaseNotFound = Code("warehouse.database_not_found")
         public static let warehouseInvalidIdentifier = Code("warehouse.invalid_identifier")
+        public static let warehouseMissingPrivileges = Code("warehouse.missing_privileges")
+        public static let warehouseNameTaken = Code("warehouse.name_taken")
         public static let warehouseQueryFailed = Code("warehouse.query_failed")
         public static let warehouseShuttingDown = Code("warehouse.shutting_down")
         public static let warehouseTableNotFound = Code("warehouse.table_not_found")

@@ -315,6 +315,28 @@ extension DataSourceStore {
     }
 
     /// Records the outcome of a health check.
+    /// Sets one check (`{status, message, lastAttempted}`) in the source's `statusInfo`, keeping the others; the
+    /// source's status is failed while any check is. A source never checked gets `notRun` for the other checks.
+    public func recordCheck(id: Int64, name: String, check: JSONValue, notRun: JSONValue) async throws {
+        try await metastore.write { db in
+            guard let row = try await db.raw("SELECT status_info FROM data_sources WHERE id = \(bind: id)").first() else { return }
+            var info: [String: JSONValue]
+            if case .object(let stored)? = try row.optionalString("status_info").map({ try JSONColumn.decode(JSONValue.self, from: $0) }) {
+                info = stored
+            } else if case .object(let initial) = notRun {
+                info = initial
+            } else {
+                info = [:]
+            }
+            info[name] = check
+            let failed = info.values.contains { if case .object(let item) = $0 { item["status"] == .string("failed") } else { false } }
+            try await db.raw("""
+                UPDATE data_sources SET status = \(bind: failed ? "failed" : "passed"), status_info = \(bind: try JSONColumn.encode(JSONValue.object(info)))
+                WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+
     public func recordHealth(id: Int64, status: String, info: JSONValue, actorId: Int64, now: Date) async throws {
         try await metastore.write { db in
             try await db.raw("""

@@ -1,10 +1,18 @@
 import Foundation
 
-/// Everything Warden writes into a PostgreSQL (or Redshift-compatible) database to enforce one data source's policies:
-/// the `warden_system` schema (users, purposes, keys, view hashes), and the source's view over its table, granted to
-/// the roles of its subscribed users only. The view holds no key, salt or user data: it reads them from
-/// `warden_system` with its owner's rights, for the querying role (`current_user`), at query time.
-public struct PostgresNativeView: Sendable {
+/// Everything Warden writes into a PostgreSQL or Redshift database to enforce one data source's policies: the
+/// `warden_system` schema (users, purposes, keys, view hashes), and the source's view over its table, granted to the
+/// roles of its subscribed users only. The view holds no key, salt or user data: it reads them from `warden_system`
+/// with its owner's rights, for the querying role (`current_user`), at query time. Each warehouse has its dialect;
+/// the rules the view applies are one (`NativeViewSQL`).
+public struct NativeView: Sendable {
+    public enum Warehouse: String, Sendable {
+        case postgresql, redshift
+
+        /// The longest identifier, in bytes (PostgreSQL: NAMEDATALEN - 1).
+        public var maxIdentifierBytes: Int { self == .postgresql ? 63 : 127 }
+    }
+
     /// A Warden user as the view sees them, under their warehouse role.
     public struct Subject: Sendable, Equatable {
         public var role: String
@@ -28,9 +36,7 @@ public struct PostgresNativeView: Sendable {
     public static let systemSchema = "warden_system"
     /// The transaction-level advisory lock that serialises Warden's changes in one database.
     public static let applyLock: Int64 = 7_283_910_452
-    /// PostgreSQL's identifier limit (NAMEDATALEN - 1).
-    public static let maxIdentifierBytes = 63
-
+    public var warehouse: Warehouse
     public var dataSourceId: Int64
     public var table: TableReference
     public var viewSchema: String
@@ -39,8 +45,9 @@ public struct PostgresNativeView: Sendable {
     public var policies: [DataPolicy]
     public var subjects: [Subject]
 
-    public init(dataSourceId: Int64, table: TableReference, viewSchema: String, viewName: String, target: PolicyTarget,
+    public init(warehouse: Warehouse = .postgresql, dataSourceId: Int64, table: TableReference, viewSchema: String, viewName: String, target: PolicyTarget,
                 policies: [DataPolicy], subjects: [Subject]) {
+        self.warehouse = warehouse
         self.dataSourceId = dataSourceId
         self.table = table
         self.viewSchema = viewSchema
@@ -50,20 +57,32 @@ public struct PostgresNativeView: Sendable {
         self.subjects = subjects
     }
 
-    /// Why a name cannot be used in DDL, or nil: too long for PostgreSQL (it would be cut, and could then name
+    /// Why a name cannot be used in the warehouse's DDL, or nil: too long (it would be cut, and could then name
     /// something else), empty, or holding NUL.
-    public static func problem(withName name: String) -> String? {
+    public func problem(withName name: String) -> String? {
         if name.isEmpty { return "is empty" }
-        if name.utf8.count > maxIdentifierBytes { return "is longer than \(maxIdentifierBytes) bytes" }
+        if name.utf8.count > warehouse.maxIdentifierBytes { return "is longer than \(warehouse.maxIdentifierBytes) bytes" }
         if name.unicodeScalars.contains("\0") { return "holds a NUL character" }
         return nil
+    }
+
+    /// The names Warden creates in DDL, each checked by `problem(withName:)` before any runs.
+    public var createdNames: [String] { [viewSchema, viewName] + grantees }
+
+    /// A view's schema and name as the warehouse compares them. Redshift folds even quoted names to lower case; on
+    /// PostgreSQL names differing only in case are distinct, but whoever types them unquoted reaches the same one,
+    /// so two sources' views may not differ only in case either.
+    public static func folded(_ schema: String, _ name: String) -> String {
+        schema.lowercased() + "." + name.lowercased()
     }
 
     /// The roles that may read the view.
     public var grantees: [String] { Array(Set(subjects.filter(\.subscribed).map(\.role))).sorted() }
 
     /// Idempotent: creates the system schema and its tables when missing. Only the owner (Warden's role) reads them.
-    public static let setup = [
+    public var setup: [String] { warehouse == .postgresql ? Self.postgresSetup : Self.redshiftSetup }
+
+    static let postgresSetup = [
         "CREATE EXTENSION IF NOT EXISTS pgcrypto",
         "CREATE SCHEMA IF NOT EXISTS \(systemSchema)",
         "REVOKE ALL ON SCHEMA \(systemSchema) FROM PUBLIC",
@@ -85,6 +104,27 @@ public struct PostgresNativeView: Sendable {
         """,
     ]
 
+    /// Redshift has no arrays or jsonb in views: a user's groups and attributes are rows. The salt is hex text.
+    static let redshiftSetup = [
+        "CREATE SCHEMA IF NOT EXISTS \(systemSchema)",
+        "REVOKE ALL ON SCHEMA \(systemSchema) FROM PUBLIC",
+        "CREATE TABLE IF NOT EXISTS \(systemSchema).subjects (role_name VARCHAR(128) NOT NULL, username VARCHAR(65535) NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS \(systemSchema).subject_groups (role_name VARCHAR(128) NOT NULL, group_name VARCHAR(65535) NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).subject_attributes (role_name VARCHAR(128) NOT NULL, attribute_key VARCHAR(65535) NOT NULL,
+            attribute_value VARCHAR(65535) NOT NULL)
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).purposes (role_name VARCHAR(128) NOT NULL, data_source_id BIGINT NOT NULL,
+            purpose VARCHAR(65535) NOT NULL)
+        """,
+        "CREATE TABLE IF NOT EXISTS \(systemSchema).source_keys (data_source_id BIGINT NOT NULL, salt VARCHAR(128) NOT NULL)",
+        """
+        CREATE TABLE IF NOT EXISTS \(systemSchema).views (data_source_id BIGINT NOT NULL, view_schema VARCHAR(128) NOT NULL,
+            view_name VARCHAR(128) NOT NULL, definition_hash VARCHAR(64) NOT NULL)
+        """,
+    ]
+
     /// The querying user's facts for the view's dialect, read with the view owner's rights; the keys are read where
     /// a mask needs them, never written into the view.
     var dialect: PostgresDialect {
@@ -100,6 +140,12 @@ public struct PostgresNativeView: Sendable {
     /// The view's query: the table's rows the querying role may see, masked. The user's facts are computed once per
     /// query from `warden_user`; a role without a row sees no rows.
     public var definition: String {
+        let table = "\(SQLIdentifier.quoted(table.schema)).\(SQLIdentifier.quoted(table.table)) t"
+        guard warehouse == .postgresql else {
+            let dialect = RedshiftDialect(dataSourceId: dataSourceId)
+            let select = NativeViewSQL(target: target, policies: policies, dialect: dialect)
+            return "SELECT \(select.columns().joined(separator: ", ")) FROM \(table) WHERE \(dialect.userKnown) AND \(select.filter())"
+        }
         let dialect = dialect
         let select = NativeViewSQL(target: target, policies: policies, dialect: dialect)
         let user = """
@@ -107,8 +153,7 @@ public struct PostgresNativeView: Sendable {
                     WHERE p.role_name = s.role_name AND p.data_source_id = \(dataSourceId) ORDER BY p.purpose) AS purposes
                 FROM \(Self.systemSchema).subjects s WHERE s.role_name = current_user)
             """
-        return "\(user) SELECT \(select.columns().joined(separator: ", ")) FROM \(SQLIdentifier.quoted(table.schema))."
-            + "\(SQLIdentifier.quoted(table.table)) t WHERE \(dialect.userKnown) AND \(select.filter())"
+        return "\(user) SELECT \(select.columns().joined(separator: ", ")) FROM \(table) WHERE \(dialect.userKnown) AND \(select.filter())"
     }
 
     public var qualifiedView: String {
@@ -116,12 +161,17 @@ public struct PostgresNativeView: Sendable {
     }
 
     /// The DDL that replaces the view and its grants, in order, inside one transaction: dropping and creating (not
-    /// `CREATE OR REPLACE`, which cannot change a column's type), so readers see the old view or the new one.
+    /// `CREATE OR REPLACE`, which cannot change a column's type), so readers see the old view or the new one. On
+    /// PostgreSQL the view is a security barrier: no function a reader passes sees rows the filter removes. Redshift
+    /// has no security barrier; its view is late-binding, so it survives the table being recreated.
     public var viewStatements: [String] {
+        let create = warehouse == .postgresql
+            ? "CREATE VIEW \(qualifiedView) WITH (security_barrier) AS \(definition)"
+            : "CREATE VIEW \(qualifiedView) AS \(definition) WITH NO SCHEMA BINDING"
         var statements = [
             "CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(viewSchema))",
             "DROP VIEW IF EXISTS \(qualifiedView)",
-            "CREATE VIEW \(qualifiedView) WITH (security_barrier) AS \(definition)",
+            create,
             "REVOKE ALL ON \(qualifiedView) FROM PUBLIC",
         ]
         for role in grantees {

@@ -120,6 +120,7 @@ let package = Package(
         .testTarget(
             name: "WardenStoreTests",
             dependencies: ["WardenStore", "WardenDomain", "WardenTestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            exclude: ["NativeViews"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -22,10 +22,11 @@ public protocol Connector: Sendable {
     /// reported with `limit + 1` values, so a caller can tell it was cut).
     func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]]
 
-    /// Writes the source's `warden_system` rows and, when what the view is generated from changed, replaces the view
-    /// and its grants, all in one transaction (a failure leaves the previous view and grants in place). Roles that do
-    /// not exist in the warehouse get no grant and are reported. Nil `keys`: the source's keys are already stored.
-    func applyNativeView(_ view: NativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome
+    /// For each view: writes the source's `warden_system` rows and, when what the view is generated from changed (or
+    /// the view drifted), replaces the view and its grants. All in one transaction, so a failure leaves the previous
+    /// views and grants in place; when one view fails, each is applied in its own transaction so the others still
+    /// succeed. Roles that do not exist in the warehouse get no grant and are reported. One result per view, in order.
+    func applyNativeViews(_ views: [(view: NativeView, keys: NativeViewKeys)]) async throws -> [Result<NativeViewOutcome, WardenError>]
 
     /// What differs between the warehouse and the view Warden maintains: the view missing or altered, grants added or
     /// missing, subscribed roles that can read the raw table. Empty: no drift; nil: Warden never generated the view.

@@ -38,6 +38,31 @@ struct JobRunner: Sendable {
         }
     }
 
+    /// Native view refreshes, many at once: the views of sources on one warehouse are applied in one transaction.
+    func runViewRefreshes(_ leases: [JobLease]) async -> [String: Result<JobOutcome, any Error>] {
+        var outcomes: [String: Result<JobOutcome, any Error>] = [:]
+        var items: [(source: DataSource, handler: StoredHandler)] = []
+        var jobIds: [Int64: [String]] = [:]
+        for lease in leases {
+            let job = lease.job
+            do {
+                guard let id = job.dataSourceId else { throw WardenError.badRequest("The job names no data source", code: .jobInvalidPayload) }
+                guard let source = try await dataSources.dataSource(id: id), let handler = try await dataSources.handler(dataSourceId: id) else {
+                    outcomes[job.id] = .success(.output(.object(["skipped": .string("The data source no longer exists")])))
+                    continue
+                }
+                if jobIds[id] == nil { items.append((source, handler)) }
+                jobIds[id, default: []].append(job.id)
+            } catch {
+                outcomes[job.id] = .failure(error)
+            }
+        }
+        for (id, result) in await enforcement.refresh(items) {
+            for jobId in jobIds[id] ?? [] { outcomes[jobId] = result.map(JobOutcome.output) }
+        }
+        return outcomes
+    }
+
     /// The job types that act on one data source's handler; a source deleted meanwhile leaves nothing to do.
     private func runOnSource(_ lease: JobLease) async throws -> JobOutcome {
         let job = lease.job

@@ -48,21 +48,49 @@ struct JobWorker: Service {
         }
     }
 
+    /// View refreshes claimed together with the first: one warehouse transaction for many sources.
+    static let refreshBatch = 32
+
     private func execute(_ job: Job, workerId: String) async {
-        var logger = logger
-        logger[metadataKey: "job_id"] = .string(job.id)
-        logger[metadataKey: "job_type"] = .string(job.type.rawValue)
+        var batch = [job]
+        if job.type == .nativeViewRefresh {
+            let now = clock.now()
+            batch += (try? await jobs.claim(type: .nativeViewRefresh, limit: Self.refreshBatch - 1, workerId: workerId, now: now,
+                                            leaseUntil: now.addingTimeInterval(lease))) ?? []
+        }
         let renewal = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(lease / 3))
-                try await jobs.renewLease(jobId: job.id, workerId: workerId, until: clock.now().addingTimeInterval(lease))
+                for job in batch {
+                    try await jobs.renewLease(jobId: job.id, workerId: workerId, until: clock.now().addingTimeInterval(lease))
+                }
             }
         }
         defer { renewal.cancel() }
-        let claim = JobLease(job: job, workerId: workerId)
+        let leases = batch.map { JobLease(job: $0, workerId: workerId) }
+        if leases.count > 1 {
+            let outcomes = await runner.runViewRefreshes(leases)
+            for lease in leases {
+                await finish(lease, outcomes[lease.job.id] ?? .failure(WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run")))
+            }
+        } else {
+            let claim = leases[0]
+            do {
+                await finish(claim, .success(try await runner.run(claim)))
+            } catch {
+                await finish(claim, .failure(error))
+            }
+        }
+    }
+
+    /// Records what running the job under `lease` came to.
+    private func finish(_ lease: JobLease, _ result: Result<JobOutcome, any Error>) async {
+        let job = lease.job
+        var logger = logger
+        logger[metadataKey: "job_id"] = .string(job.id)
+        logger[metadataKey: "job_type"] = .string(job.type.rawValue)
         do {
-            if case .output(let output) = try await runner.run(claim),
-               try await !jobs.complete(claim, output: output, now: clock.now()) {
+            if case .output(let output) = try result.get(), try await !jobs.complete(lease, output: output, now: clock.now()) {
                 throw JobStore.leaseLost
             }
             logger.info("job completed", metadata: ["attempt": .stringConvertible(job.attempts)])
@@ -73,7 +101,7 @@ struct JobWorker: Service {
                 return
             }
             let message = (error as? WardenError)?.message ?? "The job failed unexpectedly"
-            let state = try? await jobs.fail(claim, error: message, permanent: permanent, now: clock.now())
+            let state = try? await jobs.fail(lease, error: message, permanent: permanent, now: clock.now())
             logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
                                                     "cause": .string("\(error)")])
         }

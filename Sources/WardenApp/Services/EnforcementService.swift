@@ -29,27 +29,62 @@ struct EnforcementService: Sendable {
     /// Brings the source's view and `warden_system` rows up to date; the view's DDL runs only when what it is
     /// generated from changed.
     func refresh(_ source: DataSource, handler: StoredHandler) async throws -> JSONValue {
-        let (connector, view) = try await plan(source, handler: handler)
-        let sourceKeys = try await keys.keys(dataSourceId: source.id, now: clock.now())
-        let outcome: NativeViewOutcome
-        do {
-            outcome = try await connector.applyNativeView(view, keys: NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
-                                                                                    macKey: Array(sourceKeys.macKey)))
-        } catch {
-            // The previous view stays in place (the apply is one transaction); the source says why it is not current.
-            let message = (error as? WardenError)?.message ?? "The view could not be applied"
-            try? await record(source, passed: false, "The view \(view.viewSchema).\(view.viewName) could not be updated: \(message)")
-            throw error
-        }
-        try await record(source, passed: true, "The view \(view.viewSchema).\(view.viewName) matches its policies and grants")
-        return .object(["refreshed": .bool(true), "viewReplaced": .bool(outcome.viewReplaced), "view": .string("\(view.viewSchema).\(view.viewName)"),
-                        "grantees": .array(outcome.grantees.map(JSONValue.string)), "missingRoles": .array(outcome.missingRoles.map(JSONValue.string))])
+        guard let result = await refresh([(source, handler)])[source.id] else { throw DataSourceStore.notFound }
+        return try result.get()
     }
 
-    /// The `nativeView` check of the source's `statusInfo`.
+    /// `refresh` for many sources: those on one warehouse connection in one transaction. A result per source.
+    func refresh(_ items: [(source: DataSource, handler: StoredHandler)]) async -> [Int64: Result<JSONValue, any Error>] {
+        var results: [Int64: Result<JSONValue, any Error>] = [:]
+        var groups: [ConnectionSettings: (connector: any Connector, entries: [(source: DataSource, view: NativeView, keys: NativeViewKeys)])] = [:]
+        for (source, handler) in items {
+            do {
+                let (settings, connector, view) = try await plan(source, handler: handler)
+                let sourceKeys = try await keys.keys(dataSourceId: source.id, now: clock.now())
+                let viewKeys = NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey), macKey: Array(sourceKeys.macKey))
+                groups[settings, default: (connector, [])].entries.append((source, view, viewKeys))
+            } catch {
+                results[source.id] = .failure(error)
+            }
+        }
+        for group in groups.values {
+            let outcomes: [Result<NativeViewOutcome, WardenError>]
+            do {
+                outcomes = try await group.connector.applyNativeViews(group.entries.map { ($0.view, $0.keys) })
+            } catch {
+                outcomes = group.entries.map { _ in .failure(error as? WardenError ?? WardenError(.internalError, code: .warehouseQueryFailed,
+                                                                                                   message: "The views could not be applied")) }
+            }
+            for (entry, outcome) in zip(group.entries, outcomes) {
+                let (source, view) = (entry.source, entry.view)
+                switch outcome {
+                case .success(let outcome):
+                    do {
+                        try await record(source, passed: true, "The view \(view.viewSchema).\(view.viewName) matches its policies and grants")
+                        results[source.id] = .success(.object([
+                            "refreshed": .bool(true), "viewReplaced": .bool(outcome.viewReplaced), "view": .string("\(view.viewSchema).\(view.viewName)"),
+                            "grantees": .array(outcome.grantees.map(JSONValue.string)), "missingRoles": .array(outcome.missingRoles.map(JSONValue.string))]))
+                    } catch {
+                        results[source.id] = .failure(error)
+                    }
+                case .failure(let error):
+                    // The previous view stays in place (the apply is one transaction); the source says why it is not current.
+                    try? await record(source, passed: false, "The view \(view.viewSchema).\(view.viewName) could not be updated: \(error.message)")
+                    results[source.id] = .failure(error)
+                }
+            }
+        }
+        return results
+    }
+
+    /// The `nativeView` check of the source's `statusInfo`, written only when its status or message changes.
     private func record(_ source: DataSource, passed: Bool, _ message: String) async throws {
-        let check = JSONValue.object(["status": .string(passed ? "passed" : "failed"), "message": .string(message),
-                                      "lastAttempted": .string(ISODate.format(clock.now()))])
+        let status = passed ? "passed" : "failed"
+        if case .object(let info)? = source.statusInfo, case .object(let check)? = info["nativeView"],
+           check["status"] == .string(status), check["message"] == .string(message) {
+            return
+        }
+        let check = JSONValue.object(["status": .string(status), "message": .string(message), "lastAttempted": .string(ISODate.format(clock.now()))])
         try await dataSources.recordCheck(id: source.id, name: "nativeView", check: check, notRun: DataSourcePayload.healthCheckNotRun)
     }
 
@@ -57,7 +92,7 @@ struct EnforcementService: Sendable {
     /// a technology whose views Warden does not generate yet.
     func drift(_ source: DataSource, handler: StoredHandler) async throws -> (view: String, problems: [String]?)? {
         guard Self.warehouse(source.technology) != nil else { return nil }
-        let (connector, view) = try await plan(source, handler: handler)
+        let (_, connector, view) = try await plan(source, handler: handler)
         return ("\(view.viewSchema).\(view.viewName)", try await connector.nativeViewDrift(view))
     }
 
@@ -71,14 +106,14 @@ struct EnforcementService: Sendable {
         }
     }
 
-    private func plan(_ source: DataSource, handler: StoredHandler) async throws -> (any Connector, NativeView) {
+    private func plan(_ source: DataSource, handler: StoredHandler) async throws -> (ConnectionSettings, any Connector, NativeView) {
         guard let warehouse = Self.warehouse(source.technology) else {
             throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.rawValue) dialect is not built yet",
                                              code: .featureNotImplemented)
         }
         let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
-        let connector = try connectors.connector(for: metadata.settings(technology: source.technology,
-                                                                        storedPassword: try dataSources.openPassword(of: handler)))
+        let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
+        let connector = try connectors.connector(for: settings)
         let now = clock.now()
         guard let target = try await policies.targets(ids: [source.id]).first else { throw DataSourceStore.notFound }
         let local = try await policies.local(dataSourceId: source.id)?.policy
@@ -97,6 +132,6 @@ struct EnforcementService: Sendable {
                                       viewSchema: stored["nativeSchemaName"]?.stringValue ?? "warden",
                                       viewName: stored["nativeViewName"]?.stringValue ?? source.sqlTableName,
                                       target: target, policies: inForce, subjects: subjects)
-        return (connector, view)
+        return (settings, connector, view)
     }
 }

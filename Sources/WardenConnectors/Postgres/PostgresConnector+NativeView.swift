@@ -4,32 +4,67 @@ import PostgresNIO
 public import WardenDomain
 
 /// Native views on PostgreSQL and Redshift, which share the wire protocol but not all SQL: Redshift has no advisory
-/// locks, `ON CONFLICT`, arrays in binds, `to_regclass` or jsonb, and its catalog tables cannot be joined with user
-/// tables. Each statement below that differs is chosen by `NativeView.warehouse`.
+/// locks, `ON CONFLICT`, arrays in binds, `DO` blocks, `to_regclass` or jsonb, and its catalog tables cannot be joined
+/// with user tables. Each statement below that differs is chosen by `NativeView.warehouse`.
+///
+/// Round trips are what a refresh costs, so on PostgreSQL one query reads everything a view's decision needs (the
+/// privileges, the relation now at the view's name, its definition and grantees, the roles that exist), one statement
+/// writes the source's rows, and one `DO` block runs the view's DDL.
 extension PostgresConnector {
-    public func applyNativeView(_ view: NativeView, keys: NativeViewKeys) async throws -> NativeViewOutcome {
-        for name in [view.viewSchema, view.viewName] {
-            if let problem = view.problem(withName: name) {
-                throw WardenError(.badRequest, code: .warehouseInvalidIdentifier,
-                                  message: "\(String(reflecting: name)) cannot name a view on \(view.warehouse.rawValue): it \(problem)")
-            }
-        }
+    public func applyNativeViews(_ views: [(view: NativeView, keys: NativeViewKeys)]) async throws -> [Result<NativeViewOutcome, WardenError>] {
+        guard !views.isEmpty else { return [] }
+        let settings = settings
         return try await run { connection, logger in
-            try await connection.query("BEGIN", logger: logger)
+            func failure(_ error: any Error) -> WardenError {
+                error as? WardenError ?? PostgresFailure.wardenError(for: error, settings: settings, connecting: false)
+            }
+            func transaction<T>(_ body: () async throws -> T) async throws -> T {
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let result = try await body()
+                    try await connection.query("COMMIT", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+            let warehouse = views[0].view.warehouse
             do {
-                let outcome = try await NativeViewSession(view: view, connection: connection, logger: logger).apply(keys: keys)
-                try await connection.query("COMMIT", logger: logger)
-                return outcome
+                return try await transaction {
+                    let lacking = try await NativeViewSession.prepare(warehouse, connection: connection, logger: logger)
+                    var outcomes: [Result<NativeViewOutcome, WardenError>] = []
+                    for (view, keys) in views {
+                        outcomes.append(.success(try await NativeViewSession(view: view, connection: connection, logger: logger)
+                            .apply(keys: keys, systemLacking: lacking)))
+                    }
+                    return outcomes
+                }
+            } catch where views.count > 1 {
+                // One view failed and took the others' transaction with it: each on its own, so only it fails.
+                var outcomes: [Result<NativeViewOutcome, WardenError>] = []
+                for (view, keys) in views {
+                    do {
+                        outcomes.append(.success(try await transaction {
+                            let lacking = try await NativeViewSession.prepare(warehouse, connection: connection, logger: logger)
+                            return try await NativeViewSession(view: view, connection: connection, logger: logger).apply(keys: keys, systemLacking: lacking)
+                        }))
+                    } catch {
+                        outcomes.append(.failure(failure(error)))
+                    }
+                }
+                return outcomes
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+                return [.failure(failure(error))]
             }
         }
     }
 
     public func nativeViewDrift(_ view: NativeView) async throws -> [String]? {
         try await run { connection, logger -> [String]? in
-            try await NativeViewSession(view: view, connection: connection, logger: logger).drift().map { $0.view + $0.access }
+            let session = NativeViewSession(view: view, connection: connection, logger: logger)
+            guard let state = try await session.state(), state.record != nil else { return nil }
+            return session.drift(state) + (try await session.rawTableReaders())
         }
     }
 }
@@ -40,22 +75,43 @@ private struct NativeViewSession {
     let connection: PostgresConnection
     let logger: Logger
 
-    var system: String { NativeView.systemSchema }
+    static let system = NativeView.systemSchema
+    var system: String { Self.system }
     var postgres: Bool { view.warehouse == .postgresql }
     var table: String { SQLIdentifier.quoted(view.table.schema) + "." + SQLIdentifier.quoted(view.table.table) }
+    var name: String { "\(view.viewSchema).\(view.viewName)" }
 
-    func execute(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws {
-        var binds = PostgresBindings()
-        for value in values { try binds.append(value) }
-        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+    /// What Warden found in the warehouse for this view.
+    struct State {
+        var role: String
+        var database: String
+        var createInDatabase: Bool
+        /// Nil: the schema does not exist.
+        var createInViewSchema: Bool?
+        /// Nil: the table does not exist.
+        var selectOnTable: Bool?
+        /// The kind of the relation at the view's name (`v`: a view), nil when there is none.
+        var kind: String?
+        var definition: String?
+        /// Nil when not read (Redshift).
+        var grantees: Set<String>?
+        var existingRoles: Set<String>
+        /// This source's row of `warden_system.views`.
+        var record: (hash: String, schema: String, name: String, definition: String?)?
+        /// Another source whose view has this name up to case.
+        var collision: (id: Int64, schema: String, name: String)?
     }
 
-    func rows<Row: PostgresDecodable>(_ sql: String, _ values: [any PostgresEncodable & Sendable] = [], as: Row.Type) async throws -> [Row] {
-        var found: [Row] = []
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger).decode(Row.self) {
-            found.append(row)
-        }
-        return found
+    // MARK: Queries
+
+    func execute(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger)
+    }
+
+    func binds(_ values: [any PostgresEncodable & Sendable]) throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values { try binds.append(value) }
+        return binds
     }
 
     func rows<each Column: PostgresDecodable>(_ sql: String, _ values: [any PostgresEncodable & Sendable] = [],
@@ -68,64 +124,191 @@ private struct NativeViewSession {
         return found
     }
 
-    func strings(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws -> [String?] {
-        try await rows(sql, values, as: String?.self)
-    }
-
     /// `names` as a SQL list of literals: Redshift takes no arrays as binds.
-    func list(_ names: [String]) -> String {
+    static func list(_ names: [String]) -> String {
         names.isEmpty ? "(NULL)" : "(" + names.map(RedshiftDialect.literal).joined(separator: ", ") + ")"
     }
 
-    /// The kind of the relation `schema.name` (`v` for a view), nil when there is none.
-    func relationKind(_ schema: String, _ name: String) async throws -> String? {
-        try await strings("""
-            SELECT CAST(c.relkind AS text) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2
-            """, [schema, name]).first ?? nil
+    /// `relation` (`schema.name`) as a `pg_class` join condition on Redshift, where no catalog function takes a name that may not exist.
+    static func relation(_ alias: String, schema: String, name: String) -> String {
+        "\(alias).relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = \(schema)) AND \(alias).relname = \(name)"
     }
 
-    /// The roles among `roles` that exist in the warehouse.
-    func existingRoles(_ roles: [String]) async throws -> Set<String> {
-        let usable = roles.filter { view.problem(withName: $0) == nil }
-        guard !usable.isEmpty else { return [] }
-        let sql = postgres ? "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)" : "SELECT usename::text FROM pg_user WHERE usename IN \(list(usable))"
-        return Set(try await strings(sql, postgres ? [usable] : []).compactMap { $0 })
-    }
+    // MARK: Once per transaction
 
-    // MARK: Apply
-
-    func apply(keys: NativeViewKeys) async throws -> NativeViewOutcome {
-        try await checkPrivileges()
-        if postgres {
-            // One apply at a time per database: instances refreshing views concurrently would race on the schema and rows.
-            try await execute("SELECT pg_advisory_xact_lock(\(NativeView.applyLock))")
+    /// Takes the lock that serialises Warden's changes in this database and creates `warden_system` when it is missing
+    /// (so a refresh of an unchanged source issues no DDL at all). Returns the privileges Warden's role lacks to
+    /// create it (then nothing was done), for each view's error to name with its own.
+    static func prepare(_ warehouse: NativeView.Warehouse, connection: PostgresConnection, logger: Logger) async throws -> [String] {
+        let postgres = warehouse == .postgresql
+        let session = NativeViewSession(view: NativeView(warehouse: warehouse, dataSourceId: 0, table: TableReference(schema: "", table: ""),
+                                                         viewSchema: "", viewName: "", target: PolicyTarget(dataSourceId: 0, columns: []),
+                                                         policies: [], subjects: []),
+                                        connection: connection, logger: logger)
+        // One apply at a time per database, from before the schema is looked at: instances refreshing views
+        // concurrently would race on creating it and on the rows. Redshift has no advisory lock: its lock is taken below.
+        if postgres { try await session.execute("SELECT pg_advisory_xact_lock(\(NativeView.applyLock))") }
+        let tables = postgres ? ["subjects", "purposes", "source_keys", "views"]
+            : ["subjects", "subject_groups", "subject_attributes", "purposes", "source_keys", "views"]
+        let schemaCreate = postgres
+            ? "(SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = '\(system)')"
+            : "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = '\(system)') THEN has_schema_privilege('\(system)', 'CREATE') END"
+        guard let (_, database, createInDatabase, createInSystem, pgcrypto, present) = try await session.rows("""
+            SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'), \(schemaCreate),
+                \(postgres ? "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto')" : "TRUE"),
+                (SELECT CAST(count(*) AS integer) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = '\(system)' AND c.relname IN \(list(tables)))
+            """, as: (String, String, Bool, Bool?, Bool, Int32).self).first else { return [] }
+        if Int(present) < tables.count || !pgcrypto {
+            var lacking: [String] = []
+            if createInSystem == false { lacking.append("CREATE on the schema \(system)") }
+            if createInSystem == nil, !createInDatabase { lacking.append("CREATE on the database \(database) (to create the schema \(system))") }
+            if !pgcrypto, !createInDatabase { lacking.append("CREATE on the database \(database) (to install pgcrypto), or pgcrypto installed there") }
+            guard lacking.isEmpty else { return lacking }
+            for statement in NativeView.setup(warehouse) { try await session.execute(statement) }
         }
-        for statement in view.setup { try await execute(statement) }
-        if !postgres { try await execute("LOCK \(system).views") }
-        try await checkName()
+        if !postgres { try await session.execute("LOCK \(system).views") }
+        return []
+    }
 
-        var view = view
-        let existing = try await existingRoles(view.subjects.map(\.role))
-        let missing = Set(view.subjects.filter(\.subscribed).map(\.role)).subtracting(existing).sorted()
-        view.subjects.removeAll { !existing.contains($0.role) }
-        try await writeSubjects(view.subjects, keys: keys)
+    static func missingPrivileges(role: String, what: String, _ lacking: [String]) -> WardenError {
+        WardenError(.badRequest, code: .warehouseMissingPrivileges,
+                    message: "Warden's role \(role) lacks privileges to maintain \(what): " + Array(Set(lacking)).sorted().joined(separator: "; "))
+    }
+
+    // MARK: One view
+
+    /// Everything the view's refresh and drift check decide on. Nil when `warden_system` does not exist.
+    func state() async throws -> State? {
+        let subjects = view.subjects.map(\.role).filter { view.problem(withName: $0) == nil }
+        var state: State
+        if postgres {
+            let relation = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2"
+            guard let row = try await rows("""
+                SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
+                    (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = $1),
+                    (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = $3 AND c.relname = $4),
+                    (SELECT CAST(c.relkind AS text) \(relation)),
+                    (SELECT pg_get_viewdef(c.oid) \(relation) AND c.relkind = 'v'),
+                    ARRAY(SELECT COALESCE(CAST(r.rolname AS text), 'PUBLIC') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                          aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                          WHERE n.nspname = $1 AND c.relname = $2 AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner),
+                    ARRAY(SELECT CAST(rolname AS text) FROM pg_roles WHERE rolname = ANY($5)),
+                    to_regclass('\(system).views') IS NOT NULL
+                """, [view.viewSchema, view.viewName, view.table.schema, view.table.table, subjects],
+                as: (String, String, Bool, Bool?, Bool?, String?, String?, [String], [String], Bool).self).first else { return nil }
+            state = State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
+                          definition: row.6, grantees: Set(row.7), existingRoles: Set(row.8))
+            guard row.9 else { return state }
+        } else {
+            let schemaCreate = "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1) THEN has_schema_privilege($1, 'CREATE') END"
+            let tableSelect = "CASE WHEN EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "$3", name: "$4"))) "
+                + "THEN has_table_privilege(quote_ident($3) || '.' || quote_ident($4), 'SELECT') END"
+            guard let row = try await rows("""
+                SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
+                    \(schemaCreate), \(tableSelect), (SELECT CAST(c.relkind AS text) FROM pg_class c WHERE \(Self.relation("c", schema: "$1", name: "$2"))),
+                    EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "'\(system)'", name: "'views'")))
+                """, [view.viewSchema, view.viewName, view.table.schema, view.table.table], as: (String, String, Bool, Bool?, Bool?, String?, Bool).self)
+                .first else { return nil }
+            let existing = subjects.isEmpty ? [] : try await rows("SELECT CAST(usename AS text) FROM pg_user WHERE usename IN \(Self.list(subjects))",
+                                                                   as: String.self)
+            state = State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
+                          definition: nil, grantees: nil, existingRoles: Set(existing))
+            guard row.6 else { return state }
+        }
+        for record in try await rows("""
+            SELECT data_source_id, definition_hash, view_schema, view_name, \(postgres ? "definition" : "CAST(NULL AS VARCHAR)") FROM \(system).views
+            WHERE data_source_id = $1 OR (lower(view_schema) = lower($2) AND lower(view_name) = lower($3))
+            """, [view.dataSourceId, view.viewSchema, view.viewName], as: (Int64, String, String, String, String?).self) {
+            if record.0 == view.dataSourceId {
+                state.record = (record.1, record.2, record.3, record.4)
+            } else {
+                state.collision = (record.0, record.2, record.3)
+            }
+        }
+        return state
+    }
+
+    /// What differs from the view Warden maintains, that a refresh repairs.
+    func drift(_ state: State) -> [String] {
+        guard state.kind == "v", let record = state.record, record.schema == view.viewSchema, record.name == view.viewName else {
+            return ["the view \(name) does not exist"]
+        }
+        var problems: [String] = []
+        if postgres, state.definition != record.definition { problems.append("the view \(name) was altered outside Warden") }
+        let expected = Set(view.grantees).intersection(state.existingRoles)
+        if let granted = state.grantees {
+            for role in granted.subtracting(expected).sorted() { problems.append("\(role) may read the view but is not subscribed") }
+            for role in expected.subtracting(granted).sorted() { problems.append("\(role) is subscribed but may not read the view") }
+        }
+        return problems
+    }
+
+    /// Subscribed roles that can read the raw table around the view: the warehouse administrator's to take away.
+    func rawTableReaders() async throws -> [String] {
+        let expected = view.grantees.filter { view.problem(withName: $0) == nil }
+        guard !expected.isEmpty else { return [] }
+        let readers: [String]
+        if postgres {
+            readers = try await rows("""
+                SELECT CAST(r.rolname AS text) FROM pg_roles r WHERE r.rolname = ANY($1) AND has_table_privilege(r.oid, $2, 'SELECT') ORDER BY 1
+                """, [expected, table], as: String.self)
+        } else {
+            var found: [String] = []
+            for role in expected {
+                let views = try await rows("SELECT has_table_privilege(\(RedshiftDialect.literal(role)), \(RedshiftDialect.literal(table)), 'SELECT'), "
+                                           + "has_table_privilege(\(RedshiftDialect.literal(role)), \(RedshiftDialect.literal(view.qualifiedView)), 'SELECT')",
+                                           as: (Bool, Bool).self)
+                if views.first?.0 == true { found.append(role) }
+            }
+            readers = found
+        }
+        return readers.map { "\($0) can read the raw table \(view.table), around the view" }
+    }
+
+    func apply(keys: NativeViewKeys, systemLacking: [String]) async throws -> NativeViewOutcome {
+        guard let state = try await state() else { throw WardenError(.internalError, code: .warehouseQueryFailed, message: "The catalog answered nothing") }
+        guard let selectOnTable = state.selectOnTable else {
+            throw WardenError(.badRequest, code: .warehouseTableNotFound, message: "The table \(view.table) does not exist in the database \(state.database)")
+        }
+        var lacking = systemLacking
+        if !selectOnTable { lacking.append("SELECT on the table \(view.table)") }
+        if state.createInViewSchema == false { lacking.append("CREATE on the schema \(view.viewSchema)") }
+        if state.createInViewSchema == nil, !state.createInDatabase {
+            lacking.append("CREATE on the database \(state.database) (to create the schema \(view.viewSchema))")
+        }
+        guard lacking.isEmpty else { throw Self.missingPrivileges(role: state.role, what: "the view \(name)", lacking) }
+        if let other = state.collision {
+            throw WardenError(.badRequest, code: .warehouseNameTaken,
+                              message: "The view \(name) collides with \(other.schema).\(other.name), the view of data source \(other.id): "
+                                + "names that differ only in case reach the same view")
+        }
+        let (schema, viewName) = (view.viewSchema, view.viewName)
+        let ours = state.record.map { $0.schema == schema && $0.name == viewName } ?? false
+        if let kind = state.kind, kind != "v" || !ours {
+            throw WardenError(.badRequest, code: .warehouseNameTaken,
+                              message: "\(name) already exists and is not a view Warden generated for this data source; choose another nativeViewName")
+        }
+
+        var view = self.view
+        let missing = Set(view.subjects.filter(\.subscribed).map(\.role)).subtracting(state.existingRoles).sorted()
+        view.subjects.removeAll { !state.existingRoles.contains($0.role) }
+        try await NativeViewSession(view: view, connection: connection, logger: logger).writeRows(keys: keys)
 
         let hash = view.definitionHash
         // A view altered, dropped or granted by hand is replaced even when Warden's inputs did not change.
-        let drifted = !(try await NativeViewSession(view: view, connection: connection, logger: logger).drift()?.view.isEmpty ?? false)
-        var current: (hash: String, schema: String, name: String)?
-        for row in try await rows("SELECT definition_hash, view_schema, view_name FROM \(system).views WHERE data_source_id = $1",
-                                  [view.dataSourceId], as: (String, String, String).self) where try await relationKind(row.1, row.2) == "v" {
-            current = row
-        }
-        guard drifted || current?.hash != hash || current?.schema != view.viewSchema || current?.name != view.viewName else {
+        let drifted = !NativeViewSession(view: view, connection: connection, logger: logger).drift(state).isEmpty
+        guard drifted || state.record?.hash != hash else {
             return NativeViewOutcome(viewReplaced: false, grantees: view.grantees, missingRoles: missing)
         }
-        if let current, current.schema != view.viewSchema || current.name != view.viewName {
-            try await execute("DROP VIEW IF EXISTS \(SQLIdentifier.quoted(current.schema)).\(SQLIdentifier.quoted(current.name))")
+        var statements: [String] = []
+        if let record = state.record, record.schema != view.viewSchema || record.name != view.viewName {
+            statements.append("DROP VIEW IF EXISTS \(SQLIdentifier.quoted(record.schema)).\(SQLIdentifier.quoted(record.name))")
         }
-        for statement in view.viewStatements { try await execute(statement) }
+        statements += view.viewStatements
         if postgres {
+            try await execute(Self.doBlock(statements))
             // The definition as PostgreSQL prints it, so that drift detection can tell a view altered by someone else.
             try await execute("""
                 INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash, definition)
@@ -134,6 +317,7 @@ private struct NativeViewSession {
                     definition_hash = EXCLUDED.definition_hash, definition = EXCLUDED.definition
                 """, [view.dataSourceId, view.viewSchema, view.viewName, hash, view.qualifiedView])
         } else {
+            for statement in statements { try await execute(statement) }
             try await execute("DELETE FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId])
             try await execute("INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)",
                               [view.dataSourceId, view.viewSchema, view.viewName, hash])
@@ -141,150 +325,73 @@ private struct NativeViewSession {
         return NativeViewOutcome(viewReplaced: true, grantees: view.grantees, missingRoles: missing)
     }
 
-    func binds(_ values: [any PostgresEncodable & Sendable]) throws -> PostgresBindings {
-        var binds = PostgresBindings()
-        for value in values { try binds.append(value) }
-        return binds
+    /// `statements` in one round trip: a `DO` block that executes each as a string literal, under a dollar quote
+    /// that none of them contains.
+    static func doBlock(_ statements: [String]) -> String {
+        let body = statements.map { "EXECUTE \(PostgresDialect.literal($0));" }.joined(separator: "\n")
+        var tag = "$warden$"
+        var counter = 0
+        while body.contains(tag) {
+            counter += 1
+            tag = "$warden\(counter)$"
+        }
+        return "DO \(tag) BEGIN\n\(body)\nEND \(tag)"
     }
 
-    /// Fails with one clear 400 naming every privilege Warden's role lacks for this view, before any DDL.
-    func checkPrivileges() async throws {
-        // By oid on PostgreSQL (a missing object is NULL, not an error); Redshift's functions take names.
-        let schemaCreate = postgres
-            ? "(SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = $1)"
-            : "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1) THEN has_schema_privilege($1, 'CREATE') END"
-        let tableSelect = postgres
-            ? "(SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $3 AND c.relname = $4)"
-            : "CASE WHEN EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $3 AND c.relname = $4) "
-                + "THEN has_table_privilege(quote_ident($3) || '.' || quote_ident($4), 'SELECT') END"
-        let row = try await rows("""
-            SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
-                \(schemaCreate), \(schemaCreate.replacingOccurrences(of: "$1", with: "$2")), \(tableSelect),
-                \(postgres ? "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto')" : "TRUE")
-            """, [view.viewSchema, system, view.table.schema, view.table.table], as: (String, String, Bool, Bool?, Bool?, Bool?, Bool).self)
-        guard let (role, database, createInDatabase, createInViewSchema, createInSystem, selectOnTable, pgcrypto) = row.first else { return }
-        var lacking: [String] = []
-        if selectOnTable == false { lacking.append("SELECT on the table \(view.table)") }
-        for (schema, create) in [(view.viewSchema, createInViewSchema), (system, createInSystem)] {
-            if create == false { lacking.append("CREATE on the schema \(schema)") }
-            if create == nil, !createInDatabase { lacking.append("CREATE on the database \(database) (to create the schema \(schema))") }
-        }
-        if !pgcrypto, !createInDatabase { lacking.append("CREATE on the database \(database) (to install pgcrypto), or pgcrypto installed there") }
-        if selectOnTable == nil {
-            throw WardenError(.badRequest, code: .warehouseTableNotFound, message: "The table \(view.table) does not exist in the database \(database)")
-        }
-        guard lacking.isEmpty else {
-            throw WardenError(.badRequest, code: .warehouseMissingPrivileges,
-                              message: "Warden's role \(role) lacks privileges to maintain the view \(view.viewSchema).\(view.viewName): "
-                                + Array(Set(lacking)).sorted().joined(separator: "; "))
-        }
-    }
-
-    /// Refuses, before any DDL, a view name that is not Warden's to replace: a table, a view Warden did not make for
-    /// this source, or another source's view under a name that differs only in case.
-    func checkName() async throws {
-        let rows = try await rows("""
-            SELECT data_source_id, view_schema, view_name FROM \(system).views
-            WHERE lower(view_schema) = lower($1) AND lower(view_name) = lower($2)
-            """, [view.viewSchema, view.viewName], as: (Int64, String, String).self)
-        let name = "\(view.viewSchema).\(view.viewName)"
-        if let other = rows.first(where: { $0.0 != view.dataSourceId }) {
-            throw WardenError(.badRequest, code: .warehouseNameTaken,
-                              message: "The view \(name) collides with \(other.1).\(other.2), the view of data source \(other.0): "
-                                + "names that differ only in case reach the same view")
-        }
-        let ours = rows.contains { $0.1 == view.viewSchema && $0.2 == view.viewName }
-        if let kind = try await relationKind(view.viewSchema, view.viewName), kind != "v" || !ours {
-            throw WardenError(.badRequest, code: .warehouseNameTaken,
-                              message: "\(name) already exists and is not a view Warden generated for this data source; choose another nativeViewName")
-        }
-    }
-
-    func writeSubjects(_ subjects: [NativeView.Subject], keys: NativeViewKeys) async throws {
+    /// The source's users (their groups, attributes and purposes) and keys: one statement on PostgreSQL.
+    func writeRows(keys: NativeViewKeys) async throws {
         let id = view.dataSourceId
+        let subjects = view.subjects
         if postgres {
-            for subject in subjects {
-                let attributes = String(decoding: try JSONSerialization.data(withJSONObject: subject.attributes, options: .sortedKeys), as: UTF8.self)
-                try await execute("""
-                    INSERT INTO \(system).subjects (role_name, username, groups, attributes) VALUES ($1, $2, $3, $4::jsonb)
-                    ON CONFLICT (role_name) DO UPDATE SET username = EXCLUDED.username, groups = EXCLUDED.groups, attributes = EXCLUDED.attributes
-                    """, [subject.role, subject.username, subject.groups.sorted(), attributes])
+            let people: [[String: Any]] = subjects.map {
+                ["role_name": $0.role, "username": $0.username, "groups": Set($0.groups).sorted(), "attributes": $0.attributes]
             }
+            let purposes = subjects.flatMap { subject in Set(subject.purposes).sorted().map { (subject.role, $0) } }
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: people, options: .sortedKeys), as: UTF8.self)
             try await execute("""
-                INSERT INTO \(system).source_keys (data_source_id, salt, enc_key, mac_key) VALUES ($1, $2, $3, $4)
-                ON CONFLICT (data_source_id) DO UPDATE SET salt = EXCLUDED.salt, enc_key = EXCLUDED.enc_key, mac_key = EXCLUDED.mac_key
-                """, [id, ByteBuffer(bytes: keys.salt), ByteBuffer(bytes: keys.encryptionKey), ByteBuffer(bytes: keys.macKey)])
-        } else {
-            for subject in subjects {
-                for table in ["subjects", "subject_groups", "subject_attributes"] {
-                    try await execute("DELETE FROM \(system).\(table) WHERE role_name = $1", [subject.role])
-                }
-                try await execute("INSERT INTO \(system).subjects (role_name, username) VALUES ($1, $2)", [subject.role, subject.username])
-                for group in Set(subject.groups).sorted() {
-                    try await execute("INSERT INTO \(system).subject_groups (role_name, group_name) VALUES ($1, $2)", [subject.role, group])
-                }
-                for (key, values) in subject.attributes.sorted(by: { $0.key < $1.key }) {
-                    for value in Set(values).sorted() {
-                        try await execute("INSERT INTO \(system).subject_attributes (role_name, attribute_key, attribute_value) VALUES ($1, $2, $3)",
-                                          [subject.role, key, value])
-                    }
+                WITH people AS (
+                    INSERT INTO \(system).subjects (role_name, username, groups, attributes)
+                    SELECT p.role_name, p.username, p.groups, p.attributes FROM jsonb_to_recordset($1::jsonb) AS p (role_name text, username text,
+                        groups text[], attributes jsonb)
+                    ON CONFLICT (role_name) DO UPDATE SET username = EXCLUDED.username, groups = EXCLUDED.groups, attributes = EXCLUDED.attributes
+                    RETURNING 1),
+                keys AS (
+                    INSERT INTO \(system).source_keys (data_source_id, salt, enc_key, mac_key) VALUES ($2, $3, $4, $5)
+                    ON CONFLICT (data_source_id) DO UPDATE SET salt = EXCLUDED.salt, enc_key = EXCLUDED.enc_key, mac_key = EXCLUDED.mac_key
+                    RETURNING 1),
+                wanted AS (SELECT w.role_name, w.purpose FROM unnest($6::text[], $7::text[]) AS w (role_name, purpose)),
+                gone AS (
+                    DELETE FROM \(system).purposes p WHERE p.data_source_id = $2
+                        AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.role_name = p.role_name AND w.purpose = p.purpose)
+                    RETURNING 1)
+                INSERT INTO \(system).purposes (role_name, data_source_id, purpose) SELECT w.role_name, $2, w.purpose FROM wanted w
+                ON CONFLICT DO NOTHING
+                """, [json, id, ByteBuffer(bytes: keys.salt), ByteBuffer(bytes: keys.encryptionKey), ByteBuffer(bytes: keys.macKey),
+                      purposes.map(\.0), purposes.map(\.1)])
+            return
+        }
+        for subject in subjects {
+            for table in ["subjects", "subject_groups", "subject_attributes"] {
+                try await execute("DELETE FROM \(system).\(table) WHERE role_name = $1", [subject.role])
+            }
+            try await execute("INSERT INTO \(system).subjects (role_name, username) VALUES ($1, $2)", [subject.role, subject.username])
+            for group in Set(subject.groups).sorted() {
+                try await execute("INSERT INTO \(system).subject_groups (role_name, group_name) VALUES ($1, $2)", [subject.role, group])
+            }
+            for (key, values) in subject.attributes.sorted(by: { $0.key < $1.key }) {
+                for value in Set(values).sorted() {
+                    try await execute("INSERT INTO \(system).subject_attributes (role_name, attribute_key, attribute_value) VALUES ($1, $2, $3)",
+                                      [subject.role, key, value])
                 }
             }
-            try await execute("DELETE FROM \(system).source_keys WHERE data_source_id = $1", [id])
-            try await execute("INSERT INTO \(system).source_keys (data_source_id, salt) VALUES ($1, $2)",
-                              [id, keys.salt.map { String(format: "%02x", $0) }.joined()])
         }
+        try await execute("DELETE FROM \(system).source_keys WHERE data_source_id = $1", [id])
+        try await execute("INSERT INTO \(system).source_keys (data_source_id, salt) VALUES ($1, $2)", [id, keys.salt.map { String(format: "%02x", $0) }.joined()])
         try await execute("DELETE FROM \(system).purposes WHERE data_source_id = $1", [id])
         for subject in subjects {
             for purpose in Set(subject.purposes).sorted() {
                 try await execute("INSERT INTO \(system).purposes (role_name, data_source_id, purpose) VALUES ($1, $2, $3)", [subject.role, id, purpose])
             }
         }
-    }
-
-    // MARK: Drift
-
-    /// `view`: the view missing or altered, or its grants not those of the subscribed roles (a refresh repairs these);
-    /// `access`: subscribed roles that can read the raw table (a refresh cannot). Nil: Warden never generated the view.
-    /// On Redshift, whose catalog lists no grantees Warden can join, only missing grants are found, not added ones,
-    /// and an altered definition is not detected.
-    func drift() async throws -> (view: [String], access: [String])? {
-        guard try await relationKind(system, "views") != nil,
-              let recorded = try await strings("SELECT view_name FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId]).first,
-              recorded != nil else {
-            return nil
-        }
-        let name = "\(view.viewSchema).\(view.viewName)"
-        guard try await relationKind(view.viewSchema, view.viewName) == "v" else { return (["the view \(name) does not exist"], []) }
-        var problems: [String] = []
-        let expected = Set(view.grantees)
-        if postgres {
-            let stored = try await strings("SELECT definition FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId]).first ?? nil
-            if try await strings("SELECT pg_get_viewdef($1::regclass)", [view.qualifiedView]).first ?? nil != stored {
-                problems.append("the view \(name) was altered outside Warden")
-            }
-            let granted = Set(try await strings("""
-                SELECT grantee::text FROM information_schema.role_table_grants
-                WHERE table_schema = $1 AND table_name = $2 AND privilege_type = 'SELECT' AND grantee <> current_user
-                """, [view.viewSchema, view.viewName]).compactMap { $0 })
-            for role in granted.subtracting(expected).sorted() { problems.append("\(role) may read the view but is not subscribed") }
-            for role in expected.subtracting(granted).sorted() { problems.append("\(role) is subscribed but may not read the view") }
-            let readers = try await strings("""
-                SELECT r.rolname::text FROM pg_roles r WHERE r.rolname = ANY($1) AND has_table_privilege(r.oid, $2, 'SELECT') ORDER BY 1
-                """, [expected.sorted(), table]).compactMap { $0 }
-            return (problems, readers.map { "\($0) can read the raw table \(view.table), around the view" })
-        }
-        var readers: [String] = []
-        for role in expected.sorted() {
-            let literal = RedshiftDialect.literal(role)
-            for (view_, raw) in try await rows("""
-                SELECT has_table_privilege(\(literal), \(RedshiftDialect.literal(view.qualifiedView)), 'SELECT'),
-                       has_table_privilege(\(literal), \(RedshiftDialect.literal(table)), 'SELECT')
-                """, as: (Bool, Bool).self) {
-                if !view_ { problems.append("\(role) is subscribed but may not read the view") }
-                if raw { readers.append("\(role) can read the raw table \(view.table), around the view") }
-            }
-        }
-        return (problems, readers)
     }
 }

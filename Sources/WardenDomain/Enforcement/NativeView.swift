@@ -80,7 +80,9 @@ public struct NativeView: Sendable {
     public var grantees: [String] { Array(Set(subjects.filter(\.subscribed).map(\.role))).sorted() }
 
     /// Idempotent: creates the system schema and its tables when missing. Only the owner (Warden's role) reads them.
-    public var setup: [String] { warehouse == .postgresql ? Self.postgresSetup : Self.redshiftSetup }
+    public var setup: [String] { Self.setup(warehouse) }
+
+    public static func setup(_ warehouse: Warehouse) -> [String] { warehouse == .postgresql ? postgresSetup : redshiftSetup }
 
     static let postgresSetup = [
         "CREATE EXTENSION IF NOT EXISTS pgcrypto",

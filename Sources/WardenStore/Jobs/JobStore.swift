@@ -150,6 +150,30 @@ public struct JobStore: Sendable {
         }
     }
 
+    /// Claims up to `limit` more runnable jobs of `type` for `workerId`, oldest first, as `claim` does: for work that
+    /// is cheaper done together (view refreshes share one warehouse transaction). Each is still its own job.
+    public func claim(type: JobType, limit: Int, workerId: String, now: Date, leaseUntil: Date) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        let runnable: SQLQueryString = """
+            type = \(bind: type.rawValue) AND ((state IN ('created', 'retry') AND run_after <= \(bind: now.millis))
+                OR (state = 'active' AND locked_until < \(bind: now.millis)))
+            """
+        let lock: SQLQueryString = metastore.kind == .postgresql ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await metastore.write { db in
+            var claimed: [Job] = []
+            for row in try await db.raw("SELECT id FROM jobs WHERE \(runnable) ORDER BY created_at, id LIMIT \(bind: limit)\(lock)").all() {
+                if let job = try await db.raw("""
+                    UPDATE jobs SET state = 'active', attempts = attempts + 1, locked_by = \(bind: workerId),
+                        locked_until = \(bind: leaseUntil.millis), updated_at = \(bind: now.millis)
+                    WHERE id = \(bind: try row.string("id")) RETURNING \(unsafeRaw: Self.columns)
+                    """).first().map(Self.job(from:)) {
+                    claimed.append(job)
+                }
+            }
+            return claimed
+        }
+    }
+
     /// Extends the lease of a job `workerId` still holds; false when the job was taken over.
     @discardableResult
     public func renewLease(jobId: String, workerId: String, until: Date) async throws -> Bool {

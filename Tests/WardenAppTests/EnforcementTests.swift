@@ -79,6 +79,18 @@ import WardenTestSupport
             let sourceKeys = try await keys.keys(dataSourceId: Int64(id), now: Date())
             let opened = sourceKeys.reversible.decrypt(token, column: "first_name")
             #expect(opened != nil && raw.first?[0] != nil)
+            // The round trip: Alice asks for the token she read to be unmasked, and the owner she names reads the original.
+            let adminId = try #require(try await server.call(.get, "/bim/rpc/user/current").expect(.ok).object["id"] as? Int)
+            let task = try await server.call(.post, "/dataSource/\(id)/reverseMask", auth: try #require(apiKeys["alice"]), json: """
+                {"column": "first_name", "values": ["\(token)"], "unmaskReasoning": "Follow-up", "unmaskingUsers": [\(adminId)]}
+                """).expect(.ok).object
+            let taskId = try #require(task["id"] as? String ?? (task["id"] as? Int).map(String.init))
+            let revealed = try await server.call(.get, "/dataSource/tasks/\(taskId)").expect(.ok).object
+            let pairs = try #require((revealed["result"] as? [String: Any])?["unmaskPairs"] as? [[String: Any]])
+            let original = try #require(pairs.first?["unmasked"] as? String)
+            #expect(original == opened && pairs.first?["masked"] as? String == token)
+            let matching = try await warehouse.rows("SELECT count(*)::text FROM army.army_records WHERE first_name = '\(original.replacingOccurrences(of: "'", with: "''"))'")
+            #expect(matching.first?[0] != "0", "the unmasked value is a first name of the table")
             // A WHERE on a masked column sees the masked values: the originals cannot be probed.
             #expect(try await warehouse.rows("SELECT count(*)::text FROM \(view) WHERE contact_email LIKE '%@%'", as: alice).first?[0] == "0")
             // No key, salt or secret in the view's text.

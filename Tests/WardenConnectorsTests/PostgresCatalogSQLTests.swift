@@ -60,7 +60,8 @@ import WardenDomain
             }
         }
 
-        #expect(clock.now - start < .seconds(5))
+        // Far below the 60 s sleep: the operation was cut off. Not a speed bound (a loaded CI machine took 7 s once).
+        #expect(clock.now - start < .seconds(30))
     }
 
     @Test func anOperationWithinTheDeadlineReturnsItsResult() async throws {

@@ -75,6 +75,11 @@ import WardenDomain
         #expect(definition.contains(#"CASE WHEN TRUE THEN CAST(NULL AS VARCHAR(65535)) ELSE CAST(t."token" AS VARCHAR(65535)) END"#))
         #expect(definition.contains(#"CASE WHEN TRUE THEN CAST(NULL AS VARCHAR(65535)) ELSE CAST(t."Nick ""Name""; --" AS VARCHAR(65535)) END"#))
         #expect(definition.contains(#"'it''s \\ redacted'"#), "Redshift literals double backslashes")
+        // explain says so, for each mask Redshift cannot compute.
+        let firstOnly = MaskingMethod.regex(pattern: "a", replacement: "b", global: false, caseInsensitive: false)
+        #expect(NativeView.Warehouse.redshift.failsClosed(.reversible) != nil && NativeView.Warehouse.redshift.failsClosed(firstOnly) != nil)
+        #expect(NativeView.Warehouse.redshift.failsClosed(.hash) == nil)
+        #expect([MaskingMethod.reversible, firstOnly, .hash].allSatisfy { NativeView.Warehouse.postgresql.failsClosed($0) == nil })
         let postgres = Self.view(.postgresql)
         #expect(postgres.viewStatements.contains { $0.contains("WITH (security_barrier)") })
         #expect(postgres.definition.contains(#"'it''s \ redacted'"#), "PostgreSQL literals are standard-conforming")

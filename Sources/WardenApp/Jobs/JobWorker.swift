@@ -70,9 +70,22 @@ struct JobWorker: Service {
         let leases = batch.map { JobLease(job: $0, workerId: workerId) }
         if leases.count > 1 {
             let outcomes = await runner.runViewRefreshes(leases)
+            // The successes in one metastore transaction; the rest (failures, a lost lease) one by one.
+            var succeeded: [(lease: JobLease, output: JSONValue)] = []
+            var others: [(JobLease, Result<JobOutcome, any Error>)] = []
             for lease in leases {
-                await finish(lease, outcomes[lease.job.id] ?? .failure(WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run")))
+                let outcome = outcomes[lease.job.id] ?? .failure(WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run"))
+                if case .success(.output(let output)) = outcome { succeeded.append((lease, output)) } else { others.append((lease, outcome)) }
             }
+            do {
+                let lost = try await jobs.complete(succeeded, now: clock.now())
+                for (lease, _) in succeeded where lost.contains(lease.job.id) {
+                    logger.warning("job finished after its lease passed to another worker", metadata: ["job_id": .string(lease.job.id)])
+                }
+            } catch {
+                others += succeeded.map { ($0.lease, .success(.output($0.output))) }
+            }
+            for (lease, outcome) in others { await finish(lease, outcome) }
         } else {
             let claim = leases[0]
             do {

@@ -95,6 +95,8 @@ struct ExplainPayload: ResponseEncodable {
         let condition: Nullable<String>
         let rule: RuleRef
         let note: Nullable<String>
+        /// Where the source's warehouse cannot compute the mask: its native view returns NULL instead.
+        let warehouseNote: Nullable<String>
     }
 
     struct Column: Encodable {
@@ -174,7 +176,8 @@ struct ExplainPayload: ResponseEncodable {
         columns = target.columns.map { column in
             Column(name: column.name, dataType: column.dataType, tags: column.tags.map(\.value), mask: Nullable(decision.mask(of: column.name).map { mask in
                 Mask(actionType: mask.method.actionType, requested: mask.requested.actionType, condition: Nullable(mask.condition?.description),
-                     rule: RuleRef(mask.rule), note: Nullable(mask.note))
+                     rule: RuleRef(mask.rule), note: Nullable(mask.note),
+                     warehouseNote: Nullable(NativeView.Warehouse(decided.technology)?.failsClosed(mask.method)))
             }))
         }
         rows = Rows(filter: decision.rowFilter.description, showsNoRows: decision.showsNoRows,

@@ -37,9 +37,15 @@ struct EnforcementService: Sendable {
     func refresh(_ items: [(source: DataSource, handler: StoredHandler)]) async -> [Int64: Result<JSONValue, any Error>] {
         var results: [Int64: Result<JSONValue, any Error>] = [:]
         var groups: [ConnectionSettings: (connector: any Connector, entries: [(source: DataSource, view: NativeView, keys: NativeViewKeys)])] = [:]
+        let shared: Shared
+        do {
+            shared = try await self.shared(items.map(\.source.id))
+        } catch {
+            return Dictionary(items.map { ($0.source.id, .failure(error)) }, uniquingKeysWith: { first, _ in first })
+        }
         for (source, handler) in items {
             do {
-                let (settings, connector, view) = try await plan(source, handler: handler)
+                let (settings, connector, view) = try await plan(source, handler: handler, shared: shared)
                 let sourceKeys = try await keys.keys(dataSourceId: source.id, now: clock.now())
                 let viewKeys = NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey), macKey: Array(sourceKeys.macKey))
                 groups[settings, default: (connector, [])].entries.append((source, view, viewKeys))
@@ -98,15 +104,21 @@ struct EnforcementService: Sendable {
 
     /// The view the source's policies and subscribers make now, and the connector to its warehouse.
     /// The warehouses whose views Warden generates.
-    static func warehouse(_ technology: Technology) -> NativeView.Warehouse? {
-        switch technology {
-        case .postgresql: .postgresql
-        case .redshift: .redshift
-        case .snowflake, .databricks, .trino, .asa: nil
-        }
+    static func warehouse(_ technology: Technology) -> NativeView.Warehouse? { NativeView.Warehouse(technology) }
+
+    /// What every source's plan shares: read once for a batch of refreshes.
+    private struct Shared {
+        var globals: PolicyIndex
+        var targets: [Int64: PolicyTarget]
     }
 
-    private func plan(_ source: DataSource, handler: StoredHandler) async throws -> (ConnectionSettings, any Connector, NativeView) {
+    private func shared(_ ids: [Int64]) async throws -> Shared {
+        let targets = try await policies.targets(ids: ids)
+        return Shared(globals: PolicyIndex(try await policies.allGlobals().map(\.policy)),
+                      targets: Dictionary(targets.map { ($0.dataSourceId, $0) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
         guard let warehouse = Self.warehouse(source.technology) else {
             throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.rawValue) dialect is not built yet",
                                              code: .featureNotImplemented)
@@ -115,9 +127,10 @@ struct EnforcementService: Sendable {
         let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
         let connector = try connectors.connector(for: settings)
         let now = clock.now()
-        guard let target = try await policies.targets(ids: [source.id]).first else { throw DataSourceStore.notFound }
+        let shared = if let shared { shared } else { try await self.shared([source.id]) }
+        guard let target = shared.targets[source.id] else { throw DataSourceStore.notFound }
         let local = try await policies.local(dataSourceId: source.id)?.policy
-        let inForce = PolicyEvaluator.inForce(local: local, globals: PolicyIndex(try await policies.allGlobals().map(\.policy)), target: target, now: now)
+        let inForce = PolicyEvaluator.inForce(local: local, globals: shared.globals, target: target, now: now)
         var subjects: [NativeView.Subject] = []
         let roleKey = Self.roleKey(source.technology)
         for member in try await dataSources.members(dataSourceId: source.id, now: now) where member.state.isMember {

@@ -138,7 +138,7 @@ struct PolicyService: Sendable {
     /// `projectId` decides as if the user acted under that project (by default: the one they act under).
     func decide(_ dataSourceId: Int64, profileId: Int64, projectId: Int64? = nil, caller: Principal,
                 trial: (([PolicyColumn]) async throws -> [JSONValue])? = nil) async throws -> Decided {
-        let (_, state) = try await access.visible(dataSourceId, to: caller)
+        let (source, state) = try await access.visible(dataSourceId, to: caller)
         let mayAskForOthers = state == .owner || caller.permissions.contains(.fetchPolicyInfo) || caller.permissions.contains(.governance)
         guard profileId == caller.userId || mayAskForOthers else {
             throw WardenError.forbidden("Only the user themself, the data source's owners and holders of FETCH_POLICY_INFO may see another user's decision",
@@ -161,7 +161,7 @@ struct PolicyService: Sendable {
         let globals = try await globalIndex.index(policies)
         let (subject, project) = try await self.subject(profileId, on: dataSourceId, projectId: projectId)
         return Decided(decision: PolicyEvaluator.decide(local: local, globals: globals, target: target, subject: subject, now: clock.now()),
-                       target: target, project: project, purposes: subject.purposes, now: clock.now())
+                       target: target, project: project, purposes: subject.purposes, now: clock.now(), technology: source.technology)
     }
 
     /// A decision with what it was made about: the source, and the project the user acted under, if any.
@@ -172,6 +172,7 @@ struct PolicyService: Sendable {
         /// The purposes that counted.
         var purposes: [String]
         var now: Date
+        var technology: Technology
 
         /// The decision for someone with no groups, attributes or purposes, from the same policies: every rule applies
         /// unless its exceptions are empty of conditions, so its visibilities name every visibility column in force.

@@ -9,6 +9,24 @@ public struct NativeView: Sendable {
     public enum Warehouse: String, Sendable {
         case postgresql, redshift
 
+        public init?(_ technology: Technology) {
+            switch technology {
+            case .postgresql: self = .postgresql
+            case .redshift: self = .redshift
+            case .snowflake, .databricks, .trino, .asa: return nil
+            }
+        }
+
+        /// Why the view returns NULL where `method` masks, when this warehouse cannot compute it (it fails closed).
+        public func failsClosed(_ method: MaskingMethod) -> String? {
+            switch (self, method) {
+            case (.redshift, .reversible): "Redshift cannot compute Reversible tokens (it has no AES): its view returns NULL"
+            case (.redshift, .regex(_, _, false, _)):
+                "Redshift's REGEXP_REPLACE replaces every match, not only the first: its view returns NULL"
+            default: nil
+            }
+        }
+
         /// The longest identifier, in bytes (PostgreSQL: NAMEDATALEN - 1).
         public var maxIdentifierBytes: Int { self == .postgresql ? 63 : 127 }
     }

@@ -193,6 +193,17 @@ public struct JobStore: Sendable {
         }
     }
 
+    /// Records the success of several jobs in one transaction; the ids of those another worker took over meanwhile.
+    public func complete(_ results: [(lease: JobLease, output: JSONValue)], now: Date) async throws -> Set<String> {
+        try await metastore.write { db in
+            var lost: Set<String> = []
+            for (lease, output) in results where !(try await Self.finish(lease, state: .completed, output: output, runAfter: nil, now: now, on: db)) {
+                lost.insert(lease.job.id)
+            }
+            return lost
+        }
+    }
+
     /// Records a failure: the job is retried after a backoff while attempts remain, else it has failed.
     /// A `permanent` failure (the data source is gone, the starter may not do this) fails at once.
     @discardableResult

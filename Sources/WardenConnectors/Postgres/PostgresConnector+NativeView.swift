@@ -33,6 +33,9 @@ extension PostgresConnector {
             do {
                 return try await transaction {
                     let lacking = try await NativeViewSession.prepare(warehouse, connection: connection, logger: logger)
+                    if warehouse == .postgresql {
+                        return try await NativeViewSession.applyPostgres(views, systemLacking: lacking, connection: connection, logger: logger)
+                    }
                     var outcomes: [Result<NativeViewOutcome, WardenError>] = []
                     for (view, keys) in views {
                         outcomes.append(.success(try await NativeViewSession(view: view, connection: connection, logger: logger)
@@ -41,14 +44,17 @@ extension PostgresConnector {
                     return outcomes
                 }
             } catch where views.count > 1 {
-                // One view failed and took the others' transaction with it: each on its own, so only it fails.
+                // A statement failed and took the others' transaction with it: each on its own, so only its view fails.
                 var outcomes: [Result<NativeViewOutcome, WardenError>] = []
                 for (view, keys) in views {
                     do {
-                        outcomes.append(.success(try await transaction {
+                        outcomes.append(try await transaction {
                             let lacking = try await NativeViewSession.prepare(warehouse, connection: connection, logger: logger)
-                            return try await NativeViewSession(view: view, connection: connection, logger: logger).apply(keys: keys, systemLacking: lacking)
-                        }))
+                            if warehouse == .postgresql {
+                                return try await NativeViewSession.applyPostgres([(view, keys)], systemLacking: lacking, connection: connection, logger: logger)[0]
+                            }
+                            return .success(try await NativeViewSession(view: view, connection: connection, logger: logger).apply(keys: keys, systemLacking: lacking))
+                        })
                     } catch {
                         outcomes.append(.failure(failure(error)))
                     }
@@ -231,12 +237,15 @@ private struct NativeViewSession {
     }
 
     /// What differs from the view Warden maintains, that a refresh repairs.
-    func drift(_ state: State) -> [String] {
+    func drift(_ state: State) -> [String] { Self.drift(of: view, state) }
+
+    static func drift(of view: NativeView, _ state: State) -> [String] {
+        let name = "\(view.viewSchema).\(view.viewName)"
         guard state.kind == "v", let record = state.record, record.schema == view.viewSchema, record.name == view.viewName else {
             return ["the view \(name) does not exist"]
         }
         var problems: [String] = []
-        if postgres, state.definition != record.definition { problems.append("the view \(name) was altered outside Warden") }
+        if view.warehouse == .postgresql, state.definition != record.definition { problems.append("the view \(name) was altered outside Warden") }
         let expected = Set(view.grantees).intersection(state.existingRoles)
         if let granted = state.grantees {
             for role in granted.subtracting(expected).sorted() { problems.append("\(role) may read the view but is not subscribed") }
@@ -267,8 +276,21 @@ private struct NativeViewSession {
         return readers.map { "\($0) can read the raw table \(view.table), around the view" }
     }
 
-    func apply(keys: NativeViewKeys, systemLacking: [String]) async throws -> NativeViewOutcome {
-        guard let state = try await state() else { throw WardenError(.internalError, code: .warehouseQueryFailed, message: "The catalog answered nothing") }
+    /// What a refresh does to one view.
+    struct Plan {
+        /// The view, its subjects narrowed to the roles that exist.
+        var view: NativeView
+        var keys: NativeViewKeys
+        var hash: String
+        /// Empty: the view is current, no DDL.
+        var statements: [String]
+        var outcome: NativeViewOutcome
+    }
+
+    /// Decides, from what the warehouse holds, whether and how the view is replaced; throws (before any DDL) when
+    /// Warden's role lacks a privilege or the view's name is not Warden's to use.
+    static func decide(_ view: NativeView, keys: NativeViewKeys, state: State, systemLacking: [String]) throws(WardenError) -> Plan {
+        let name = "\(view.viewSchema).\(view.viewName)"
         guard let selectOnTable = state.selectOnTable else {
             throw WardenError(.badRequest, code: .warehouseTableNotFound, message: "The table \(view.table) does not exist in the database \(state.database)")
         }
@@ -278,51 +300,170 @@ private struct NativeViewSession {
         if state.createInViewSchema == nil, !state.createInDatabase {
             lacking.append("CREATE on the database \(state.database) (to create the schema \(view.viewSchema))")
         }
-        guard lacking.isEmpty else { throw Self.missingPrivileges(role: state.role, what: "the view \(name)", lacking) }
+        guard lacking.isEmpty else { throw missingPrivileges(role: state.role, what: "the view \(name)", lacking) }
         if let other = state.collision {
             throw WardenError(.badRequest, code: .warehouseNameTaken,
                               message: "The view \(name) collides with \(other.schema).\(other.name), the view of data source \(other.id): "
                                 + "names that differ only in case reach the same view")
         }
-        let (schema, viewName) = (view.viewSchema, view.viewName)
-        let ours = state.record.map { $0.schema == schema && $0.name == viewName } ?? false
+        let ours = state.record.map { $0.schema == view.viewSchema && $0.name == view.viewName } ?? false
         if let kind = state.kind, kind != "v" || !ours {
             throw WardenError(.badRequest, code: .warehouseNameTaken,
                               message: "\(name) already exists and is not a view Warden generated for this data source; choose another nativeViewName")
         }
-
-        var view = self.view
+        var view = view
         let missing = Set(view.subjects.filter(\.subscribed).map(\.role)).subtracting(state.existingRoles).sorted()
         view.subjects.removeAll { !state.existingRoles.contains($0.role) }
-        try await NativeViewSession(view: view, connection: connection, logger: logger).writeRows(keys: keys)
-
         let hash = view.definitionHash
         // A view altered, dropped or granted by hand is replaced even when Warden's inputs did not change.
-        let drifted = !NativeViewSession(view: view, connection: connection, logger: logger).drift(state).isEmpty
-        guard drifted || state.record?.hash != hash else {
-            return NativeViewOutcome(viewReplaced: false, grantees: view.grantees, missingRoles: missing)
-        }
+        let drifted = !drift(of: view, state).isEmpty
         var statements: [String] = []
-        if let record = state.record, record.schema != view.viewSchema || record.name != view.viewName {
-            statements.append("DROP VIEW IF EXISTS \(SQLIdentifier.quoted(record.schema)).\(SQLIdentifier.quoted(record.name))")
+        if drifted || state.record?.hash != hash {
+            if let record = state.record, record.schema != view.viewSchema || record.name != view.viewName {
+                statements.append("DROP VIEW IF EXISTS \(SQLIdentifier.quoted(record.schema)).\(SQLIdentifier.quoted(record.name))")
+            }
+            statements += view.viewStatements
         }
-        statements += view.viewStatements
-        if postgres {
-            try await execute(Self.doBlock(statements))
-            // The definition as PostgreSQL prints it, so that drift detection can tell a view altered by someone else.
-            try await execute("""
+        return Plan(view: view, keys: keys, hash: hash, statements: statements,
+                    outcome: NativeViewOutcome(viewReplaced: !statements.isEmpty, grantees: view.grantees, missingRoles: missing))
+    }
+
+    /// One view at a time (Redshift).
+    func apply(keys: NativeViewKeys, systemLacking: [String]) async throws -> NativeViewOutcome {
+        guard let state = try await state() else { throw WardenError(.internalError, code: .warehouseQueryFailed, message: "The catalog answered nothing") }
+        let plan = try Self.decide(view, keys: keys, state: state, systemLacking: systemLacking)
+        let view = plan.view
+        try await NativeViewSession(view: view, connection: connection, logger: logger).writeRows(keys: keys)
+        guard !plan.statements.isEmpty else { return plan.outcome }
+        for statement in plan.statements { try await execute(statement) }
+        try await execute("DELETE FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId])
+        try await execute("INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)",
+                          [view.dataSourceId, view.viewSchema, view.viewName, plan.hash])
+        return plan.outcome
+    }
+
+    // MARK: PostgreSQL, many views at once
+
+    /// The views of one PostgreSQL database in a fixed number of round trips, however many: their state in three
+    /// queries, their rows in one statement, the DDL of those that changed in one `DO` block, their records in one
+    /// statement. A view refused before any DDL fails alone; the others go on in the same transaction.
+    static func applyPostgres(_ views: [(view: NativeView, keys: NativeViewKeys)], systemLacking: [String], connection: PostgresConnection,
+                              logger: Logger) async throws -> [Result<NativeViewOutcome, WardenError>] {
+        let batch = NativeViewSession(view: views[0].view, connection: connection, logger: logger)
+        let states = try await batch.postgresStates(views.map(\.view), systemExists: systemLacking.isEmpty)
+        var results: [Result<NativeViewOutcome, WardenError>?] = Array(repeating: nil, count: views.count)
+        var plans: [(index: Int, plan: Plan)] = []
+        var names: [String: (id: Int64, schema: String, name: String)] = [:]
+        for (index, (view, keys)) in views.enumerated() {
+            var state = states[index]
+            let folded = NativeView.folded(view.viewSchema, view.viewName)
+            // Two views of this batch that differ only in case collide as much as one recorded already does.
+            if state.collision == nil, let other = names[folded], other.id != view.dataSourceId { state.collision = other }
+            do {
+                plans.append((index, try decide(view, keys: keys, state: state, systemLacking: systemLacking)))
+                names[folded] = (view.dataSourceId, view.viewSchema, view.viewName)
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        try await batch.writePostgresRows(plans.map(\.plan))
+        let replaced = plans.map(\.plan).filter { !$0.statements.isEmpty }
+        if !replaced.isEmpty {
+            try await batch.execute(doBlock(replaced.flatMap(\.statements)))
+            // Each definition as PostgreSQL prints it, so that drift detection can tell a view altered by someone else.
+            try await batch.execute("""
                 INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash, definition)
-                VALUES ($1, $2, $3, $4, pg_get_viewdef($5::regclass))
+                SELECT x.id, x.s, x.n, x.h, pg_get_viewdef(to_regclass(quote_ident(x.s) || '.' || quote_ident(x.n)))
+                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (id, s, n, h)
                 ON CONFLICT (data_source_id) DO UPDATE SET view_schema = EXCLUDED.view_schema, view_name = EXCLUDED.view_name,
                     definition_hash = EXCLUDED.definition_hash, definition = EXCLUDED.definition
-                """, [view.dataSourceId, view.viewSchema, view.viewName, hash, view.qualifiedView])
-        } else {
-            for statement in statements { try await execute(statement) }
-            try await execute("DELETE FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId])
-            try await execute("INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)",
-                              [view.dataSourceId, view.viewSchema, view.viewName, hash])
+                """, [replaced.map(\.view.dataSourceId), replaced.map(\.view.viewSchema), replaced.map(\.view.viewName), replaced.map(\.hash)])
         }
-        return NativeViewOutcome(viewReplaced: true, grantees: view.grantees, missingRoles: missing)
+        for (index, plan) in plans { results[index] = .success(plan.outcome) }
+        return results.map { $0 ?? .failure(WardenError(.internalError, code: .warehouseQueryFailed, message: "The view was not applied")) }
+    }
+
+    /// The state of each view (in order), from three queries.
+    func postgresStates(_ views: [NativeView], systemExists: Bool) async throws -> [State] {
+        let relation = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = v.vs AND c.relname = v.vn"
+        let rows = try await rows("""
+            SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
+                (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = v.vs),
+                (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = v.ts AND c.relname = v.tn),
+                (SELECT CAST(c.relkind AS text) \(relation)),
+                (SELECT pg_get_viewdef(c.oid) \(relation) AND c.relkind = 'v'),
+                ARRAY(SELECT COALESCE(CAST(r.rolname AS text), 'PUBLIC') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                      aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                      WHERE n.nspname = v.vs AND c.relname = v.vn AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner)
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS v (vs, vn, ts, tn, ord) ORDER BY v.ord
+            """, [views.map(\.viewSchema), views.map(\.viewName), views.map(\.table.schema), views.map(\.table.table)],
+            as: (String, String, Bool, Bool?, Bool?, String?, String?, [String]).self)
+        let roles = Array(Set(views.flatMap { view in view.subjects.map(\.role).filter { view.problem(withName: $0) == nil } }))
+        var existing: Set<String> = []
+        if !roles.isEmpty {
+            for role in try await self.rows("SELECT CAST(rolname AS text) FROM pg_roles WHERE rolname = ANY($1)", [roles], as: String.self) {
+                existing.insert(role)
+            }
+        }
+        var states = rows.map { row in
+            State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
+                  definition: row.6, grantees: Set(row.7), existingRoles: existing)
+        }
+        guard systemExists else { return states }
+        let records = try await self.rows("""
+            SELECT data_source_id, definition_hash, view_schema, view_name, definition FROM \(system).views
+            WHERE data_source_id = ANY($1) OR (lower(view_schema), lower(view_name)) IN (SELECT lower(x.s), lower(x.n) FROM unnest($2::text[], $3::text[]) AS x (s, n))
+            """, [views.map(\.dataSourceId), views.map(\.viewSchema), views.map(\.viewName)], as: (Int64, String, String, String, String?).self)
+        for (index, view) in views.enumerated() {
+            let folded = NativeView.folded(view.viewSchema, view.viewName)
+            for record in records {
+                if record.0 == view.dataSourceId {
+                    states[index].record = (record.1, record.2, record.3, record.4)
+                } else if NativeView.folded(record.2, record.3) == folded {
+                    states[index].collision = (record.0, record.2, record.3)
+                }
+            }
+        }
+        return states
+    }
+
+    /// Every view's users (their groups, attributes and purposes) and keys, in one statement.
+    func writePostgresRows(_ plans: [Plan]) async throws {
+        guard !plans.isEmpty else { return }
+        var people: [String: [String: Any]] = [:]
+        for subject in plans.flatMap(\.view.subjects) {
+            people[subject.role] = ["role_name": subject.role, "username": subject.username, "groups": Set(subject.groups).sorted(),
+                                    "attributes": subject.attributes]
+        }
+        let purposes = plans.flatMap { plan in
+            plan.view.subjects.flatMap { subject in Set(subject.purposes).sorted().map { (subject.role, plan.view.dataSourceId, $0) } }
+        }
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: people.keys.sorted().compactMap { people[$0] }, options: .sortedKeys),
+                          as: UTF8.self)
+        try await execute("""
+            WITH people AS (
+                INSERT INTO \(system).subjects (role_name, username, groups, attributes)
+                SELECT p.role_name, p.username, p.groups, p.attributes FROM jsonb_to_recordset($1::jsonb) AS p (role_name text, username text,
+                    groups text[], attributes jsonb)
+                ON CONFLICT (role_name) DO UPDATE SET username = EXCLUDED.username, groups = EXCLUDED.groups, attributes = EXCLUDED.attributes
+                RETURNING 1),
+            keys AS (
+                INSERT INTO \(system).source_keys (data_source_id, salt, enc_key, mac_key)
+                SELECT k.id, decode(k.salt, 'hex'), decode(k.enc, 'hex'), decode(k.mac, 'hex')
+                FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS k (id, salt, enc, mac)
+                ON CONFLICT (data_source_id) DO UPDATE SET salt = EXCLUDED.salt, enc_key = EXCLUDED.enc_key, mac_key = EXCLUDED.mac_key
+                RETURNING 1),
+            wanted AS (SELECT w.role_name, w.data_source_id, w.purpose FROM unnest($6::text[], $7::bigint[], $8::text[]) AS w (role_name, data_source_id, purpose)),
+            gone AS (
+                DELETE FROM \(system).purposes p WHERE p.data_source_id = ANY($2)
+                    AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.role_name = p.role_name AND w.data_source_id = p.data_source_id AND w.purpose = p.purpose)
+                RETURNING 1)
+            INSERT INTO \(system).purposes (role_name, data_source_id, purpose) SELECT w.role_name, w.data_source_id, w.purpose FROM wanted w
+            ON CONFLICT DO NOTHING
+            """, [json, plans.map(\.view.dataSourceId), plans.map { hex($0.keys.salt) }, plans.map { hex($0.keys.encryptionKey) },
+                  plans.map { hex($0.keys.macKey) }, purposes.map(\.0), purposes.map(\.1), purposes.map(\.2)])
     }
 
     /// `statements` in one round trip: a `DO` block that executes each as a string literal, under a dollar quote
@@ -338,38 +479,10 @@ private struct NativeViewSession {
         return "DO \(tag) BEGIN\n\(body)\nEND \(tag)"
     }
 
-    /// The source's users (their groups, attributes and purposes) and keys: one statement on PostgreSQL.
+    /// The source's users (their groups, attributes and purposes) and keys, on Redshift, row by row.
     func writeRows(keys: NativeViewKeys) async throws {
         let id = view.dataSourceId
         let subjects = view.subjects
-        if postgres {
-            let people: [[String: Any]] = subjects.map {
-                ["role_name": $0.role, "username": $0.username, "groups": Set($0.groups).sorted(), "attributes": $0.attributes]
-            }
-            let purposes = subjects.flatMap { subject in Set(subject.purposes).sorted().map { (subject.role, $0) } }
-            let json = String(decoding: try JSONSerialization.data(withJSONObject: people, options: .sortedKeys), as: UTF8.self)
-            try await execute("""
-                WITH people AS (
-                    INSERT INTO \(system).subjects (role_name, username, groups, attributes)
-                    SELECT p.role_name, p.username, p.groups, p.attributes FROM jsonb_to_recordset($1::jsonb) AS p (role_name text, username text,
-                        groups text[], attributes jsonb)
-                    ON CONFLICT (role_name) DO UPDATE SET username = EXCLUDED.username, groups = EXCLUDED.groups, attributes = EXCLUDED.attributes
-                    RETURNING 1),
-                keys AS (
-                    INSERT INTO \(system).source_keys (data_source_id, salt, enc_key, mac_key) VALUES ($2, $3, $4, $5)
-                    ON CONFLICT (data_source_id) DO UPDATE SET salt = EXCLUDED.salt, enc_key = EXCLUDED.enc_key, mac_key = EXCLUDED.mac_key
-                    RETURNING 1),
-                wanted AS (SELECT w.role_name, w.purpose FROM unnest($6::text[], $7::text[]) AS w (role_name, purpose)),
-                gone AS (
-                    DELETE FROM \(system).purposes p WHERE p.data_source_id = $2
-                        AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.role_name = p.role_name AND w.purpose = p.purpose)
-                    RETURNING 1)
-                INSERT INTO \(system).purposes (role_name, data_source_id, purpose) SELECT w.role_name, $2, w.purpose FROM wanted w
-                ON CONFLICT DO NOTHING
-                """, [json, id, ByteBuffer(bytes: keys.salt), ByteBuffer(bytes: keys.encryptionKey), ByteBuffer(bytes: keys.macKey),
-                      purposes.map(\.0), purposes.map(\.1)])
-            return
-        }
         for subject in subjects {
             for table in ["subjects", "subject_groups", "subject_attributes"] {
                 try await execute("DELETE FROM \(system).\(table) WHERE role_name = $1", [subject.role])

@@ -43,18 +43,37 @@ struct JobRunner: Sendable {
         var outcomes: [String: Result<JobOutcome, any Error>] = [:]
         var items: [(source: DataSource, handler: StoredHandler)] = []
         var jobIds: [Int64: [String]] = [:]
+        let dataSources = dataSources
+        let loaded = await withTaskGroup(of: (String, Result<(DataSource, StoredHandler)?, any Error>).self) { group in
+            for lease in leases {
+                group.addTask {
+                    do {
+                        guard let id = lease.job.dataSourceId else { throw WardenError.badRequest("The job names no data source", code: .jobInvalidPayload) }
+                        guard let source = try await dataSources.dataSource(id: id), let handler = try await dataSources.handler(dataSourceId: id) else {
+                            return (lease.job.id, .success(nil))
+                        }
+                        return (lease.job.id, .success((source, handler)))
+                    } catch {
+                        return (lease.job.id, .failure(error))
+                    }
+                }
+            }
+            var loaded: [String: Result<(DataSource, StoredHandler)?, any Error>] = [:]
+            for await (id, result) in group { loaded[id] = result }
+            return loaded
+        }
         for lease in leases {
             let job = lease.job
-            do {
-                guard let id = job.dataSourceId else { throw WardenError.badRequest("The job names no data source", code: .jobInvalidPayload) }
-                guard let source = try await dataSources.dataSource(id: id), let handler = try await dataSources.handler(dataSourceId: id) else {
-                    outcomes[job.id] = .success(.output(.object(["skipped": .string("The data source no longer exists")])))
-                    continue
-                }
-                if jobIds[id] == nil { items.append((source, handler)) }
-                jobIds[id, default: []].append(job.id)
-            } catch {
+            switch loaded[job.id] {
+            case .success(let (source, handler)?):
+                if jobIds[source.id] == nil { items.append((source, handler)) }
+                jobIds[source.id, default: []].append(job.id)
+            case .success(nil):
+                outcomes[job.id] = .success(.output(.object(["skipped": .string("The data source no longer exists")])))
+            case .failure(let error):
                 outcomes[job.id] = .failure(error)
+            case nil:
+                outcomes[job.id] = .failure(WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run"))
             }
         }
         for (id, result) in await enforcement.refresh(items) {

@@ -43,14 +43,33 @@ struct EnforcementService: Sendable {
         } catch {
             return Dictionary(items.map { ($0.source.id, .failure(error)) }, uniquingKeysWith: { first, _ in first })
         }
-        for (source, handler) in items {
-            do {
-                let (settings, connector, view) = try await plan(source, handler: handler, shared: shared)
-                let sourceKeys = try await keys.keys(dataSourceId: source.id, now: clock.now())
-                let viewKeys = NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey), macKey: Array(sourceKeys.macKey))
-                groups[settings, default: (connector, [])].entries.append((source, view, viewKeys))
-            } catch {
-                results[source.id] = .failure(error)
+        // Planned concurrently: each plan is a handful of metastore reads, and waiting on them one after another is
+        // most of what a refresh of many sources costs.
+        let planned = await withTaskGroup(of: (Int, Result<(ConnectionSettings, any Connector, NativeView, NativeViewKeys), any Error>).self) { group in
+            for (index, item) in items.enumerated() {
+                group.addTask {
+                    do {
+                        let (settings, connector, view) = try await plan(item.source, handler: item.handler, shared: shared)
+                        let sourceKeys = try await keys.keys(dataSourceId: item.source.id, now: clock.now())
+                        return (index, .success((settings, connector, view, NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
+                                                                                           macKey: Array(sourceKeys.macKey)))))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var planned: [Int: Result<(ConnectionSettings, any Connector, NativeView, NativeViewKeys), any Error>] = [:]
+            for await (index, result) in group { planned[index] = result }
+            return planned
+        }
+        for (index, item) in items.enumerated() {
+            switch planned[index] {
+            case .success(let (settings, connector, view, viewKeys)):
+                groups[settings, default: (connector, [])].entries.append((item.source, view, viewKeys))
+            case .failure(let error):
+                results[item.source.id] = .failure(error)
+            case nil:
+                results[item.source.id] = .failure(DataSourceStore.notFound)
             }
         }
         for group in groups.values {

@@ -58,6 +58,7 @@ refresh() {
     local start bulk jobs
     start=$(date +%s%N)
     bulk=$(call POST /dataSource/bulkRefreshViews "{\"dataSourceIds\": $ids}" | json 'v["bulkId"]')
+    log "bulkRefreshViews answered after $(( ($(date +%s%N) - start) / 1000000 )) ms"
     jobs=$(call GET "/jobs?bulkId=$bulk" | python3 -c 'import json, sys; print(json.dumps([j["id"] for j in json.load(sys.stdin)]))')
     call POST /jobs/statuses "{\"jobIds\": $jobs, \"wait\": 600, \"pollInterval\": 1}" >"$work/statuses.json"
     # The end is when the last job was recorded, read from the metastore: the status route polls by whole seconds.

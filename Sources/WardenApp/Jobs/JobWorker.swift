@@ -49,7 +49,7 @@ struct JobWorker: Service {
     }
 
     /// View refreshes claimed together with the first: one warehouse transaction for many sources.
-    static let refreshBatch = 32
+    static let refreshBatch = 100
 
     private func execute(_ job: Job, workerId: String) async {
         var batch = [job]

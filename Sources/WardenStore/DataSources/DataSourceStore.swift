@@ -186,6 +186,25 @@ public struct DataSourceStore: Sendable {
         }
     }
 
+    /// Those of `ids` that exist and that `userId` owns at `now` (their own membership or a group's): one query per
+    /// 500 ids, for requests about many sources.
+    public func ownedIds(among ids: [Int64], userId: Int64, now: Date) async throws -> Set<Int64> {
+        try await metastore.read { db in
+            var owned: Set<Int64> = []
+            for chunk in SQLBatch.chunks(ids) {
+                let binds: [SQLBindable] = chunk
+                for row in try await db.raw("""
+                    SELECT m.data_source_id FROM \(Membership.effective(userId: userId, now: now)) m
+                    JOIN data_sources d ON d.id = m.data_source_id
+                    WHERE m.state = \(bind: MemberState.owner.rawValue) AND m.data_source_id IN (\(binds: binds))
+                    """).all() {
+                    owned.insert(try row.int64("data_source_id"))
+                }
+            }
+            return owned
+        }
+    }
+
     /// Every enabled user with a standing on the source at `now`, and that standing.
     public func members(dataSourceId: Int64, now: Date) async throws -> [(userId: Int64, state: MemberState)] {
         try await metastore.read { db in try await Membership.members(dataSourceId: dataSourceId, now: now, on: db) }

@@ -7,9 +7,8 @@ public import WardenDomain
 /// locks, `ON CONFLICT`, arrays in binds, `DO` blocks, `to_regclass` or jsonb, and its catalog tables cannot be joined
 /// with user tables. Each statement below that differs is chosen by `NativeView.warehouse`.
 ///
-/// Round trips are what a refresh costs, so on PostgreSQL one query reads everything a view's decision needs (the
-/// privileges, the relation now at the view's name, its definition and grantees, the roles that exist), one statement
-/// writes the source's rows, and one `DO` block runs the view's DDL.
+/// Round trips are what a refresh costs, so on PostgreSQL a batch of views takes a fixed number of them however many
+/// views it holds (`applyPostgres`); Redshift's views are applied one by one.
 extension PostgresConnector {
     public func applyNativeViews(_ views: [(view: NativeView, keys: NativeViewKeys)]) async throws -> [Result<NativeViewOutcome, WardenError>] {
         guard !views.isEmpty else { return [] }
@@ -186,45 +185,28 @@ private struct NativeViewSession {
 
     /// Everything the view's refresh and drift check decide on. Nil when `warden_system` does not exist.
     func state() async throws -> State? {
-        let subjects = view.subjects.map(\.role).filter { view.problem(withName: $0) == nil }
-        var state: State
         if postgres {
-            let relation = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2"
-            guard let row = try await rows("""
-                SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
-                    (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = $1),
-                    (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname = $3 AND c.relname = $4),
-                    (SELECT CAST(c.relkind AS text) \(relation)),
-                    (SELECT pg_get_viewdef(c.oid) \(relation) AND c.relkind = 'v'),
-                    ARRAY(SELECT COALESCE(CAST(r.rolname AS text), 'PUBLIC') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-                          aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-                          WHERE n.nspname = $1 AND c.relname = $2 AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner),
-                    ARRAY(SELECT CAST(rolname AS text) FROM pg_roles WHERE rolname = ANY($5)),
-                    to_regclass('\(system).views') IS NOT NULL
-                """, [view.viewSchema, view.viewName, view.table.schema, view.table.table, subjects],
-                as: (String, String, Bool, Bool?, Bool?, String?, String?, [String], [String], Bool).self).first else { return nil }
-            state = State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
-                          definition: row.6, grantees: Set(row.7), existingRoles: Set(row.8))
-            guard row.9 else { return state }
-        } else {
-            let schemaCreate = "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1) THEN has_schema_privilege($1, 'CREATE') END"
-            let tableSelect = "CASE WHEN EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "$3", name: "$4"))) "
-                + "THEN has_table_privilege(quote_ident($3) || '.' || quote_ident($4), 'SELECT') END"
-            guard let row = try await rows("""
-                SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
-                    \(schemaCreate), \(tableSelect), (SELECT CAST(c.relkind AS text) FROM pg_class c WHERE \(Self.relation("c", schema: "$1", name: "$2"))),
-                    EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "'\(system)'", name: "'views'")))
-                """, [view.viewSchema, view.viewName, view.table.schema, view.table.table], as: (String, String, Bool, Bool?, Bool?, String?, Bool).self)
-                .first else { return nil }
-            let existing = subjects.isEmpty ? [] : try await rows("SELECT CAST(usename AS text) FROM pg_user WHERE usename IN \(Self.list(subjects))",
-                                                                   as: String.self)
-            state = State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
-                          definition: nil, grantees: nil, existingRoles: Set(existing))
-            guard row.6 else { return state }
+            let exists = try await rows("SELECT to_regclass('\(system).views') IS NOT NULL", as: Bool.self).first ?? false
+            return try await postgresStates([view], systemExists: exists).first
         }
+        // Redshift: its functions take names, and no catalog function may meet a name that does not exist.
+        let subjects = view.subjects.map(\.role).filter { view.problem(withName: $0) == nil }
+        let schemaCreate = "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1) THEN has_schema_privilege($1, 'CREATE') END"
+        let tableSelect = "CASE WHEN EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "$3", name: "$4"))) "
+            + "THEN has_table_privilege(quote_ident($3) || '.' || quote_ident($4), 'SELECT') END"
+        guard let row = try await rows("""
+            SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
+                \(schemaCreate), \(tableSelect), (SELECT CAST(c.relkind AS text) FROM pg_class c WHERE \(Self.relation("c", schema: "$1", name: "$2"))),
+                EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "'\(system)'", name: "'views'")))
+            """, [view.viewSchema, view.viewName, view.table.schema, view.table.table], as: (String, String, Bool, Bool?, Bool?, String?, Bool).self)
+            .first else { return nil }
+        let existing = subjects.isEmpty ? [] : try await rows("SELECT CAST(usename AS text) FROM pg_user WHERE usename IN \(Self.list(subjects))",
+                                                               as: String.self)
+        var state = State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
+                          definition: nil, grantees: nil, existingRoles: Set(existing))
+        guard row.6 else { return state }
         for record in try await rows("""
-            SELECT data_source_id, definition_hash, view_schema, view_name, \(postgres ? "definition" : "CAST(NULL AS VARCHAR)") FROM \(system).views
+            SELECT data_source_id, definition_hash, view_schema, view_name, CAST(NULL AS VARCHAR) FROM \(system).views
             WHERE data_source_id = $1 OR (lower(view_schema) = lower($2) AND lower(view_name) = lower($3))
             """, [view.dataSourceId, view.viewSchema, view.viewName], as: (Int64, String, String, String, String?).self) {
             if record.0 == view.dataSourceId {

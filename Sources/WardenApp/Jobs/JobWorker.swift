@@ -52,12 +52,13 @@ struct JobWorker: Service {
     static let refreshBatch = 100
 
     private func execute(_ job: Job, workerId: String) async {
-        var batch = [job]
+        var more: [Job] = []
         if job.type == .nativeViewRefresh {
             let now = clock.now()
-            batch += (try? await jobs.claim(type: .nativeViewRefresh, limit: Self.refreshBatch - 1, workerId: workerId, now: now,
-                                            leaseUntil: now.addingTimeInterval(lease))) ?? []
+            more = (try? await jobs.claim(type: .nativeViewRefresh, limit: Self.refreshBatch - 1, workerId: workerId, now: now,
+                                          leaseUntil: now.addingTimeInterval(lease))) ?? []
         }
+        let batch = [job] + more
         let renewal = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(lease / 3))

@@ -4,7 +4,8 @@ import WardenDomain
 import WardenStore
 
 /// Enforcement in the warehouse: a data source's native view, generated from the policies in force on it and
-/// granted to the warehouse roles of its subscribed users (`externalUserIds.postgresUser` in their profile).
+/// granted to the warehouse roles of its subscribed users (`externalUserIds.postgresUser` or `redshiftUser` in their
+/// profile), on PostgreSQL and Redshift.
 struct EnforcementService: Sendable {
     let policies: PolicyStore
     let dataSources: DataSourceStore
@@ -116,14 +117,12 @@ struct EnforcementService: Sendable {
     /// What differs in the warehouse from the view Warden maintains (empty: nothing; nil: not generated yet); nil for
     /// a technology whose views Warden does not generate yet.
     func drift(_ source: DataSource, handler: StoredHandler) async throws -> (view: String, problems: [String]?)? {
-        guard Self.warehouse(source.technology) != nil else { return nil }
+        guard NativeView.Warehouse(source.technology) != nil else { return nil }
         let (_, connector, view) = try await plan(source, handler: handler)
         return ("\(view.viewSchema).\(view.viewName)", try await connector.nativeViewDrift(view))
     }
 
     /// The view the source's policies and subscribers make now, and the connector to its warehouse.
-    /// The warehouses whose views Warden generates.
-    static func warehouse(_ technology: Technology) -> NativeView.Warehouse? { NativeView.Warehouse(technology) }
 
     /// What every source's plan shares: read once for a batch of refreshes.
     private struct Shared {
@@ -138,7 +137,7 @@ struct EnforcementService: Sendable {
     }
 
     private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
-        guard let warehouse = Self.warehouse(source.technology) else {
+        guard let warehouse = NativeView.Warehouse(source.technology) else {
             throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.rawValue) dialect is not built yet",
                                              code: .featureNotImplemented)
         }

@@ -84,9 +84,6 @@ public struct NativeView: Sendable {
         return nil
     }
 
-    /// The names Warden creates in DDL, each checked by `problem(withName:)` before any runs.
-    public var createdNames: [String] { [viewSchema, viewName] + grantees }
-
     /// A view's schema and name as the warehouse compares them. Redshift folds even quoted names to lower case; on
     /// PostgreSQL names differing only in case are distinct, but whoever types them unquoted reaches the same one,
     /// so two sources' views may not differ only in case either.

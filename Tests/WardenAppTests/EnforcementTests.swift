@@ -52,11 +52,7 @@ import WardenTestSupport
             try await server.call(.post, "/policy/handler/\(id)", json: Self.policy).expect(.ok)
 
             func refresh() async throws -> [String: Any] {
-                let reply = try await server.call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
-                let bulkId = try #require(reply["bulkId"] as? String)
-                let jobs = try await server.call(.get, "/jobs?bulkId=\(bulkId)").expect(.ok).array.compactMap { ($0 as? [String: Any])?["id"] as? String }
-                let done = try await server.waitForJobs(jobs)
-                let job = try #require(done.values.first)
+                let job = try await server.refreshView(id)
                 #expect(job["state"] as? String == "completed", "\(job)")
                 return job["output"] as? [String: Any] ?? [:]
             }
@@ -249,12 +245,7 @@ extension EnforcementTests {
         try await warehouse.execute("GRANT USAGE ON SCHEMA army TO \(limited)")
         try await warehouse.execute("GRANT SELECT ON ALL TABLES IN SCHEMA army TO \(limited)")
         try await TestServer.run(kind) { server in
-            func refresh(_ id: Int) async throws -> [String: Any] {
-                let reply = try await server.call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
-                let jobs = try await server.call(.get, "/jobs?bulkId=\(try #require(reply["bulkId"] as? String))").expect(.ok).array
-                    .compactMap { ($0 as? [String: Any])?["id"] as? String }
-                return try #require(try await server.waitForJobs(jobs).values.first)
-            }
+            func refresh(_ id: Int) async throws -> [String: Any] { try await server.refreshView(id) }
             func failure(_ job: [String: Any]) -> String { (job["output"] as? [String: Any])?["error"] as? String ?? "" }
 
             // The handler's role may read the table but create nothing.

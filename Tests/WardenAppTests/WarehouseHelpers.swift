@@ -56,6 +56,14 @@ extension TestServer {
         return ids
     }
 
+    /// Refreshes one source's native view through `bulkRefreshViews` and returns its job, final.
+    func refreshView(_ id: Int) async throws -> [String: Any] {
+        let reply = try await call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
+        let jobs = try await call(.get, "/jobs?bulkId=\(try #require(reply["bulkId"] as? String))").expect(.ok).array
+            .compactMap { ($0 as? [String: Any])?["id"] as? String }
+        return try #require(try await waitForJobs(jobs).values.first)
+    }
+
     /// Waits (server side) until every job is final and returns their states and outputs by id.
     func waitForJobs(_ ids: [String], auth: String = TestServer.adminKey) async throws -> [String: [String: Any]] {
         let list = ids.map { "\"\($0)\"" }.joined(separator: ",")

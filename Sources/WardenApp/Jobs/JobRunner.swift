@@ -33,10 +33,14 @@ struct JobRunner: Sendable {
         case .subscriptionExpiry:
             try await subscriptions.expire(now: clock.now(), completing: lease)
             return .recorded
-        case .highCardinality, .nativeViewRefresh, .handlerUpdate:
+        case .nativeViewRefresh:
+            return try (await runViewRefreshes([lease])[job.id] ?? .failure(Self.notRun)).get()
+        case .highCardinality, .handlerUpdate:
             return try await runOnSource(lease)
         }
     }
+
+    static let notRun = WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run")
 
     /// Native view refreshes, many at once: the views of sources on one warehouse are applied in one transaction.
     func runViewRefreshes(_ leases: [JobLease]) async -> [String: Result<JobOutcome, any Error>] {
@@ -73,7 +77,7 @@ struct JobRunner: Sendable {
             case .failure(let error):
                 outcomes[job.id] = .failure(error)
             case nil:
-                outcomes[job.id] = .failure(WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run"))
+                outcomes[job.id] = .failure(Self.notRun)
             }
         }
         for (id, result) in await enforcement.refresh(items) {
@@ -95,12 +99,10 @@ struct JobRunner: Sendable {
         case .highCardinality:
             try await computeHighCardinality(source, handler: handler, lease: lease)
             return .recorded
-        case .nativeViewRefresh:
-            return .output(try await enforcement.refresh(source, handler: handler))
         case .handlerUpdate:
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded
-        case .dataSourceBulk, .subscriptionExpiry:
+        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh:
             throw WardenError(.internalError, code: .jobInvalidPayload, message: "A \(job.type.rawValue) job does not act on one handler")
         }
     }

@@ -69,13 +69,13 @@ struct JobWorker: Service {
         }
         defer { renewal.cancel() }
         let leases = batch.map { JobLease(job: $0, workerId: workerId) }
-        if leases.count > 1 {
+        if job.type == .nativeViewRefresh {
             let outcomes = await runner.runViewRefreshes(leases)
             // The successes in one metastore transaction; the rest (failures, a lost lease) one by one.
             var succeeded: [(lease: JobLease, output: JSONValue)] = []
             var others: [(JobLease, Result<JobOutcome, any Error>)] = []
             for lease in leases {
-                let outcome = outcomes[lease.job.id] ?? .failure(WardenError(.internalError, code: .jobInvalidPayload, message: "The job was not run"))
+                let outcome = outcomes[lease.job.id] ?? .failure(JobRunner.notRun)
                 if case .success(.output(let output)) = outcome { succeeded.append((lease, output)) } else { others.append((lease, outcome)) }
             }
             do {

@@ -27,14 +27,8 @@ struct EnforcementService: Sendable {
         }
     }
 
-    /// Brings the source's view and `warden_system` rows up to date; the view's DDL runs only when what it is
-    /// generated from changed.
-    func refresh(_ source: DataSource, handler: StoredHandler) async throws -> JSONValue {
-        guard let result = await refresh([(source, handler)])[source.id] else { throw DataSourceStore.notFound }
-        return try result.get()
-    }
-
-    /// `refresh` for many sources: those on one warehouse connection in one transaction. A result per source.
+    /// Brings each source's view and `warden_system` rows up to date (the view's DDL runs only when what it is
+    /// generated from changed); those on one warehouse connection in one transaction. A result per source.
     func refresh(_ items: [(source: DataSource, handler: StoredHandler)]) async -> [Int64: Result<JSONValue, any Error>] {
         var results: [Int64: Result<JSONValue, any Error>] = [:]
         var groups: [ConnectionSettings: (connector: any Connector, entries: [(source: DataSource, view: NativeView, keys: NativeViewKeys)])] = [:]

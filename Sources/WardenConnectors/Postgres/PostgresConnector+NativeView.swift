@@ -29,16 +29,16 @@ extension PostgresConnector {
                 }
             }
             let warehouse = views[0].view.warehouse
+            let sql = SQLRunner(connection: connection, logger: logger)
             do {
                 return try await transaction {
-                    let lacking = try await NativeViewSession.prepare(warehouse, connection: connection, logger: logger)
+                    let lacking = try await NativeViewSession.prepare(warehouse, sql: sql)
                     if warehouse == .postgresql {
-                        return try await NativeViewSession.applyPostgres(views, systemLacking: lacking, connection: connection, logger: logger)
+                        return try await NativeViewSession.applyPostgres(views, systemLacking: lacking, sql: sql)
                     }
                     var outcomes: [Result<NativeViewOutcome, WardenError>] = []
                     for (view, keys) in views {
-                        outcomes.append(.success(try await NativeViewSession(view: view, connection: connection, logger: logger)
-                            .apply(keys: keys, systemLacking: lacking)))
+                        outcomes.append(.success(try await NativeViewSession(view: view, sql: sql).apply(keys: keys, systemLacking: lacking)))
                     }
                     return outcomes
                 }
@@ -48,11 +48,11 @@ extension PostgresConnector {
                 for (view, keys) in views {
                     do {
                         outcomes.append(try await transaction {
-                            let lacking = try await NativeViewSession.prepare(warehouse, connection: connection, logger: logger)
+                            let lacking = try await NativeViewSession.prepare(warehouse, sql: sql)
                             if warehouse == .postgresql {
-                                return try await NativeViewSession.applyPostgres([(view, keys)], systemLacking: lacking, connection: connection, logger: logger)[0]
+                                return try await NativeViewSession.applyPostgres([(view, keys)], systemLacking: lacking, sql: sql)[0]
                             }
-                            return .success(try await NativeViewSession(view: view, connection: connection, logger: logger).apply(keys: keys, systemLacking: lacking))
+                            return .success(try await NativeViewSession(view: view, sql: sql).apply(keys: keys, systemLacking: lacking))
                         })
                     } catch {
                         outcomes.append(.failure(failure(error)))
@@ -67,18 +67,46 @@ extension PostgresConnector {
 
     public func nativeViewDrift(_ view: NativeView) async throws -> [String]? {
         try await run { connection, logger -> [String]? in
-            let session = NativeViewSession(view: view, connection: connection, logger: logger)
+            let session = NativeViewSession(view: view, sql: SQLRunner(connection: connection, logger: logger))
             guard let state = try await session.state(), state.record != nil else { return nil }
             return session.drift(state) + (try await session.rawTableReaders())
         }
     }
 }
 
+/// Statements and queries on one connection, with their values bound.
+private struct SQLRunner {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func execute(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger)
+    }
+
+    func rows<each Column: PostgresDecodable>(_ sql: String, _ values: [any PostgresEncodable & Sendable] = [],
+                                               as: (repeat each Column).Type) async throws -> [(repeat each Column)] {
+        var found: [(repeat each Column)] = []
+        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger)
+            .decode((repeat each Column).self) {
+            found.append(row)
+        }
+        return found
+    }
+
+    private func binds(_ values: [any PostgresEncodable & Sendable]) throws -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values { try binds.append(value) }
+        return binds
+    }
+}
+
+/// Bytes as lower-case hex, as `warden_system` receives keys in batches (PostgreSQL) and stores the salt (Redshift).
+private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
 /// One connection's work on one source's view.
 private struct NativeViewSession {
     var view: NativeView
-    let connection: PostgresConnection
-    let logger: Logger
+    let sql: SQLRunner
 
     static let system = NativeView.systemSchema
     var system: String { Self.system }
@@ -107,28 +135,6 @@ private struct NativeViewSession {
         var collision: (id: Int64, schema: String, name: String)?
     }
 
-    // MARK: Queries
-
-    func execute(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws {
-        try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger)
-    }
-
-    func binds(_ values: [any PostgresEncodable & Sendable]) throws -> PostgresBindings {
-        var binds = PostgresBindings()
-        for value in values { try binds.append(value) }
-        return binds
-    }
-
-    func rows<each Column: PostgresDecodable>(_ sql: String, _ values: [any PostgresEncodable & Sendable] = [],
-                                               as: (repeat each Column).Type) async throws -> [(repeat each Column)] {
-        var found: [(repeat each Column)] = []
-        for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger)
-            .decode((repeat each Column).self) {
-            found.append(row)
-        }
-        return found
-    }
-
     /// `names` as a SQL list of literals: Redshift takes no arrays as binds.
     static func list(_ names: [String]) -> String {
         names.isEmpty ? "(NULL)" : "(" + names.map(RedshiftDialect.literal).joined(separator: ", ") + ")"
@@ -144,21 +150,17 @@ private struct NativeViewSession {
     /// Takes the lock that serialises Warden's changes in this database and creates `warden_system` when it is missing
     /// (so a refresh of an unchanged source issues no DDL at all). Returns the privileges Warden's role lacks to
     /// create it (then nothing was done), for each view's error to name with its own.
-    static func prepare(_ warehouse: NativeView.Warehouse, connection: PostgresConnection, logger: Logger) async throws -> [String] {
+    static func prepare(_ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> [String] {
         let postgres = warehouse == .postgresql
-        let session = NativeViewSession(view: NativeView(warehouse: warehouse, dataSourceId: 0, table: TableReference(schema: "", table: ""),
-                                                         viewSchema: "", viewName: "", target: PolicyTarget(dataSourceId: 0, columns: []),
-                                                         policies: [], subjects: []),
-                                        connection: connection, logger: logger)
         // One apply at a time per database, from before the schema is looked at: instances refreshing views
         // concurrently would race on creating it and on the rows. Redshift has no advisory lock: its lock is taken below.
-        if postgres { try await session.execute("SELECT pg_advisory_xact_lock(\(NativeView.applyLock))") }
+        if postgres { try await sql.execute("SELECT pg_advisory_xact_lock(\(NativeView.applyLock))") }
         let tables = postgres ? ["subjects", "purposes", "source_keys", "views"]
             : ["subjects", "subject_groups", "subject_attributes", "purposes", "source_keys", "views"]
         let schemaCreate = postgres
             ? "(SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = '\(system)')"
             : "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = '\(system)') THEN has_schema_privilege('\(system)', 'CREATE') END"
-        guard let (_, database, createInDatabase, createInSystem, pgcrypto, present) = try await session.rows("""
+        guard let (_, database, createInDatabase, createInSystem, pgcrypto, present) = try await sql.rows("""
             SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'), \(schemaCreate),
                 \(postgres ? "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto')" : "TRUE"),
                 (SELECT CAST(count(*) AS integer) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -170,9 +172,9 @@ private struct NativeViewSession {
             if createInSystem == nil, !createInDatabase { lacking.append("CREATE on the database \(database) (to create the schema \(system))") }
             if !pgcrypto, !createInDatabase { lacking.append("CREATE on the database \(database) (to install pgcrypto), or pgcrypto installed there") }
             guard lacking.isEmpty else { return lacking }
-            for statement in NativeView.setup(warehouse) { try await session.execute(statement) }
+            for statement in NativeView.setup(warehouse) { try await sql.execute(statement) }
         }
-        if !postgres { try await session.execute("LOCK \(system).views") }
+        if !postgres { try await sql.execute("LOCK \(system).views") }
         return []
     }
 
@@ -186,26 +188,26 @@ private struct NativeViewSession {
     /// Everything the view's refresh and drift check decide on. Nil when `warden_system` does not exist.
     func state() async throws -> State? {
         if postgres {
-            let exists = try await rows("SELECT to_regclass('\(system).views') IS NOT NULL", as: Bool.self).first ?? false
-            return try await postgresStates([view], systemExists: exists).first
+            let exists = try await sql.rows("SELECT to_regclass('\(system).views') IS NOT NULL", as: Bool.self).first ?? false
+            return try await Self.postgresStates([view], systemExists: exists, sql: sql).first
         }
         // Redshift: its functions take names, and no catalog function may meet a name that does not exist.
         let subjects = view.subjects.map(\.role).filter { view.problem(withName: $0) == nil }
         let schemaCreate = "CASE WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = $1) THEN has_schema_privilege($1, 'CREATE') END"
         let tableSelect = "CASE WHEN EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "$3", name: "$4"))) "
             + "THEN has_table_privilege(quote_ident($3) || '.' || quote_ident($4), 'SELECT') END"
-        guard let row = try await rows("""
+        guard let row = try await sql.rows("""
             SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
                 \(schemaCreate), \(tableSelect), (SELECT CAST(c.relkind AS text) FROM pg_class c WHERE \(Self.relation("c", schema: "$1", name: "$2"))),
                 EXISTS (SELECT 1 FROM pg_class c WHERE \(Self.relation("c", schema: "'\(system)'", name: "'views'")))
             """, [view.viewSchema, view.viewName, view.table.schema, view.table.table], as: (String, String, Bool, Bool?, Bool?, String?, Bool).self)
             .first else { return nil }
-        let existing = subjects.isEmpty ? [] : try await rows("SELECT CAST(usename AS text) FROM pg_user WHERE usename IN \(Self.list(subjects))",
+        let existing = subjects.isEmpty ? [] : try await sql.rows("SELECT CAST(usename AS text) FROM pg_user WHERE usename IN \(Self.list(subjects))",
                                                                as: String.self)
         var state = State(role: row.0, database: row.1, createInDatabase: row.2, createInViewSchema: row.3, selectOnTable: row.4, kind: row.5,
                           definition: nil, grantees: nil, existingRoles: Set(existing))
         guard row.6 else { return state }
-        for record in try await rows("""
+        for record in try await sql.rows("""
             SELECT data_source_id, definition_hash, view_schema, view_name, CAST(NULL AS VARCHAR) FROM \(system).views
             WHERE data_source_id = $1 OR (lower(view_schema) = lower($2) AND lower(view_name) = lower($3))
             """, [view.dataSourceId, view.viewSchema, view.viewName], as: (Int64, String, String, String, String?).self) {
@@ -242,16 +244,14 @@ private struct NativeViewSession {
         guard !expected.isEmpty else { return [] }
         let readers: [String]
         if postgres {
-            readers = try await rows("""
+            readers = try await sql.rows("""
                 SELECT CAST(r.rolname AS text) FROM pg_roles r WHERE r.rolname = ANY($1) AND has_table_privilege(r.oid, $2, 'SELECT') ORDER BY 1
                 """, [expected, table], as: String.self)
         } else {
             var found: [String] = []
-            for role in expected {
-                let views = try await rows("SELECT has_table_privilege(\(RedshiftDialect.literal(role)), \(RedshiftDialect.literal(table)), 'SELECT'), "
-                                           + "has_table_privilege(\(RedshiftDialect.literal(role)), \(RedshiftDialect.literal(view.qualifiedView)), 'SELECT')",
-                                           as: (Bool, Bool).self)
-                if views.first?.0 == true { found.append(role) }
+            for role in expected where try await sql.rows("SELECT has_table_privilege(\(RedshiftDialect.literal(role)), \(RedshiftDialect.literal(table)), 'SELECT')",
+                                                          as: Bool.self).first == true {
+                found.append(role)
             }
             readers = found
         }
@@ -315,11 +315,11 @@ private struct NativeViewSession {
         guard let state = try await state() else { throw WardenError(.internalError, code: .warehouseQueryFailed, message: "The catalog answered nothing") }
         let plan = try Self.decide(view, keys: keys, state: state, systemLacking: systemLacking)
         let view = plan.view
-        try await NativeViewSession(view: view, connection: connection, logger: logger).writeRows(keys: keys)
+        try await NativeViewSession(view: view, sql: sql).writeRows(keys: keys)
         guard !plan.statements.isEmpty else { return plan.outcome }
-        for statement in plan.statements { try await execute(statement) }
-        try await execute("DELETE FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId])
-        try await execute("INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)",
+        for statement in plan.statements { try await sql.execute(statement) }
+        try await sql.execute("DELETE FROM \(system).views WHERE data_source_id = $1", [view.dataSourceId])
+        try await sql.execute("INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash) VALUES ($1, $2, $3, $4)",
                           [view.dataSourceId, view.viewSchema, view.viewName, plan.hash])
         return plan.outcome
     }
@@ -329,10 +329,9 @@ private struct NativeViewSession {
     /// The views of one PostgreSQL database in a fixed number of round trips, however many: their state in three
     /// queries, their rows in one statement, the DDL of those that changed in one `DO` block, their records in one
     /// statement. A view refused before any DDL fails alone; the others go on in the same transaction.
-    static func applyPostgres(_ views: [(view: NativeView, keys: NativeViewKeys)], systemLacking: [String], connection: PostgresConnection,
-                              logger: Logger) async throws -> [Result<NativeViewOutcome, WardenError>] {
-        let batch = NativeViewSession(view: views[0].view, connection: connection, logger: logger)
-        let states = try await batch.postgresStates(views.map(\.view), systemExists: systemLacking.isEmpty)
+    static func applyPostgres(_ views: [(view: NativeView, keys: NativeViewKeys)], systemLacking: [String],
+                              sql: SQLRunner) async throws -> [Result<NativeViewOutcome, WardenError>] {
+        let states = try await postgresStates(views.map(\.view), systemExists: systemLacking.isEmpty, sql: sql)
         var results: [Result<NativeViewOutcome, WardenError>?] = Array(repeating: nil, count: views.count)
         var plans: [(index: Int, plan: Plan)] = []
         var names: [String: (id: Int64, schema: String, name: String)] = [:]
@@ -348,12 +347,12 @@ private struct NativeViewSession {
                 results[index] = .failure(error)
             }
         }
-        try await batch.writePostgresRows(plans.map(\.plan))
+        try await writePostgresRows(plans.map(\.plan), sql: sql)
         let replaced = plans.map(\.plan).filter { !$0.statements.isEmpty }
         if !replaced.isEmpty {
-            try await batch.execute(doBlock(replaced.flatMap(\.statements)))
+            try await sql.execute(doBlock(replaced.flatMap(\.statements)))
             // Each definition as PostgreSQL prints it, so that drift detection can tell a view altered by someone else.
-            try await batch.execute("""
+            try await sql.execute("""
                 INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash, definition)
                 SELECT x.id, x.s, x.n, x.h, pg_get_viewdef(to_regclass(quote_ident(x.s) || '.' || quote_ident(x.n)))
                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (id, s, n, h)
@@ -366,9 +365,9 @@ private struct NativeViewSession {
     }
 
     /// The state of each view (in order), from three queries.
-    func postgresStates(_ views: [NativeView], systemExists: Bool) async throws -> [State] {
+    static func postgresStates(_ views: [NativeView], systemExists: Bool, sql: SQLRunner) async throws -> [State] {
         let relation = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = v.vs AND c.relname = v.vn"
-        let rows = try await rows("""
+        let rows = try await sql.rows("""
             SELECT CAST(current_user AS text), CAST(current_database() AS text), has_database_privilege(current_database(), 'CREATE'),
                 (SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n WHERE n.nspname = v.vs),
                 (SELECT has_table_privilege(c.oid, 'SELECT') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -384,7 +383,7 @@ private struct NativeViewSession {
         let roles = Array(Set(views.flatMap { view in view.subjects.map(\.role).filter { view.problem(withName: $0) == nil } }))
         var existing: Set<String> = []
         if !roles.isEmpty {
-            for role in try await self.rows("SELECT CAST(rolname AS text) FROM pg_roles WHERE rolname = ANY($1)", [roles], as: String.self) {
+            for role in try await sql.rows("SELECT CAST(rolname AS text) FROM pg_roles WHERE rolname = ANY($1)", [roles], as: String.self) {
                 existing.insert(role)
             }
         }
@@ -393,7 +392,7 @@ private struct NativeViewSession {
                   definition: row.6, grantees: Set(row.7), existingRoles: existing)
         }
         guard systemExists else { return states }
-        let records = try await self.rows("""
+        let records = try await sql.rows("""
             SELECT data_source_id, definition_hash, view_schema, view_name, definition FROM \(system).views
             WHERE data_source_id = ANY($1) OR (lower(view_schema), lower(view_name)) IN (SELECT lower(x.s), lower(x.n) FROM unnest($2::text[], $3::text[]) AS x (s, n))
             """, [views.map(\.dataSourceId), views.map(\.viewSchema), views.map(\.viewName)], as: (Int64, String, String, String, String?).self)
@@ -411,7 +410,7 @@ private struct NativeViewSession {
     }
 
     /// Every view's users (their groups, attributes and purposes) and keys, in one statement.
-    func writePostgresRows(_ plans: [Plan]) async throws {
+    static func writePostgresRows(_ plans: [Plan], sql: SQLRunner) async throws {
         guard !plans.isEmpty else { return }
         var people: [String: [String: Any]] = [:]
         for subject in plans.flatMap(\.view.subjects) {
@@ -421,10 +420,9 @@ private struct NativeViewSession {
         let purposes = plans.flatMap { plan in
             plan.view.subjects.flatMap { subject in Set(subject.purposes).sorted().map { (subject.role, plan.view.dataSourceId, $0) } }
         }
-        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
         let json = String(decoding: try JSONSerialization.data(withJSONObject: people.keys.sorted().compactMap { people[$0] }, options: .sortedKeys),
                           as: UTF8.self)
-        try await execute("""
+        try await sql.execute("""
             WITH people AS (
                 INSERT INTO \(system).subjects (role_name, username, groups, attributes)
                 SELECT p.role_name, p.username, p.groups, p.attributes FROM jsonb_to_recordset($1::jsonb) AS p (role_name text, username text,
@@ -467,25 +465,25 @@ private struct NativeViewSession {
         let subjects = view.subjects
         for subject in subjects {
             for table in ["subjects", "subject_groups", "subject_attributes"] {
-                try await execute("DELETE FROM \(system).\(table) WHERE role_name = $1", [subject.role])
+                try await sql.execute("DELETE FROM \(system).\(table) WHERE role_name = $1", [subject.role])
             }
-            try await execute("INSERT INTO \(system).subjects (role_name, username) VALUES ($1, $2)", [subject.role, subject.username])
+            try await sql.execute("INSERT INTO \(system).subjects (role_name, username) VALUES ($1, $2)", [subject.role, subject.username])
             for group in Set(subject.groups).sorted() {
-                try await execute("INSERT INTO \(system).subject_groups (role_name, group_name) VALUES ($1, $2)", [subject.role, group])
+                try await sql.execute("INSERT INTO \(system).subject_groups (role_name, group_name) VALUES ($1, $2)", [subject.role, group])
             }
             for (key, values) in subject.attributes.sorted(by: { $0.key < $1.key }) {
                 for value in Set(values).sorted() {
-                    try await execute("INSERT INTO \(system).subject_attributes (role_name, attribute_key, attribute_value) VALUES ($1, $2, $3)",
+                    try await sql.execute("INSERT INTO \(system).subject_attributes (role_name, attribute_key, attribute_value) VALUES ($1, $2, $3)",
                                       [subject.role, key, value])
                 }
             }
         }
-        try await execute("DELETE FROM \(system).source_keys WHERE data_source_id = $1", [id])
-        try await execute("INSERT INTO \(system).source_keys (data_source_id, salt) VALUES ($1, $2)", [id, keys.salt.map { String(format: "%02x", $0) }.joined()])
-        try await execute("DELETE FROM \(system).purposes WHERE data_source_id = $1", [id])
+        try await sql.execute("DELETE FROM \(system).source_keys WHERE data_source_id = $1", [id])
+        try await sql.execute("INSERT INTO \(system).source_keys (data_source_id, salt) VALUES ($1, $2)", [id, hex(keys.salt)])
+        try await sql.execute("DELETE FROM \(system).purposes WHERE data_source_id = $1", [id])
         for subject in subjects {
             for purpose in Set(subject.purposes).sorted() {
-                try await execute("INSERT INTO \(system).purposes (role_name, data_source_id, purpose) VALUES ($1, $2, $3)", [subject.role, id, purpose])
+                try await sql.execute("INSERT INTO \(system).purposes (role_name, data_source_id, purpose) VALUES ($1, $2, $3)", [subject.role, id, purpose])
             }
         }
     }

@@ -128,36 +128,19 @@ public struct JobStore: Sendable {
     /// Claims the oldest runnable job for `workerId` until `leaseUntil`: a created or retrying job that is due,
     /// or an active one whose lease expired. Exactly one worker gets each claim.
     public func claim(workerId: String, now: Date, leaseUntil: Date) async throws -> Job? {
-        let runnable: SQLQueryString = """
-            ((state IN ('created', 'retry') AND run_after <= \(bind: now.millis)) OR (state = 'active' AND locked_until < \(bind: now.millis)))
-            """
-        return try await metastore.write { db in
-            let candidate: SQLQueryString
-            switch metastore.kind {
-            case .postgresql:
-                // SKIP LOCKED lets concurrent workers in several processes pass over each other's claims.
-                candidate = "SELECT id FROM jobs WHERE \(runnable) ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
-            case .sqlite:
-                // The SQLite writer is already exclusive for the whole transaction.
-                candidate = "SELECT id FROM jobs WHERE \(runnable) ORDER BY created_at, id LIMIT 1"
-            }
-            guard let id = try await db.raw(candidate).first().map({ try $0.string("id") }) else { return nil }
-            return try await db.raw("""
-                UPDATE jobs SET state = 'active', attempts = attempts + 1, locked_by = \(bind: workerId),
-                    locked_until = \(bind: leaseUntil.millis), updated_at = \(bind: now.millis)
-                WHERE id = \(bind: id) RETURNING \(unsafeRaw: Self.columns)
-                """).first().map(Self.job(from:))
-        }
+        try await claim(type: nil, limit: 1, workerId: workerId, now: now, leaseUntil: leaseUntil).first
     }
 
-    /// Claims up to `limit` more runnable jobs of `type` for `workerId`, oldest first, as `claim` does: for work that
-    /// is cheaper done together (view refreshes share one warehouse transaction). Each is still its own job.
-    public func claim(type: JobType, limit: Int, workerId: String, now: Date, leaseUntil: Date) async throws -> [Job] {
+    /// Claims up to `limit` runnable jobs (of `type`, when given), oldest first, as `claim` does: for work that is
+    /// cheaper done together (view refreshes share one warehouse transaction). Each is still its own job.
+    public func claim(type: JobType?, limit: Int, workerId: String, now: Date, leaseUntil: Date) async throws -> [Job] {
         guard limit > 0 else { return [] }
+        let ofType: SQLQueryString = type.map { "type = \(bind: $0.rawValue) AND " } ?? ""
         let runnable: SQLQueryString = """
-            type = \(bind: type.rawValue) AND ((state IN ('created', 'retry') AND run_after <= \(bind: now.millis))
-                OR (state = 'active' AND locked_until < \(bind: now.millis)))
+            \(ofType)((state IN ('created', 'retry') AND run_after <= \(bind: now.millis)) OR (state = 'active' AND locked_until < \(bind: now.millis)))
             """
+        // On PostgreSQL, SKIP LOCKED lets concurrent workers in several processes pass over each other's claims; the
+        // SQLite writer is already exclusive for the whole transaction.
         let lock: SQLQueryString = metastore.kind == .postgresql ? " FOR UPDATE SKIP LOCKED" : ""
         return try await metastore.write { db in
             var claimed: [Job] = []

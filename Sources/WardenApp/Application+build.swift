@@ -65,9 +65,12 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                       keys: DataSourceKeyStore(metastore: metastore, secrets: secrets), access: access, clock: clock)
         let accessService = AccessService(dataSources: dataSources, access: access, identity: identity, subscriptions: subscriptions, tasks: tasks,
                                           unmasking: unmasking, clock: clock)
+        let connectionService = ConnectionService(connections: ConnectionStore(metastore: metastore, secrets: secrets, dataSources: dataSources),
+                                                  dataSources: dataSources, identity: identity, jobs: jobs, connectors: connectors,
+                                                  signal: jobSignal, clock: clock, idGenerator: ids)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, subscriptions: subscriptions,
-                               enforcement: enforcement,
+                               enforcement: enforcement, connections: connectionService,
                                clock: clock)
 
         let router = Router(context: AppRequestContext.self)
@@ -95,6 +98,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         ProjectRoutes(service: ProjectService(purposes: PurposeStore(metastore: metastore), projects: projects, identity: identity,
                                               access: access, clock: clock)).register(on: api)
         PolicyRoutes(service: policies).register(on: api)
+        DataRoutes(service: connectionService).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
         var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]

@@ -32,6 +32,13 @@ public protocol Connector: Sendable {
     /// missing, subscribed roles that can read the raw table. Empty: no drift; nil: Warden never generated the view.
     func nativeViewDrift(_ view: NativeView) async throws -> [String]?
 
+    /// The databases the connection's role may connect to.
+    func listDatabases() async throws -> [String]
+
+    /// The connected database's schemas and every table with its columns, in one catalog query: partitions folded
+    /// into their parent, catalog schemas and Warden's own views left out.
+    func catalog() async throws -> RemoteCatalog
+
     func listSchemas() async throws -> [String]
     func listTables(schema: String) async throws -> [String]
 }

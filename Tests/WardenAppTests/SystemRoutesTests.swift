@@ -27,8 +27,10 @@ import WardenTestSupport
             let documented = Set(paths.flatMap { path, operations in
                 operations.keys.filter(methods.contains).map { "\($0.uppercased()) \(path)" }
             })
-            // A catch-all segment (`**`, for blob ids with slashes) is documented as one `{blobId}` parameter.
-            let registered = Set(server.routes.map { $0.replacingOccurrences(of: "/blob/**", with: "/blob/{blobId}") })
+            // A catch-all segment (`**`: blob ids with slashes, object paths) is documented as one `{blobId}` or `{objectPath}` parameter.
+            let registered = Set(server.routes.map {
+                $0.replacingOccurrences(of: "/blob/**", with: "/blob/{blobId}").replacingOccurrences(of: "/**", with: "/{objectPath}")
+            })
 
             #expect((served["openapi"] as? String)?.hasPrefix("3.1") == true)
             #expect(registered.subtracting(documented).sorted() == [], "registered but not documented")

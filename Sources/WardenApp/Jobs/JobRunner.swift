@@ -22,6 +22,7 @@ struct JobRunner: Sendable {
     let secrets: SecretBox
     let subscriptions: SubscriptionStore
     let enforcement: EnforcementService
+    let connections: ConnectionService
     let clock: any WardenClock
 
     func run(_ lease: JobLease) async throws -> JobOutcome {
@@ -37,6 +38,8 @@ struct JobRunner: Sendable {
             return try (await runViewRefreshes([lease])[job.id] ?? .failure(Self.notRun)).get()
         case .highCardinality, .handlerUpdate:
             return try await runOnSource(lease)
+        case .crawl:
+            return try await connections.runCrawl(lease)
         }
     }
 
@@ -102,7 +105,7 @@ struct JobRunner: Sendable {
         case .handlerUpdate:
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded
-        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh:
+        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh, .crawl:
             throw WardenError(.internalError, code: .jobInvalidPayload, message: "A \(job.type.rawValue) job does not act on one handler")
         }
     }

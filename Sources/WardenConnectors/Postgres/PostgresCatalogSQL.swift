@@ -92,12 +92,7 @@ enum PostgresCatalogSQL {
     }
 
     /// Schemas that hold user data: not the catalogs, TOAST or temporary schemas.
-    static let listSchemas = PostgresQuery(unsafeSQL: """
-        SELECT nspname FROM pg_catalog.pg_namespace
-        WHERE nspname NOT IN ('pg_catalog', 'information_schema')
-          AND nspname NOT LIKE 'pg!_toast%' ESCAPE '!' AND nspname NOT LIKE 'pg!_temp!_%' ESCAPE '!'
-        ORDER BY nspname
-        """)
+    static let listSchemas = PostgresQuery(unsafeSQL: "SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE \(userSchemas) ORDER BY n.nspname")
 
     static func listTables(schema: String) -> PostgresQuery {
         var binds = PostgresBindings()
@@ -110,4 +105,45 @@ enum PostgresCatalogSQL {
             ORDER BY c.relname
             """, binds: binds)
     }
+
+    /// Every column of every table, view and foreign table of the connected database, in one query, in catalog order;
+    /// a relation without columns comes as one row of NULLs. Catalog schemas are left out, and so are partitions
+    /// (PostgreSQL 10 and later; Redshift has none): their partitioned parent stands for them.
+    static func catalog(foldPartitions: Bool) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: """
+            SELECT n.nspname, c.relname, a.attname,
+                   pg_catalog.format_type(a.atttypid, a.atttypmod),
+                   CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,
+                   NOT a.attnotnull
+            FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+            LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+            WHERE \(relationKinds) AND \(userSchemas)\(foldPartitions ? " AND NOT c.relispartition" : "")
+            ORDER BY n.nspname, c.relname, a.attnum
+            """)
+    }
+
+    /// `n.nspname` is a schema of user data (not the catalogs, TOAST, temporary schemas or Warden's own).
+    static let userSchemas = """
+        n.nspname NOT IN ('pg_catalog', 'information_schema', 'warden_system') \
+        AND n.nspname NOT LIKE 'pg!_toast%' ESCAPE '!' AND n.nspname NOT LIKE 'pg!_temp!_%' ESCAPE '!'
+        """
+
+    /// The views Warden maintains in this database: a crawl leaves them out. Read only when `hasWardenViews`.
+    static let wardenViews = PostgresQuery(unsafeSQL: "SELECT view_schema, view_name FROM warden_system.views")
+
+    /// Whether `warden_system.views` exists, so that reading it cannot fail.
+    static let hasWardenViews = PostgresQuery(unsafeSQL: """
+        SELECT COUNT(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'warden_system' AND c.relname = 'views'
+        """)
+
+    /// The databases the connecting role may connect to.
+    static let listDatabases = PostgresQuery(unsafeSQL: """
+        SELECT datname FROM pg_catalog.pg_database
+        WHERE datallowconn AND NOT datistemplate AND has_database_privilege(datname, 'CONNECT')
+        ORDER BY datname
+        """)
 }

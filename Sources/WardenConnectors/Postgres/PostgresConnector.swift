@@ -121,6 +121,48 @@ public struct PostgresConnector: Connector {
         return values
     }
 
+    public func listDatabases() async throws -> [String] {
+        try await run { connection, logger in
+            var names: [String] = []
+            for try await name in try await connection.query(PostgresCatalogSQL.listDatabases, logger: logger).decode(String.self) {
+                names.append(name)
+            }
+            return names
+        }
+    }
+
+    public func catalog() async throws -> RemoteCatalog {
+        let foldPartitions = settings.technology == .postgresql
+        return try await run { connection, logger in
+            var own: Set<TableReference> = []
+            var hasViews = false
+            for try await count in try await connection.query(PostgresCatalogSQL.hasWardenViews, logger: logger).decode(Int64.self) { hasViews = count > 0 }
+            if hasViews {
+                for try await (schema, name) in try await connection.query(PostgresCatalogSQL.wardenViews, logger: logger)
+                    .decode((String, String).self) {
+                    own.insert(TableReference(schema: schema, table: name))
+                }
+            }
+            var schemas: [String] = []
+            for try await schema in try await connection.query(PostgresCatalogSQL.listSchemas, logger: logger).decode(String.self) {
+                schemas.append(schema)
+            }
+            var tables: [TableReference: [RemoteColumn]] = [:]
+            let rows = try await connection.query(PostgresCatalogSQL.catalog(foldPartitions: foldPartitions), logger: logger)
+            for try await (schema, table, name, remoteType, baseType, nullable)
+                in rows.decode((String, String, String?, String?, String?, Bool?).self) {
+                let reference = TableReference(schema: schema, table: table)
+                if own.contains(reference) { continue }
+                guard let name, let remoteType, let baseType else {
+                    tables[reference] = tables[reference] ?? []
+                    continue
+                }
+                tables[reference, default: []].append(RemoteColumn(name: name, remoteType: remoteType, baseType: baseType, nullable: nullable ?? true))
+            }
+            return RemoteCatalog(schemas: schemas, tables: tables)
+        }
+    }
+
     public func listSchemas() async throws -> [String] {
         try await run { connection, logger in
             var schemas: [String] = []

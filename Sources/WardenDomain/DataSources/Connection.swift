@@ -46,7 +46,7 @@ public struct TableReference: Sendable, Hashable, Comparable, CustomStringConver
 }
 
 /// One column as the warehouse catalog describes it.
-public struct RemoteColumn: Sendable, Equatable {
+public struct RemoteColumn: Sendable, Equatable, Codable {
     public var name: String
     /// The type as the warehouse names it, e.g. `character varying(255)`.
     public var remoteType: String

@@ -38,6 +38,12 @@ extension WardenError {
 
         public static let connectorNotImplemented = Code("connector.not_implemented")
 
+        public static let connectionConflict = Code("connection.conflict")
+        public static let connectionNotFound = Code("connection.not_found")
+        public static let crawlAtTable = Code("connection.crawl_at_table")
+
+        public static let dataObjectNotFound = Code("dataObject.not_found")
+
         public static let dataSourceConflict = Code("dataSource.conflict")
         public static let dataSourceFilterNotImplemented = Code("dataSource.filter_not_implemented")
         public static let dataSourceNotFound = Code("dataSource.not_found")

@@ -23,6 +23,8 @@ public enum JobType: String, Sendable, Codable, CaseIterable {
     case dataSourceBulk
     /// Ends the subscriptions whose expiration has passed; scheduled periodically.
     case subscriptionExpiry
+    /// Reads a connection's warehouse catalog from one object down and syncs its data objects and data sources.
+    case crawl
 }
 
 /// The actions of `PUT /dataSource/bulk/{type}`.

@@ -46,64 +46,95 @@ public struct DataSourceStore: Sendable {
     public func create(_ drafts: [DataSourceDraft], owner: Int64, jobs: @escaping @Sendable (Int64) -> [NewJob],
                        now: Date) async throws -> [DataSource] {
         try await metastore.write { db in
-            try await rejectConflicts(drafts, on: db)
-            let rows: [[SQLBindable]] = try drafts.map { draft in
-                [draft.names.name, draft.names.sqlTableName, draft.names.sqlSchemaName, draft.names.schemaProjectName,
-                 draft.technology.rawValue, draft.settings.type, draft.settings.recordFormat, draft.settings.isPrivate,
-                 draft.settings.organization, draft.settings.category, draft.settings.description, draft.settings.hasExamples,
-                 draft.metadata.connectionString(), draft.metadata.remoteKey(technology: draft.technology),
-                 draft.metadata.table.schema, draft.metadata.table.table, draft.rowCount, String?.none, false, owner,
-                 now.millis, now.millis, draft.settings.subscriptionPolicy.type.rawValue,
-                 try JSONColumn.encode(draft.settings.subscriptionPolicy.json), draft.settings.subscriptionPolicy.isDiscoverable,
-                 draft.settings.columnEvolutionEnabled]
-            }
-            let inserted = try await SQLBatch.insert(
-                into: "data_sources",
-                columns: ["name", "sql_table_name", "sql_schema_name", "schema_project_name", "technology", "type", "record_format",
-                          "private", "organization", "category", "description", "has_examples", "connection_string", "remote_key",
-                          "remote_schema", "remote_table", "row_count", "high_cardinality_column", "disabled", "created_by",
-                          "created_at", "updated_at", "subscription_type", "subscription_policy", "discoverable",
-                          "column_evolution_enabled"],
-                rows: rows, returning: Self.columns, chunk: 100, on: db)
-            let sources = try inserted.map(Self.dataSource(from:))
-            // RETURNING follows VALUES order on both dialects; matching by name makes that assumption harmless.
-            let draftsByName = Dictionary(uniqueKeysWithValues: drafts.map { ($0.names.name, $0) })
+            try await insert(drafts, owner: owner, jobs: jobs, now: now, on: db)
+        }
+    }
 
-            var handlerRows: [[SQLBindable]] = []
-            var memberRows: [[SQLBindable]] = []
-            var dictionaryRows: [[SQLBindable]] = []
-            for source in sources {
-                let draft = draftsByName[source.name]!
-                let sealed = try secrets.seal(draft.metadata.password ?? "", recordId: Self.secretRecordId(source.id))
-                handlerRows.append([source.id, draft.technology.rawValue, try JSONColumn.encode(draft.metadata.stored), sealed,
-                                    draft.metadata.connectionString(), now.millis, now.millis])
-                memberRows.append([source.id, owner, MemberState.owner.rawValue, SubscriptionOrigin.owner.rawValue, true, owner,
-                                   now.millis, now.millis])
-                dictionaryRows.append([source.id, now.millis, now.millis])
+    /// `create`'s work inside the caller's transaction (a crawl creates the sources of the tables it activates).
+    func insert(_ drafts: [DataSourceDraft], owner: Int64, jobs: @Sendable (Int64) -> [NewJob], now: Date,
+                on db: any SQLDatabase) async throws -> [DataSource] {
+        guard !drafts.isEmpty else { return [] }
+        try await rejectConflicts(drafts, on: db)
+        let rows: [[SQLBindable]] = try drafts.map { draft in
+            [draft.names.name, draft.names.sqlTableName, draft.names.sqlSchemaName, draft.names.schemaProjectName,
+             draft.technology.rawValue, draft.settings.type, draft.settings.recordFormat, draft.settings.isPrivate,
+             draft.settings.organization, draft.settings.category, draft.settings.description, draft.settings.hasExamples,
+             draft.metadata.connectionString(), draft.metadata.remoteKey(technology: draft.technology),
+             draft.metadata.table.schema, draft.metadata.table.table, draft.rowCount, String?.none, false, owner,
+             now.millis, now.millis, draft.settings.subscriptionPolicy.type.rawValue,
+             try JSONColumn.encode(draft.settings.subscriptionPolicy.json), draft.settings.subscriptionPolicy.isDiscoverable,
+             draft.settings.columnEvolutionEnabled]
+        }
+        let inserted = try await SQLBatch.insert(
+            into: "data_sources",
+            columns: ["name", "sql_table_name", "sql_schema_name", "schema_project_name", "technology", "type", "record_format",
+                      "private", "organization", "category", "description", "has_examples", "connection_string", "remote_key",
+                      "remote_schema", "remote_table", "row_count", "high_cardinality_column", "disabled", "created_by",
+                      "created_at", "updated_at", "subscription_type", "subscription_policy", "discoverable",
+                      "column_evolution_enabled"],
+            rows: rows, returning: Self.columns, chunk: 100, on: db)
+        let sources = try inserted.map(Self.dataSource(from:))
+        // RETURNING follows VALUES order on both dialects; matching by name makes that assumption harmless.
+        let draftsByName = Dictionary(uniqueKeysWithValues: drafts.map { ($0.names.name, $0) })
+
+        var handlerRows: [[SQLBindable]] = []
+        var memberRows: [[SQLBindable]] = []
+        var dictionaryRows: [[SQLBindable]] = []
+        for source in sources {
+            let draft = draftsByName[source.name]!
+            let sealed = try secrets.seal(draft.metadata.password ?? "", recordId: Self.secretRecordId(source.id))
+            handlerRows.append([source.id, draft.technology.rawValue, try JSONColumn.encode(draft.metadata.stored), sealed,
+                                draft.metadata.connectionString(), now.millis, now.millis])
+            memberRows.append([source.id, owner, MemberState.owner.rawValue, SubscriptionOrigin.owner.rawValue, true, owner,
+                               now.millis, now.millis])
+            dictionaryRows.append([source.id, now.millis, now.millis])
+        }
+        try await SQLBatch.insert(into: "data_source_handlers",
+                                  columns: ["data_source_id", "technology", "metadata", "password_secret", "connection_string",
+                                            "created_at", "updated_at"], rows: handlerRows, on: db)
+        try await SQLBatch.insert(into: "data_source_members",
+                                  columns: ["data_source_id", "user_id", "state", "origin", "approved", "admin_id", "created_at", "updated_at"],
+                                  rows: memberRows, on: db)
+        let dictionaries = try await SQLBatch.insert(into: "dictionaries", columns: ["data_source_id", "created_at", "updated_at"],
+                                                     rows: dictionaryRows, returning: "id, data_source_id", on: db)
+        var columnRows: [[SQLBindable]] = []
+        let namesById = Dictionary(uniqueKeysWithValues: sources.map { ($0.id, $0.name) })
+        for row in dictionaries {
+            let dataSourceId = try row.int64("data_source_id")
+            let draft = draftsByName[namesById[dataSourceId]!]!
+            columnRows += DictionaryStore.rows(dictionaryId: try row.int64("id"), columns: draft.columns)
+        }
+        try await SQLBatch.insert(into: "dictionary_columns", columns: DictionaryStore.columnNames, rows: columnRows, chunk: 500, on: db)
+        try await JobStore.enqueue(sources.flatMap { jobs($0.id) }, createdBy: owner, now: now, on: db)
+        try await ActivityStore.record(sources.map { NewActivity(dataSourceId: $0.id, actorId: owner, type: .created) }, now: now, on: db)
+        let governed = sources.filter(\.subscriptionPolicy.subscribesAutomatically).map(\.id)
+        if !governed.isEmpty {
+            try await SubscriptionReconciler.reconcile(dataSourceIds: governed, userIds: nil, actorId: owner, now: now, on: db)
+        }
+        return sources
+    }
+
+    /// Which of the names and SQL table names are taken, and the sources already registered for the remote keys.
+    public func taken(names: [String], sqlTableNames: [String], remoteKeys: [String])
+        async throws -> (names: Set<String>, sqlTableNames: Set<String>, remoteKeys: [String: Int64]) {
+        try await metastore.read { db in
+            var result: (names: Set<String>, sqlTableNames: Set<String>, remoteKeys: [String: Int64]) = ([], [], [:])
+            for (column, values) in [("name", names), ("sql_table_name", sqlTableNames), ("remote_key", remoteKeys)] {
+                for chunk in SQLBatch.chunks(values) {
+                    let binds: [SQLBindable] = chunk
+                    for row in try await db.raw("""
+                        SELECT id, \(unsafeRaw: column) AS value FROM data_sources WHERE \(unsafeRaw: column) IN (\(binds: binds))
+                        """).all() {
+                        let value = try row.string("value")
+                        switch column {
+                        case "name": result.names.insert(value)
+                        case "sql_table_name": result.sqlTableNames.insert(value)
+                        default: result.remoteKeys[value] = try row.int64("id")
+                        }
+                    }
+                }
             }
-            try await SQLBatch.insert(into: "data_source_handlers",
-                                      columns: ["data_source_id", "technology", "metadata", "password_secret", "connection_string",
-                                                "created_at", "updated_at"], rows: handlerRows, on: db)
-            try await SQLBatch.insert(into: "data_source_members",
-                                      columns: ["data_source_id", "user_id", "state", "origin", "approved", "admin_id", "created_at", "updated_at"],
-                                      rows: memberRows, on: db)
-            let dictionaries = try await SQLBatch.insert(into: "dictionaries", columns: ["data_source_id", "created_at", "updated_at"],
-                                                         rows: dictionaryRows, returning: "id, data_source_id", on: db)
-            var columnRows: [[SQLBindable]] = []
-            let namesById = Dictionary(uniqueKeysWithValues: sources.map { ($0.id, $0.name) })
-            for row in dictionaries {
-                let dataSourceId = try row.int64("data_source_id")
-                let draft = draftsByName[namesById[dataSourceId]!]!
-                columnRows += DictionaryStore.rows(dictionaryId: try row.int64("id"), columns: draft.columns)
-            }
-            try await SQLBatch.insert(into: "dictionary_columns", columns: DictionaryStore.columnNames, rows: columnRows, chunk: 500, on: db)
-            try await JobStore.enqueue(sources.flatMap { jobs($0.id) }, createdBy: owner, now: now, on: db)
-            try await ActivityStore.record(sources.map { NewActivity(dataSourceId: $0.id, actorId: owner, type: .created) }, now: now, on: db)
-            let governed = sources.filter(\.subscriptionPolicy.subscribesAutomatically).map(\.id)
-            if !governed.isEmpty {
-                try await SubscriptionReconciler.reconcile(dataSourceIds: governed, userIds: nil, actorId: owner, now: now, on: db)
-            }
-            return sources
+            return result
         }
     }
 

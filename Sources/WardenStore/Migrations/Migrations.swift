@@ -418,7 +418,47 @@ enum Migrations {
             ["ALTER TABLE data_sources ADD COLUMN view_changes BIGINT NOT NULL DEFAULT 0",
              "ALTER TABLE data_sources ADD COLUMN view_changes_queued BIGINT NOT NULL DEFAULT 0"]
         },
+        createConnections,
     ]
+
+    /// Connections (`/data`) and their hierarchy of data objects. An object's path is its connection and up to three
+    /// names, '' where its depth ends, so one unique index keeps each object once and serves every subtree by prefix.
+    static let createConnections = Migration(id: 14, name: "CreateConnectionsAndDataObjects") { ddl in
+        [
+            """
+            CREATE TABLE connections (
+                connection_key TEXT PRIMARY KEY,
+                technology TEXT NOT NULL,
+                connection TEXT NOT NULL,
+                password_secret TEXT NOT NULL,
+                created_by BIGINT NOT NULL REFERENCES users (id),
+                updated_by BIGINT NOT NULL REFERENCES users (id),
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE data_objects (
+                id \(ddl.autoId),
+                connection_key TEXT NOT NULL REFERENCES connections (connection_key) ON DELETE CASCADE,
+                database_name TEXT NOT NULL,
+                schema_name TEXT NOT NULL,
+                table_name TEXT NOT NULL,
+                depth INTEGER NOT NULL,
+                overrides TEXT NOT NULL,
+                present BOOLEAN NOT NULL,
+                active BOOLEAN NOT NULL,
+                columns TEXT,
+                data_source_id BIGINT REFERENCES data_sources (id) ON DELETE SET NULL,
+                remote_id TEXT,
+                created_at BIGINT NOT NULL,
+                last_crawled BIGINT
+            )
+            """,
+            "CREATE UNIQUE INDEX data_objects_path ON data_objects (connection_key, database_name, schema_name, table_name)",
+            "CREATE INDEX data_objects_data_source ON data_objects (data_source_id)",
+        ]
+    }
 
     /// Purposes (a dotted hierarchy through `parent_id`, as tags), projects with their purposes, members and data
     /// sources, and the project each user acts under. A purpose change of a project clears its members'

@@ -51,8 +51,8 @@ struct DataRoutes {
     /// A full update (`{connection: {...}}`); the password may be left out to keep the stored one.
     @Sendable func updateConnection(_ request: Request, context: AuthenticatedContext) async throws -> CrawlStartedPayload {
         let key = try Self.segment(context.parameters.string("connectionKey"))
-        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
         let started = try await service.updateConnection(key: key, caller: context.principal) {
+            let body = try await request.decodeJSON(as: JSONValue.self, context: context)
             guard case .object(let object) = body else { throw WardenError.badRequest("The body must be a JSON object", code: .requestValidationFailed) }
             return try ConnectionService.ConnectionInput.parse(object["connection"], path: "connection", passwordRequired: false)
         }
@@ -93,20 +93,22 @@ struct DataRoutes {
     /// `forceRecursive` as a query parameter (as documented) or in the JSON body (as the documented example sends it).
     @Sendable func crawl(_ request: Request, context: AuthenticatedContext) async throws -> CrawlStartedPayload {
         let path = try Self.path(context)
-        let body = try await request.decodeOptionalJSON(as: JSONValue.self, context: context).objectValue ?? [:]
-        var fields = JSONFields(body, path: "")
-        let fromQuery = try QueryReader(request: request).bool("forceRecursive")
-        let forceRecursive = fields.bool("forceRecursive") ?? fromQuery ?? false
-        try fields.validator.finish()
-        let started = try await service.crawl(path, forceRecursive: forceRecursive, caller: context.principal)
+        let started = try await service.crawl(path, caller: context.principal) {
+            let body = try await request.decodeOptionalJSON(as: JSONValue.self, context: context).objectValue ?? [:]
+            var fields = JSONFields(body, path: "")
+            let fromQuery = try QueryReader(request: request).bool("forceRecursive")
+            let forceRecursive = fields.bool("forceRecursive") ?? fromQuery ?? false
+            try fields.validator.finish()
+            return forceRecursive
+        }
         return CrawlStartedPayload(objectPath: started.objectPath.segments, bulkId: started.bulkId)
     }
 
     /// `{"overrides": {isActive?, activateNewChildren?, dataOwners?, infrastructureAdmins?}}`.
     @Sendable func settings(_ request: Request, context: AuthenticatedContext) async throws -> DataObjectPayload {
         let path = try Self.path(context)
-        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
         let (view, bulkId) = try await service.updateSettings(path, caller: context.principal) {
+            let body = try await request.decodeJSON(as: JSONValue.self, context: context)
             guard case .object(let object) = body, let overrides = object["overrides"] else {
                 throw WardenError.badRequest("`overrides` is required and must be an object", code: .requestValidationFailed)
             }

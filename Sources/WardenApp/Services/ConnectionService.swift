@@ -111,12 +111,12 @@ struct ConnectionService: Sendable {
     }
 
     /// Replaces the connection's settings (the password is kept when none is given) and queues a crawl with them.
-    func updateConnection(key: String, caller: Principal, input: () throws -> ConnectionInput) async throws -> (objectPath: DataObjectPath, bulkId: String) {
+    func updateConnection(key: String, caller: Principal, input: () async throws -> ConnectionInput) async throws -> (objectPath: DataObjectPath, bulkId: String) {
         let path = try DataObjectPath.parse([key])
         let objects = try await visibleObjects(of: path, caller: caller)
         try await require(.admin, on: path, objects: objects, caller: caller)
         guard let stored = try await connections.connection(key: key) else { throw ConnectionStore.notFound }
-        let connection = try input()
+        let connection = try await input()
         guard connection.technology == stored.technology else {
             throw WardenError.badRequest("connection.technology cannot change (it is \(stored.technology.blobHandlerType)); register a new connection",
                                          code: .requestValidationFailed)
@@ -177,14 +177,15 @@ struct ConnectionService: Sendable {
     }
 
     /// Queues a crawl from `path` (not a table).
-    func crawl(_ path: DataObjectPath, forceRecursive: Bool, caller: Principal) async throws -> (objectPath: DataObjectPath, bulkId: String) {
+    func crawl(_ path: DataObjectPath, caller: Principal, forceRecursive input: () async throws -> Bool) async throws
+        -> (objectPath: DataObjectPath, bulkId: String) {
         let objects = try await visibleObjects(of: path, caller: caller)
         guard objects[path] != nil else { throw ConnectionStore.objectNotFound }
         try await require(.adminOrOwner, on: path, objects: objects, caller: caller)
         guard path.kind != .table else {
             throw WardenError.badRequest("A crawl cannot start at a table: crawl its schema (\(path.parent!))", code: .crawlAtTable)
         }
-        let (job, bulkId) = crawlJob(path, forceRecursive: forceRecursive)
+        let (job, bulkId) = crawlJob(path, forceRecursive: try await input())
         _ = try await jobs.enqueue([job], createdBy: caller.userId, now: clock.now())
         await signal.wakeAll()
         return (path, bulkId)
@@ -192,12 +193,12 @@ struct ConnectionService: Sendable {
 
     /// Sets the object's overrides and applies what they change (states, data sources) in one transaction, before
     /// answering. Below the connection, owners and admins are only ever added.
-    func updateSettings(_ path: DataObjectPath, caller: Principal, overrides input: () throws -> DataObjectOverrides) async throws
+    func updateSettings(_ path: DataObjectPath, caller: Principal, overrides input: () async throws -> DataObjectOverrides) async throws
         -> (view: ObjectView, bulkId: String) {
         var objects = try await visibleObjects(of: path, caller: caller, columns: true)
         guard let object = objects[path] else { throw ConnectionStore.objectNotFound }
         try await require(.admin, on: path, objects: objects, caller: caller)
-        let given = try input()
+        let given = try await input()
         try await checkPrincipals(given)
         var overrides = object.object.overrides
         if path.segments.count == 1 {

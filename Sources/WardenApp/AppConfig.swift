@@ -56,6 +56,10 @@ public struct AppConfig: Sendable {
     public var subscriptionExpiryInterval: TimeInterval = 30
     /// Seconds between sweeps that queue native-view refreshes for changed data sources.
     public var viewRefreshInterval: TimeInterval = 2
+    /// Seconds between scheduled schema-monitoring runs over every enabled source (default nightly).
+    public var schemaMonitoringInterval: TimeInterval = 86_400
+    /// Whether columns that appear in a warehouse table are masked to NULL until an owner reviews them.
+    public var maskNewColumns = true
     /// Timeouts and the connection cap of the HTTP server.
     public var http = HTTPLimits()
 
@@ -155,6 +159,14 @@ public struct AppConfig: Sendable {
         seconds("WARDEN_WAREHOUSE_TIMEOUT", range: 1...3600) { config.warehouseOperationTimeout = .seconds($0) }
         seconds("WARDEN_SUBSCRIPTION_EXPIRY_INTERVAL", range: 1...86_400) { config.subscriptionExpiryInterval = TimeInterval($0) }
         seconds("WARDEN_VIEW_REFRESH_INTERVAL", range: 1...86_400) { config.viewRefreshInterval = TimeInterval($0) }
+        seconds("WARDEN_SCHEMA_MONITORING_INTERVAL", range: 60...2_592_000) { config.schemaMonitoringInterval = TimeInterval($0) }
+        if let text = value(nil, "WARDEN_MASK_NEW_COLUMNS") {
+            switch text.lowercased() {
+            case "true", "1", "yes": config.maskNewColumns = true
+            case "false", "0", "no": config.maskNewColumns = false
+            default: problems.append("WARDEN_MASK_NEW_COLUMNS must be true or false, got \"\(text)\"")
+            }
+        }
         seconds("WARDEN_HTTP_IDLE_TIMEOUT", range: 1...3600) { config.http.idleTimeout = .seconds($0) }
         seconds("WARDEN_HTTP_HEADER_TIMEOUT", range: 1...600) { config.http.headerTimeout = .seconds($0) }
         seconds("WARDEN_HTTP_BODY_TIMEOUT", range: 1...86_400) { config.http.bodyTimeout = .seconds($0) }

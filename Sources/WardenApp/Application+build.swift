@@ -68,9 +68,12 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         let connectionService = ConnectionService(connections: ConnectionStore(metastore: metastore, secrets: secrets, dataSources: dataSources),
                                                   dataSources: dataSources, identity: identity, jobs: jobs, connectors: connectors,
                                                   signal: jobSignal, clock: clock, idGenerator: ids)
+        let monitoring = SchemaMonitoringService(dataSources: dataSources, dictionaries: dictionaries, access: access, jobs: jobs,
+                                                 connectors: connectors, signal: jobSignal, clock: clock, idGenerator: ids,
+                                                 maskNewColumns: config.maskNewColumns)
         let runner = JobRunner(dataSources: dataSources, dictionaries: dictionaries, handlers: handlers, bulk: dataSourceService,
                                connectors: connectors, secrets: secrets, subscriptions: subscriptions,
-                               enforcement: enforcement, connections: connectionService,
+                               enforcement: enforcement, connections: connectionService, monitoring: monitoring,
                                clock: clock)
 
         let router = Router(context: AppRequestContext.self)
@@ -99,6 +102,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                               access: access, clock: clock)).register(on: api)
         PolicyRoutes(service: policies).register(on: api)
         DataRoutes(service: connectionService).register(on: api)
+        SchemaMonitoringRoutes(service: monitoring).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
         var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]
@@ -110,6 +114,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                                        signal: jobSignal, clock: clock, logger: logger))
             services.append(PeriodicService.queueingViewRefreshes(every: config.viewRefreshInterval, jobs: jobs, signal: jobSignal,
                                                                   clock: clock, logger: logger))
+            services.append(PeriodicService.scheduling(.schemaMonitoring, every: config.schemaMonitoringInterval, jobs: jobs,
+                                                       signal: jobSignal, clock: clock, logger: logger))
         }
 
         let routes = router.routes.map { "\($0.method.rawValue) \($0.path)" }

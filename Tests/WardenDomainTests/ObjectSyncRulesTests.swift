@@ -11,8 +11,9 @@ import WardenDomain
     static func object(_ text: String, _ overrides: DataObjectOverrides = .init(), present: Bool = true, columns: [RemoteColumn]? = nil,
                        source: Int64? = nil, active: Bool = true) -> StoredDataObject {
         let path = path(text)
-        return StoredDataObject(path: path, overrides: overrides, present: present,
-                                columns: columns ?? (path.kind == .table ? [column] : nil), dataSourceId: source, active: active)
+        let columns = columns ?? (path.kind == .table ? [column] : nil)
+        return StoredDataObject(path: path, overrides: overrides, present: present, columns: columns,
+                                fingerprint: columns.map { table($0).fingerprint }, dataSourceId: source, active: active)
     }
 
     static func stored(_ objects: [StoredDataObject]) -> [DataObjectPath: StoredDataObject] {
@@ -21,8 +22,13 @@ import WardenDomain
 
     static let base = [object("c", .init(isActive: true, activateNewChildren: true)), object("c/db"), object("c/db/s"), object("c/db/s/t")]
 
-    static func found(_ entries: [(String, [RemoteColumn]?)]) -> [DataObjectPath: [RemoteColumn]?] {
-        Dictionary(uniqueKeysWithValues: entries.map { (path($0.0), $0.1) })
+    /// A crawled table whose fingerprint is its column names.
+    static func table(_ columns: [RemoteColumn]) -> CrawledTable {
+        CrawledTable(columns: columns, fingerprint: columns.map(\.name).joined(separator: ","))
+    }
+
+    static func found(_ entries: [(String, [RemoteColumn]?)]) -> [DataObjectPath: CrawledTable?] {
+        Dictionary(uniqueKeysWithValues: entries.map { (path($0.0), $0.1.map(table)) })
     }
 
     static let unchanged = found([("c/db", nil), ("c/db/s", nil), ("c/db/s/t", [column])])
@@ -30,7 +36,7 @@ import WardenDomain
     struct PlanCase: Sendable, CustomTestStringConvertible {
         var name: String
         var stored: [StoredDataObject]
-        var found: [DataObjectPath: [RemoteColumn]?]
+        var found: [DataObjectPath: CrawledTable?]
         var root = "c"
         var skipped: [String] = []
         var inserted: [(String, isActive: Bool?)] = []

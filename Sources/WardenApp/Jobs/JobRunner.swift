@@ -23,6 +23,7 @@ struct JobRunner: Sendable {
     let subscriptions: SubscriptionStore
     let enforcement: EnforcementService
     let connections: ConnectionService
+    let monitoring: SchemaMonitoringService
     let clock: any WardenClock
 
     func run(_ lease: JobLease) async throws -> JobOutcome {
@@ -40,6 +41,12 @@ struct JobRunner: Sendable {
             return try await runOnSource(lease)
         case .crawl:
             return try await connections.runCrawl(lease)
+        case .columnDetection:
+            return try await monitoring.runColumnDetection(lease)
+        case .schemaDetection:
+            return try await monitoring.runSchemaDetection(lease)
+        case .schemaMonitoring:
+            return try await monitoring.runScheduled(lease)
         }
     }
 
@@ -105,7 +112,7 @@ struct JobRunner: Sendable {
         case .handlerUpdate:
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded
-        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh, .crawl:
+        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh, .crawl, .columnDetection, .schemaDetection, .schemaMonitoring:
             throw WardenError(.internalError, code: .jobInvalidPayload, message: "A \(job.type.rawValue) job does not act on one handler")
         }
     }

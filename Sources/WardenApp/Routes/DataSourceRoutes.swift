@@ -15,9 +15,6 @@ struct DataSourceRoutes {
         api.get("/dataSource/sqlTableName/{shortName}", use: bySQLTableName)
         api.put("/dataSource/bulk/{type}", use: bulk)
         api.post("/dataSource/bulkRefreshViews", use: refreshViews)
-        // Literal segments of features still to come, so that they are never taken for a data source id.
-        api.put("/dataSource/detectRemoteChanges",
-                use: notBuilt("Schema monitoring (detectRemoteChanges) is not built yet: register changed tables again, or update their dictionary"))
         api.get("/dataSource/{dataSourceId}", use: get)
         api.put("/dataSource/{dataSourceId}", use: update)
         api.delete("/dataSource/{dataSourceId}", use: delete)

@@ -140,7 +140,10 @@ struct AccessService: Sendable {
             guard handleable else {
                 throw WardenError.forbidden("This task is not addressed to you", code: .taskNotAddressed)
             }
-            return .task(try await tasks.complete(id: taskId, by: caller.userId, now: clock.now()))
+            // Handling a `columnAdded` task is the owners' review of those columns: they are masked by default until then.
+            let reviewed = task.type == .columnAdded
+                ? (task.metadata?.objectValue?["columns"]?.arrayValue ?? []).compactMap { $0.objectValue?["name"]?.stringValue } : []
+            return .task(try await tasks.complete(id: taskId, by: caller.userId, now: clock.now(), reviewing: reviewed))
         }
     }
 

@@ -195,7 +195,7 @@ struct ConnectionService: Sendable {
     /// answering. Below the connection, owners and admins are only ever added.
     func updateSettings(_ path: DataObjectPath, caller: Principal, overrides input: () async throws -> DataObjectOverrides) async throws
         -> (view: ObjectView, bulkId: String) {
-        var objects = try await visibleObjects(of: path, caller: caller, columns: true)
+        var objects = try await visibleObjects(of: path, caller: caller)
         guard let object = objects[path] else { throw ConnectionStore.objectNotFound }
         try await require(.admin, on: path, objects: objects, caller: caller)
         let given = try await input()
@@ -213,7 +213,7 @@ struct ConnectionService: Sendable {
         var write = try await reconciled(objects.mapValues(\.object), connection: connection)
         write.overrides = (path, overrides)
         try await connections.commit(write, now: clock.now())
-        let refreshed = try await connections.objects(connectionKey: path.connectionKey, columns: false)
+        let refreshed = try await connections.objects(connectionKey: path.connectionKey)
         guard let view = Self.view(path, in: Dictionary(uniqueKeysWithValues: refreshed.map { ($0.object.path, $0) })) else {
             throw ConnectionStore.objectNotFound
         }
@@ -246,7 +246,7 @@ struct ConnectionService: Sendable {
         let root = try DataObjectPath.parse(raw.compactMap(\.stringValue))
         let forceRecursive = payload["forceRecursive"] == .bool(true)
         guard let connection = try await connections.connection(key: root.connectionKey) else { throw ConnectionStore.notFound }
-        let records = try await connections.objects(connectionKey: root.connectionKey, columns: true)
+        let records = try await connections.objects(connectionKey: root.connectionKey)
         var stored = Dictionary(uniqueKeysWithValues: records.map { ($0.object.path, $0.object) })
         guard stored[root] != nil else { throw ConnectionStore.objectNotFound }
         let skipped = forceRecursive ? [] : Set(stored.values.filter { $0.path != root && $0.path.kind != .table && !$0.active }.map(\.path))
@@ -260,7 +260,7 @@ struct ConnectionService: Sendable {
         } else {
             databases = try await connectors.connector(for: settings).listDatabases()
         }
-        var found: [DataObjectPath: [RemoteColumn]?] = [:]
+        var found: [DataObjectPath: CrawledTable?] = [:]
         var tablesSeen = 0
         for database in databases where !skipped.contains(root.lineage[0].child(database)) {
             let catalog = try await connectors.connector(for: try connectionSettings(connection, database: database)).catalog()
@@ -269,14 +269,17 @@ struct ConnectionService: Sendable {
             for schema in catalog.schemas { found[base.child(schema)] = .some(nil) }
             for (table, columns) in catalog.tables {
                 found[base.child(table.schema)] = .some(nil)
-                found[base.child(table.schema).child(table.table)] = columns
+                found[base.child(table.schema).child(table.table)] = CrawledTable(columns: columns, fingerprint: ConnectionStore.fingerprint(columns))
             }
             tablesSeen += catalog.tables.count
         }
         let plan = ObjectSync.plan(root: root, found: found, stored: stored, skipped: skipped)
         for object in plan.inserted { stored[object.path] = object }
         for (path, present) in plan.presence { stored[path]?.present = present }
-        for (path, columns) in plan.columns { stored[path]?.columns = columns }
+        for (path, table) in plan.columns {
+            stored[path]?.columns = table.columns
+            stored[path]?.fingerprint = table.fingerprint
+        }
         var write = try await reconciled(stored, connection: connection)
         write.plan = plan
         write.crawled = root
@@ -301,44 +304,28 @@ struct ConnectionService: Sendable {
         write.disable = plan.disable
         write.enable = plan.enable
         let password = try connections.openPassword(of: connection)
+        // Columns a crawl just read come with the objects; the others (tables activated by a setting) from the store.
+        let stored = try await connections.columns(of: plan.create.filter { objects[$0]?.columns == nil })
         var candidates: [(path: DataObjectPath, draft: DataSourceDraft)] = []
         for path in plan.create {
-            guard let columns = objects[path]?.columns,
+            guard let columns = objects[path]?.columns ?? stored[path],
                   let draft = try? Self.draft(for: path, columns: columns, connection: connection, password: password) else { continue }
             candidates.append((path, draft))
         }
         // A table registered before (by a handler) is linked, not registered twice; names already taken get a suffix.
         let taken = try await dataSources.taken(names: candidates.map(\.draft.names.name), sqlTableNames: candidates.map(\.draft.names.sqlTableName),
                                                 remoteKeys: candidates.map { $0.draft.metadata.remoteKey(technology: connection.technology) })
-        var names = taken.names
-        var sqlNames = taken.sqlTableNames
+        var fresh: [(path: DataObjectPath, draft: DataSourceDraft)] = []
         for (path, draft) in candidates {
             if let existing = taken.remoteKeys[draft.metadata.remoteKey(technology: connection.technology)] {
                 write.links.append((path, existing))
-                continue
+            } else {
+                fresh.append((path, draft))
             }
-            var draft = draft
-            draft.names.name = Self.unique(draft.names.name, in: &names) { "\($0) (\($1))" }
-            draft.names.sqlTableName = Self.unique(draft.names.sqlTableName, in: &sqlNames) { base, n in
-                let suffix = "_\(n)"
-                var cut = base
-                while cut.utf8.count + suffix.utf8.count > SQLIdentifier.maxCreatedLength { cut.removeLast() }
-                return cut + suffix
-            }
-            write.drafts.append((path, draft))
         }
+        let drafts = DataSourceNames.disambiguated(fresh.map(\.draft), takenNames: taken.names, takenSQLTableNames: taken.sqlTableNames)
+        write.drafts = Array(zip(fresh.map(\.path), drafts))
         return write
-    }
-
-    static func unique(_ name: String, in taken: inout Set<String>, _ numbered: (String, Int) -> String) -> String {
-        var candidate = name
-        var number = 2
-        while taken.contains(candidate) {
-            candidate = numbered(name, number)
-            number += 1
-        }
-        taken.insert(candidate)
-        return candidate
     }
 
     /// The data source of a crawled table: named `<connectionKey>.<database>.<schema>.<table>`, its handler reaching the
@@ -375,8 +362,8 @@ struct ConnectionService: Sendable {
     /// The connection's objects, when the caller may see them: with CREATE_DATA_SOURCE, APPLICATION_ADMIN or
     /// INFRASTRUCTURE_ADMIN, or as an admin or owner somewhere in its hierarchy. Others get 404, as for a connection
     /// that does not exist.
-    private func visibleObjects(of path: DataObjectPath, caller: Principal, columns: Bool = false) async throws -> [DataObjectPath: DataObjectRecord] {
-        let records = try await connections.objects(connectionKey: path.connectionKey, columns: columns)
+    private func visibleObjects(of path: DataObjectPath, caller: Principal) async throws -> [DataObjectPath: DataObjectRecord] {
+        let records = try await connections.objects(connectionKey: path.connectionKey)
         guard !records.isEmpty else { throw path.segments.count == 1 ? ConnectionStore.notFound : ConnectionStore.objectNotFound }
         let objects = Dictionary(uniqueKeysWithValues: records.map { ($0.object.path, $0) })
         if caller.has(.createDataSource) || caller.has(.applicationAdmin) || caller.has(.infrastructureAdmin) { return objects }

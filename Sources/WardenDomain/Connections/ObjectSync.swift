@@ -6,19 +6,32 @@ public struct StoredDataObject: Sendable, Equatable {
     public var overrides: DataObjectOverrides
     /// Whether the last crawl that covered it found it in the warehouse.
     public var present: Bool
-    /// A table's columns as last crawled (containers: nil).
+    /// A table's columns as last crawled, when they were read (containers: nil), and their fingerprint.
     public var columns: [RemoteColumn]?
+    public var fingerprint: String?
     public var dataSourceId: Int64?
     public var active: Bool
 
     public init(path: DataObjectPath, overrides: DataObjectOverrides, present: Bool = true, columns: [RemoteColumn]? = nil,
-                dataSourceId: Int64? = nil, active: Bool = true) {
+                fingerprint: String? = nil, dataSourceId: Int64? = nil, active: Bool = true) {
         self.path = path
         self.overrides = overrides
         self.present = present
         self.columns = columns
+        self.fingerprint = fingerprint
         self.dataSourceId = dataSourceId
         self.active = active
+    }
+}
+
+/// A table as a crawl read it: its columns and their fingerprint, which is what a re-crawl compares.
+public struct CrawledTable: Sendable, Equatable {
+    public var columns: [RemoteColumn]
+    public var fingerprint: String
+
+    public init(columns: [RemoteColumn], fingerprint: String) {
+        self.columns = columns
+        self.fingerprint = fingerprint
     }
 }
 
@@ -32,7 +45,7 @@ public enum ObjectSync {
         /// Objects found again (true) or no longer found (false).
         public var presence: [(path: DataObjectPath, present: Bool)] = []
         /// Tables whose columns changed.
-        public var columns: [(path: DataObjectPath, columns: [RemoteColumn])] = []
+        public var columns: [(path: DataObjectPath, table: CrawledTable)] = []
 
         public init() {}
 
@@ -41,13 +54,13 @@ public enum ObjectSync {
         public static func == (lhs: CrawlPlan, rhs: CrawlPlan) -> Bool {
             lhs.inserted == rhs.inserted && lhs.presence.map(\.path) == rhs.presence.map(\.path)
                 && lhs.presence.map(\.present) == rhs.presence.map(\.present)
-                && lhs.columns.map(\.path) == rhs.columns.map(\.path) && lhs.columns.map(\.columns) == rhs.columns.map(\.columns)
+                && lhs.columns.map(\.path) == rhs.columns.map(\.path) && lhs.columns.map(\.table) == rhs.columns.map(\.table)
         }
     }
 
     /// `stored` holds the root's lineage and every stored object under it; `skipped` the containers not crawled
     /// (inactive ones, unless the crawl was forced recursive).
-    public static func plan(root: DataObjectPath, found: [DataObjectPath: [RemoteColumn]?], stored: [DataObjectPath: StoredDataObject],
+    public static func plan(root: DataObjectPath, found: [DataObjectPath: CrawledTable?], stored: [DataObjectPath: StoredDataObject],
                             skipped: Set<DataObjectPath> = []) -> CrawlPlan {
         var plan = CrawlPlan()
         func isSkipped(_ path: DataObjectPath) -> Bool { path.lineage.dropLast().contains { skipped.contains($0) } }
@@ -55,17 +68,18 @@ public enum ObjectSync {
         // Parents before children, so a new child reads its new parent's settings.
         for path in found.keys.sorted(by: { ($0.segments.count, $0) < ($1.segments.count, $1) })
         where root.contains(path) && path != root && !isSkipped(path) {
-            let columns = found[path] ?? nil
+            let table = found[path] ?? nil
             if let existing = stored[path] {
                 if !existing.present { plan.presence.append((path, true)) }
-                if let columns, existing.columns != columns { plan.columns.append((path, columns)) }
+                if let table, existing.fingerprint != table.fingerprint { plan.columns.append((path, table)) }
                 continue
             }
             let parent = EffectiveSettings(chain: path.parent!.lineage.map { overrides[$0] ?? DataObjectOverrides() })
             // A new child of an object that does not activate new children arrives inactive, as its own setting.
             let own = parent.activateNewChildren ? DataObjectOverrides() : DataObjectOverrides(isActive: false)
             overrides[path] = own
-            plan.inserted.append(StoredDataObject(path: path, overrides: own, present: true, columns: columns, active: false))
+            plan.inserted.append(StoredDataObject(path: path, overrides: own, present: true, columns: table?.columns, fingerprint: table?.fingerprint,
+                                                  active: false))
         }
         for (path, object) in stored.sorted(by: { $0.key < $1.key })
         where root.contains(path) && path != root && object.present && found[path] == nil && !isSkipped(path) {

@@ -170,6 +170,36 @@ public struct DataSourceNames: Sendable, Equatable {
         schemaProjectName = metadata.schemaProjectName ?? apply(template.schemaProjectNameFormat)
     }
 
+    /// The drafts with names and SQL table names made unique among themselves and the taken ones: a number is added
+    /// (`Name (2)`, `name_2`), the SQL name cut to stay within the identifier limit.
+    public static func disambiguated(_ drafts: [DataSourceDraft], takenNames: Set<String>, takenSQLTableNames: Set<String>) -> [DataSourceDraft] {
+        var names = takenNames
+        var sqlNames = takenSQLTableNames
+        func unique(_ base: String, in taken: inout Set<String>, _ numbered: (Int) -> String) -> String {
+            var candidate = base
+            var number = 2
+            while taken.contains(candidate) {
+                candidate = numbered(number)
+                number += 1
+            }
+            taken.insert(candidate)
+            return candidate
+        }
+        return drafts.map { draft in
+            var draft = draft
+            let name = draft.names.name
+            draft.names.name = unique(name, in: &names) { "\(name) (\($0))" }
+            let sqlName = draft.names.sqlTableName
+            draft.names.sqlTableName = unique(sqlName, in: &sqlNames) { number in
+                let suffix = "_\(number)"
+                var cut = sqlName
+                while cut.utf8.count + suffix.utf8.count > SQLIdentifier.maxCreatedLength { cut.removeLast() }
+                return cut + suffix
+            }
+            return draft
+        }
+    }
+
     public func validate(path: String) throws(WardenError) {
         var validator = Validator()
         validator.check(Text.isPrintable(name, maxLength: 256), "\(path).dataSourceName", "must be 1 to 256 printable characters")

@@ -25,6 +25,12 @@ public enum JobType: String, Sendable, Codable, CaseIterable {
     case subscriptionExpiry
     /// Reads a connection's warehouse catalog from one object down and syncs its data objects and data sources.
     case crawl
+    /// Compares one source's table in the warehouse with its dictionary and applies the difference (schema monitoring).
+    case columnDetection
+    /// Finds the tables of one monitored schema that appeared or disappeared (schema monitoring).
+    case schemaDetection
+    /// Queues schema monitoring for every enabled source; scheduled periodically (nightly by default).
+    case schemaMonitoring
 }
 
 /// The actions of `PUT /dataSource/bulk/{type}`.

@@ -240,11 +240,14 @@ public struct PolicyColumn: Sendable, Hashable {
     public var name: String
     public var dataType: String
     public var tags: [TagName]
+    /// Added to the warehouse table and not yet reviewed by an owner: masked to NULL for everyone meanwhile.
+    public var pendingReview: Bool
 
-    public init(name: String, dataType: String, tags: [TagName] = []) {
+    public init(name: String, dataType: String, tags: [TagName] = [], pendingReview: Bool = false) {
         self.name = name
         self.dataType = dataType
         self.tags = tags
+        self.pendingReview = pendingReview
     }
 
     /// Whether the column carries `tag` or a tag below it.

@@ -51,7 +51,27 @@ public enum PolicyEvaluator {
     public static func inForce(local: DataPolicy?, globals: PolicyIndex, target: PolicyTarget, now: Date) -> [DataPolicy] {
         var policies = globals.matching(target, at: now)
         if let local, !local.staged { policies.append(local) }
-        return policies.sorted(by: DataPolicy.precedes)
+        return (reviewPolicy(for: target).map { [$0] } ?? []) + policies.sorted(by: DataPolicy.precedes)
+    }
+
+    /// The id of `reviewPolicy`, which no stored policy has.
+    public static let reviewPolicyId: Int64 = -1
+
+    /// Columns that appeared in the warehouse and await an owner's review are masked to NULL for everyone: a built-in
+    /// policy ahead of every other, so no exception or later policy exposes them before the review.
+    public static func reviewPolicy(for target: PolicyTarget) -> DataPolicy? {
+        let pending = target.columns.filter(\.pendingReview).map(\.name)
+        guard !pending.isEmpty else { return nil }
+        let json: JSONValue = .object([
+            "type": .string("masking"), "exceptions": .null,
+            "config": .object(["fields": .array(pending.map(JSONValue.string)),
+                               "maskingConfig": .object(["type": .string("Consistent Value"), "metadata": .object(["constant": .null])])]),
+        ])
+        let rule = PolicyRule(action: .mask(columns: pending, method: .null, when: nil), exceptions: nil, json: json)
+        return DataPolicy(id: reviewPolicyId, kind: .local(dataSourceId: target.dataSourceId), name: "New columns awaiting an owner's review",
+                          entries: [PolicyEntry(type: .masking, typeName: "masking", rules: [rule],
+                                                description: "Warden masks columns added in the warehouse until an owner reviews them")],
+                          createdAt: .distantPast)
     }
 
     // MARK: One rule

@@ -9,4 +9,6 @@ public enum Limits {
     public static let dictionaryColumns = 5_000
     /// Tags attached in one request.
     public static let tagsPerRequest = 1_000
+    /// Data sources named in one schema-monitoring request.
+    public static let bulkDataSources = 10_000
 }

@@ -237,7 +237,8 @@ public struct TaskStore: Sendable {
 
     /// Marks a task handled by `actorId`; only a pending task changes (handling it twice returns it as it is).
     /// `recording` is recorded either way, with the completion.
-    public func complete(id: Int64, by actorId: Int64, now: Date, recording: [NewActivity] = []) async throws -> AccessTask {
+    /// `reviewing` names the added columns a `columnAdded` task is about: completing it reviews them.
+    public func complete(id: Int64, by actorId: Int64, now: Date, recording: [NewActivity] = [], reviewing: [String] = []) async throws -> AccessTask {
         try await metastore.write { db in
             try await ActivityStore.record(recording, now: now, on: db)
             let updated = try await db.raw("""
@@ -246,6 +247,7 @@ public struct TaskStore: Sendable {
                 WHERE id = \(bind: id) AND state = \(bind: TaskState.pending.rawValue) RETURNING data_source_id, type
                 """).all()
             if let row = updated.first {
+                try await DictionaryStore.review(reviewing, dataSourceId: try row.int64("data_source_id"), on: db)
                 try await ActivityStore.record([NewActivity(dataSourceId: try row.int64("data_source_id"), actorId: actorId, type: .taskCompleted,
                                                             details: .object(["taskId": .int(id), "type": .string(try row.string("type"))]))],
                                                now: now, on: db)

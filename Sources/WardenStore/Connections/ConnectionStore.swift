@@ -1,4 +1,5 @@
 public import Foundation
+import Crypto
 import SQLKit
 public import WardenDomain
 
@@ -167,18 +168,17 @@ public struct ConnectionStore: Sendable {
 
     // MARK: Objects
 
-    static func objectColumns(columns: Bool) -> String {
-        """
-        o.connection_key, o.database_name, o.schema_name, o.table_name, o.depth, o.overrides, o.present, o.active, \(columns ? "o.columns" : "NULL AS columns"),
+    /// Every column but the crawled columns themselves, which only registering a table needs (`columns(of:)`).
+    static let objectColumns = """
+        o.connection_key, o.database_name, o.schema_name, o.table_name, o.depth, o.overrides, o.present, o.active, o.fingerprint,
         o.data_source_id, o.remote_id, o.created_at, o.last_crawled, c.technology
         """
-    }
 
-    /// Every object of the connection, its root first; tables with their crawled columns when `columns`.
-    public func objects(connectionKey: String, columns: Bool) async throws -> [DataObjectRecord] {
+    /// Every object of the connection, its root first.
+    public func objects(connectionKey: String) async throws -> [DataObjectRecord] {
         try await metastore.read { db in
             try await db.raw("""
-                SELECT \(unsafeRaw: Self.objectColumns(columns: columns)) FROM data_objects o JOIN connections c ON c.connection_key = o.connection_key
+                SELECT \(unsafeRaw: Self.objectColumns) FROM data_objects o JOIN connections c ON c.connection_key = o.connection_key
                 WHERE o.connection_key = \(bind: connectionKey)
                 ORDER BY o.depth, o.database_name, o.schema_name, o.table_name
                 """).all().map(Self.record(from:))
@@ -189,10 +189,41 @@ public struct ConnectionStore: Sendable {
     public func roots() async throws -> [DataObjectRecord] {
         try await metastore.read { db in
             try await db.raw("""
-                SELECT \(unsafeRaw: Self.objectColumns(columns: false)) FROM data_objects o JOIN connections c ON c.connection_key = o.connection_key
+                SELECT \(unsafeRaw: Self.objectColumns) FROM data_objects o JOIN connections c ON c.connection_key = o.connection_key
                 WHERE o.depth = 1 ORDER BY o.connection_key
                 """).all().map(Self.record(from:))
         }
+    }
+
+    /// The crawled columns of these tables.
+    public func columns(of paths: [DataObjectPath]) async throws -> [DataObjectPath: [RemoteColumn]] {
+        guard let key = paths.first?.connectionKey else { return [:] }
+        let wanted = Set(paths)
+        return try await metastore.read { db in
+            var result: [DataObjectPath: [RemoteColumn]] = [:]
+            for row in try await db.raw("""
+                SELECT database_name, schema_name, table_name, columns FROM data_objects
+                WHERE connection_key = \(bind: key) AND depth = 4 AND columns IS NOT NULL
+                """).all() {
+                let path = DataObjectPath([key, try row.string("database_name"), try row.string("schema_name"), try row.string("table_name")])
+                guard wanted.contains(path) else { continue }
+                result[path] = try JSONColumn.decode([RemoteColumn].self, from: try row.string("columns"))
+            }
+            return result
+        }
+    }
+
+    /// What a re-crawl compares: SHA-256 of the columns as the catalog describes them, in order.
+    public static func fingerprint(_ columns: [RemoteColumn]) -> String {
+        var hasher = SHA256()
+        for column in columns {
+            for field in [column.name, column.remoteType, column.baseType, column.nullable ? "null" : "not null"] {
+                hasher.update(data: Data(field.utf8))
+                hasher.update(data: Data([0]))
+            }
+            hasher.update(data: Data([1]))
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     static func levels(_ path: DataObjectPath) -> [String] {
@@ -202,11 +233,10 @@ public struct ConnectionStore: Sendable {
     static func record(from row: any SQLRow) throws -> DataObjectRecord {
         let depth = Int(try row.int64("depth"))
         let names = [try row.string("connection_key"), try row.string("database_name"), try row.string("schema_name"), try row.string("table_name")]
-        let columns = try row.optionalString("columns").map { try JSONColumn.decode([RemoteColumn].self, from: $0) }
         let object = StoredDataObject(
             path: DataObjectPath(Array(names.prefix(depth))),
             overrides: DataObjectOverrides.decode(try JSONColumn.decode(JSONValue.self, from: try row.string("overrides"))),
-            present: try row.bool("present"), columns: columns, dataSourceId: try row.decode(column: "data_source_id", as: Int64?.self),
+            present: try row.bool("present"), fingerprint: try row.optionalString("fingerprint"), dataSourceId: try row.decode(column: "data_source_id", as: Int64?.self),
             active: try row.bool("active"))
         return DataObjectRecord(object: object, technology: Technology(rawValue: try row.string("technology")) ?? .postgresql,
                                 createdAt: try row.date("created_at"), lastCrawled: try row.optionalDate("last_crawled"),
@@ -217,11 +247,12 @@ public struct ConnectionStore: Sendable {
         let rows: [[SQLBindable]] = try objects.map { object in
             let levels = levels(object.path)
             return [connectionKey, levels[0], levels[1], levels[2], object.path.segments.count, try JSONColumn.encode(object.overrides.json),
-                    object.present, object.active, try object.columns.map { try JSONColumn.encode($0) }, object.dataSourceId, now.millis]
+                    object.present, object.active, try object.columns.map { try JSONColumn.encode($0) }, object.fingerprint, object.dataSourceId,
+                    now.millis]
         }
         try await SQLBatch.insert(into: "data_objects",
                                   columns: ["connection_key", "database_name", "schema_name", "table_name", "depth", "overrides", "present",
-                                            "active", "columns", "data_source_id", "created_at"], rows: rows, chunk: 500, on: db)
+                                            "active", "columns", "fingerprint", "data_source_id", "created_at"], rows: rows, chunk: 500, on: db)
     }
 
     static func whereObject(_ path: DataObjectPath) -> SQLQueryString {
@@ -247,25 +278,34 @@ public struct ConnectionStore: Sendable {
     public func commit(_ write: ObjectSyncWrite, completing: JobCompletion? = nil, now: Date) async throws {
         try await metastore.write { db in
             try await db.raw("SELECT connection_key FROM connections WHERE connection_key = \(bind: write.connectionKey)\(SQLLock.forUpdate(db))").run()
-            try await Self.insertObjects(write.plan.inserted, connectionKey: write.connectionKey, now: now, on: db)
+            // Sources first, so that new objects are inserted with their source and state, not updated after.
+            let created = try await dataSources.insert(write.drafts.map(\.draft), owner: write.owner, jobs: { _ in [] }, now: now, on: db)
+            let idsByName = Dictionary(uniqueKeysWithValues: created.map { ($0.name, $0.id) })
+            var sources = Dictionary(uniqueKeysWithValues: write.links + write.drafts.map { ($0.path, idsByName[$0.draft.names.name]!) })
+            var states = write.states
+            let inserted = write.plan.inserted.map { object in
+                var object = object
+                object.dataSourceId = sources.removeValue(forKey: object.path) ?? object.dataSourceId
+                object.active = states.removeValue(forKey: object.path) ?? object.active
+                return object
+            }
+            try await Self.insertObjects(inserted, connectionKey: write.connectionKey, now: now, on: db)
             for (path, present) in write.plan.presence {
                 try await db.raw("UPDATE data_objects SET present = \(bind: present) WHERE \(Self.whereObject(path))").run()
             }
-            for (path, columns) in write.plan.columns {
-                try await db.raw("UPDATE data_objects SET columns = \(bind: try JSONColumn.encode(columns)) WHERE \(Self.whereObject(path))").run()
+            for (path, table) in write.plan.columns {
+                try await db.raw("""
+                    UPDATE data_objects SET columns = \(bind: try JSONColumn.encode(table.columns)), fingerprint = \(bind: table.fingerprint)
+                    WHERE \(Self.whereObject(path))
+                    """).run()
             }
             if let (path, overrides) = write.overrides {
                 try await db.raw("UPDATE data_objects SET overrides = \(bind: try JSONColumn.encode(overrides.json)) WHERE \(Self.whereObject(path))").run()
             }
-            for (active, paths) in Dictionary(grouping: write.states.keys, by: { write.states[$0]! }) {
-                for path in paths {
-                    try await db.raw("UPDATE data_objects SET active = \(bind: active) WHERE \(Self.whereObject(path))").run()
-                }
+            for (path, active) in states {
+                try await db.raw("UPDATE data_objects SET active = \(bind: active) WHERE \(Self.whereObject(path))").run()
             }
-            let created = try await dataSources.insert(write.drafts.map(\.draft), owner: write.owner, jobs: { _ in [] }, now: now, on: db)
-            let idsByName = Dictionary(uniqueKeysWithValues: created.map { ($0.name, $0.id) })
-            let links = write.links + write.drafts.map { ($0.path, idsByName[$0.draft.names.name]!) }
-            for (path, id) in links {
+            for (path, id) in sources {
                 try await db.raw("UPDATE data_objects SET data_source_id = \(bind: id) WHERE \(Self.whereObject(path))").run()
             }
             for (disabled, ids) in [(true, write.disable), (false, write.enable)] {

@@ -196,18 +196,35 @@ public struct DataSourceStore: Sendable {
 
     public func handler(dataSourceId: Int64) async throws -> StoredHandler? {
         try await metastore.read { db in
-            guard let row = try await db.raw("""
+            try await db.raw("""
                 SELECT data_source_id, technology, metadata, password_secret, connection_string, created_at, updated_at
                 FROM data_source_handlers WHERE data_source_id = \(bind: dataSourceId)
-                """).first() else { return nil }
-            return StoredHandler(
-                dataSourceId: try row.int64("data_source_id"),
-                technology: try Self.technology(row.string("technology")),
-                metadata: try JSONColumn.decode([String: JSONValue].self, from: try row.string("metadata")),
-                sealedPassword: try row.string("password_secret"),
-                connectionString: try row.string("connection_string"),
-                createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
+                """).first().map(Self.handler(from:))
         }
+    }
+
+    /// The handlers of the enabled sources, those `userId` owns at `now` when given, by source id.
+    public func enabledHandlers(ownedBy userId: Int64?, now: Date) async throws -> [StoredHandler] {
+        try await metastore.read { db in
+            let owned: SQLQueryString = userId.map { """
+                JOIN \(Membership.effective(userId: $0, now: now)) m ON m.data_source_id = h.data_source_id AND m.state = \(bind: MemberState.owner.rawValue)
+                """ } ?? ""
+            return try await db.raw("""
+                SELECT h.data_source_id, h.technology, h.metadata, h.password_secret, h.connection_string, h.created_at, h.updated_at
+                FROM data_source_handlers h JOIN data_sources d ON d.id = h.data_source_id \(owned)
+                WHERE d.disabled = \(bind: false) ORDER BY h.data_source_id
+                """).all().map(Self.handler(from:))
+        }
+    }
+
+    static func handler(from row: any SQLRow) throws -> StoredHandler {
+        StoredHandler(
+            dataSourceId: try row.int64("data_source_id"),
+            technology: try Self.technology(row.string("technology")),
+            metadata: try JSONColumn.decode([String: JSONValue].self, from: try row.string("metadata")),
+            sealedPassword: try row.string("password_secret"),
+            connectionString: try row.string("connection_string"),
+            createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"))
     }
 
     /// The caller's standing on a data source at `now`, if any: their own or, when stronger, a group's.

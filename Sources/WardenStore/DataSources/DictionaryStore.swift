@@ -12,11 +12,12 @@ public struct DictionaryStore: Sendable {
 
     public static let notFound = WardenError.notFound("Dictionary not found", code: .dictionaryNotFound)
 
-    static let columnNames = ["dictionary_id", "position", "name", "data_type", "remote_type", "nullable", "description"]
+    static let columnNames = ["dictionary_id", "position", "name", "data_type", "remote_type", "nullable", "description", "pending_review"]
 
-    static func rows(dictionaryId: Int64, columns: [DictionaryColumn]) -> [[SQLBindable]] {
+    static func rows(dictionaryId: Int64, columns: [DictionaryColumn], pendingReview: Set<String> = []) -> [[SQLBindable]] {
         columns.enumerated().map { position, column in
-            [dictionaryId, position, column.name, column.dataType, column.remoteType, column.nullable, column.description]
+            [dictionaryId, position, column.name, column.dataType, column.remoteType, column.nullable, column.description,
+             pendingReview.contains(column.name)]
         }
     }
 
@@ -65,10 +66,16 @@ public struct DictionaryStore: Sendable {
                                                     details: .object(["action": .string(action)]))], now: now, on: db)
     }
 
-    static func replace(dataSourceId: Int64, columns: [DictionaryColumn], now: Date, on db: any SQLDatabase) async throws -> DataDictionary {
+    /// Columns awaiting review stay so through a replacement: only completing their `columnAdded` task reviews them.
+    static func replace(dataSourceId: Int64, columns: [DictionaryColumn], newlyPending: Set<String> = [], now: Date,
+                        on db: any SQLDatabase) async throws -> DataDictionary {
         let id: Int64
+        var pending = newlyPending
         if let existing = try await db.raw("SELECT id FROM dictionaries WHERE data_source_id = \(bind: dataSourceId)").first() {
             id = try existing.int64("id")
+            for row in try await db.raw("SELECT name FROM dictionary_columns WHERE dictionary_id = \(bind: id) AND pending_review = \(bind: true)").all() {
+                pending.insert(try row.string("name"))
+            }
             try await db.raw("UPDATE dictionaries SET updated_at = \(bind: now.millis) WHERE id = \(bind: id)").run()
             try await db.raw("DELETE FROM dictionary_columns WHERE dictionary_id = \(bind: id)").run()
         } else {
@@ -77,10 +84,52 @@ public struct DictionaryStore: Sendable {
                 RETURNING id
                 """).first()!.int64("id")
         }
-        try await SQLBatch.insert(into: "dictionary_columns", columns: columnNames, rows: rows(dictionaryId: id, columns: columns),
+        try await SQLBatch.insert(into: "dictionary_columns", columns: columnNames, rows: rows(dictionaryId: id, columns: columns, pendingReview: pending),
                                   chunk: 500, on: db)
         try await TagStore.pruneColumnTags(dataSourceId: dataSourceId, now: now, on: db)
         return try await dictionary(dataSourceId: dataSourceId, on: db)!
+    }
+
+    /// Applies what column detection found, in one transaction: the new dictionary (added columns awaiting review when
+    /// `maskNew`), one task per kind of change for `owners`, the view's change count, and the job's completion.
+    public func applyDetection(dataSourceId: Int64, changes: ColumnChanges, maskNew: Bool, owners: [Int64], actorId: Int64,
+                               completing: JobCompletion, now: Date) async throws {
+        try await metastore.write { db in
+            if !changes.isEmpty {
+                try await Self.recordChange(dataSourceId, actorId: actorId, action: "detected", now: now, on: db)
+                _ = try await Self.replace(dataSourceId: dataSourceId, columns: changes.dictionary,
+                                           newlyPending: maskNew ? Set(changes.added.map(\.name)) : [], now: now, on: db)
+                try await db.raw("UPDATE data_sources SET view_changes = view_changes + 1 WHERE id = \(bind: dataSourceId)").run()
+                let tasks: [(TaskType, JSONValue)] = [
+                    (.columnAdded, .array(changes.added.map { .object(["name": .string($0.name), "remoteType": .string($0.remoteType)]) })),
+                    (.columnDeleted, .array(changes.deleted.map { .object(["name": .string($0)]) })),
+                    (.columnTypeChanged, .array(changes.typeChanged.map {
+                        .object(["name": .string($0.name), "from": .string($0.from), "to": .string($0.to)])
+                    })),
+                ]
+                for (type, columns) in tasks where columns.arrayValue?.isEmpty == false {
+                    _ = try await TaskStore.create(type: type, dataSourceId: dataSourceId, requesterId: actorId, subscriptionId: nil, reason: nil,
+                                                   metadata: .object(["columns": columns, "masked": .bool(type == .columnAdded && maskNew)]),
+                                                   targets: owners, now: now, on: db)
+                }
+            }
+            try await completing.record(on: db)
+        }
+    }
+
+    /// An owner's review of added columns (completing their `columnAdded` task): they are no longer masked by default.
+    static func review(_ names: [String], dataSourceId: Int64, on db: any SQLDatabase) async throws {
+        guard !names.isEmpty else { return }
+        let binds: [SQLBindable] = names
+        let updated = try await db.raw("""
+            UPDATE dictionary_columns SET pending_review = \(bind: false)
+            WHERE dictionary_id IN (SELECT id FROM dictionaries WHERE data_source_id = \(bind: dataSourceId)) AND name IN (\(binds: binds))
+              AND pending_review = \(bind: true)
+            RETURNING name
+            """).all()
+        if !updated.isEmpty {
+            try await db.raw("UPDATE data_sources SET view_changes = view_changes + 1 WHERE id = \(bind: dataSourceId)").run()
+        }
     }
 
     /// Deletes the dictionary; false when there was none.

@@ -419,6 +419,10 @@ enum Migrations {
              "ALTER TABLE data_sources ADD COLUMN view_changes_queued BIGINT NOT NULL DEFAULT 0"]
         },
         createConnections,
+        Migration(id: 15, name: "AddColumnReview") { _ in
+            // Columns that column detection found and no owner has reviewed yet: masked to NULL for everyone.
+            ["ALTER TABLE dictionary_columns ADD COLUMN pending_review BOOLEAN NOT NULL DEFAULT FALSE"]
+        },
     ]
 
     /// Connections (`/data`) and their hierarchy of data objects. An object's path is its connection and up to three
@@ -449,6 +453,7 @@ enum Migrations {
                 present BOOLEAN NOT NULL,
                 active BOOLEAN NOT NULL,
                 columns TEXT,
+                fingerprint TEXT,
                 data_source_id BIGINT REFERENCES data_sources (id) ON DELETE SET NULL,
                 remote_id TEXT,
                 created_at BIGINT NOT NULL,

@@ -127,11 +127,12 @@ public struct PolicyStore: Sendable {
             targets[id] = PolicyTarget(dataSourceId: id, columns: [], highCardinalityColumn: try row.optionalString("high_cardinality_column"))
         }
         for row in try await db.raw("""
-            SELECT d.data_source_id, c.name, c.data_type FROM dictionary_columns c
+            SELECT d.data_source_id, c.name, c.data_type, c.pending_review FROM dictionary_columns c
             JOIN dictionaries d ON d.id = c.dictionary_id JOIN data_sources s ON s.id = d.data_source_id
             WHERE \(filter) ORDER BY c.dictionary_id, c.position
             """).all() {
-            targets[try row.int64("data_source_id")]?.columns.append(PolicyColumn(name: try row.string("name"), dataType: try row.string("data_type")))
+            targets[try row.int64("data_source_id")]?.columns.append(PolicyColumn(name: try row.string("name"), dataType: try row.string("data_type"),
+                                                                                    pendingReview: try row.bool("pending_review")))
         }
         for row in try await db.raw("""
             SELECT a.data_source_id, t.name FROM data_source_tags a JOIN tags t ON t.id = a.tag_id JOIN data_sources s ON s.id = a.data_source_id

@@ -60,6 +60,7 @@ let package = Package(
             name: "WardenConnectors",
             dependencies: [
                 "WardenDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -35,9 +35,13 @@ public protocol Connector: Sendable {
     /// The databases the connection's role may connect to.
     func listDatabases() async throws -> [String]
 
-    /// The connected database's schemas and every table with its columns, in one catalog query: partitions folded
-    /// into their parent, catalog schemas and Warden's own views left out.
+    /// The connected database's schemas and every table with its columns and fingerprint, in one catalog query:
+    /// partitions folded into their parent, catalog schemas and Warden's own views left out.
     func catalog() async throws -> RemoteCatalog
+
+    /// `catalog` without the columns: what a re-crawl compares first, computed by the warehouse where it can (else
+    /// the whole catalog). The fingerprints equal `catalog`'s.
+    func catalogFingerprints() async throws -> RemoteCatalog
 
     func listSchemas() async throws -> [String]
     func listTables(schema: String) async throws -> [String]

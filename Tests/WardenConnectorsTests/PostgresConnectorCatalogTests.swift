@@ -15,6 +15,34 @@ import WardenTestSupport
         #expect(schemas == ["army", "public", "sales"])
     }
 
+    /// The crawl's catalog: every table with its columns, partitions folded into their parent; and the server-side
+    /// fingerprints a re-crawl compares first equal those computed from the columns, whatever the names hold.
+    @Test func theCatalogAndItsFingerprintsAgree() async throws {
+        let warehouse = try await TestWarehouse.army()
+        for statement in [
+            #"CREATE SCHEMA "Ünï ""code"" s""#,
+            #"CREATE TABLE "Ünï ""code"" s"."t; --" ("é" varchar(12) NOT NULL, "a""b" numeric(10, 2), "x y" army.clearance_level, "mail" army.email)"#,
+            #"CREATE TABLE "Ünï ""code"" s".nothing ()"#,
+            "CREATE TABLE army.events (id integer, at date) PARTITION BY RANGE (at)",
+            "CREATE TABLE army.events_2024 PARTITION OF army.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        ] {
+            try await warehouse.execute(statement)
+        }
+        let (full, fingerprints) = try await withConnectors { connectors in
+            let connector = try connectors.connector(for: warehouse.settings())
+            return (try await connector.catalog(), try await connector.catalogFingerprints())
+        }
+        let odd = TableReference(schema: #"Ünï "code" s"#, table: "t; --")
+        #expect(full.schemas.contains(odd.schema))
+        #expect(full.tables[odd]?.map(\.name) == ["é", #"a"b"#, "x y", "mail"])
+        #expect(full.tables[TableReference(schema: odd.schema, table: "nothing")] == [])
+        #expect(full.tables[TableReference(schema: "army", table: "events")]?.map(\.name) == ["id", "at"])
+        #expect(full.tables[TableReference(schema: "army", table: "events_2024")] == nil)
+        #expect(fingerprints.tables.isEmpty)
+        #expect(fingerprints.schemas == full.schemas)
+        #expect(!full.fingerprints.isEmpty && fingerprints.fingerprints == full.fingerprints)
+    }
+
     @Test func listTablesShowsTablesAndViewsOfOneSchema() async throws {
         let warehouse = try await TestWarehouse.army()
         try await warehouse.execute("CREATE SEQUENCE army.numbers")

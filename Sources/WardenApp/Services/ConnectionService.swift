@@ -263,15 +263,25 @@ struct ConnectionService: Sendable {
         var found: [DataObjectPath: CrawledTable?] = [:]
         var tablesSeen = 0
         for database in databases where !skipped.contains(root.lineage[0].child(database)) {
-            let catalog = try await connectors.connector(for: try connectionSettings(connection, database: database)).catalog()
+            let connector = try connectors.connector(for: try connectionSettings(connection, database: database))
             let base = DataObjectPath([root.connectionKey, database])
+            // A database crawled before is compared by fingerprints first; only new and changed tables are described.
+            let crawledBefore = stored.keys.contains { $0.kind == .table && base.contains($0) }
+            var catalog = crawledBefore ? try await connector.catalogFingerprints() : try await connector.catalog()
+            let changed = catalog.fingerprints.filter { table, fingerprint in
+                catalog.tables[table] == nil && stored[base.child(table.schema).child(table.table)]?.fingerprint != fingerprint
+            }
+            if !changed.isEmpty { catalog.tables.merge(try await connector.describe(Array(changed.keys))) { current, _ in current } }
             found[base] = .some(nil)
             for schema in catalog.schemas { found[base.child(schema)] = .some(nil) }
-            for (table, columns) in catalog.tables {
+            for (table, fingerprint) in catalog.fingerprints {
+                let path = base.child(table.schema).child(table.table)
+                // A changed table that vanished before it was described counts as gone until the next crawl.
+                if changed[table] != nil, catalog.tables[table] == nil { continue }
                 found[base.child(table.schema)] = .some(nil)
-                found[base.child(table.schema).child(table.table)] = CrawledTable(columns: columns, fingerprint: ConnectionStore.fingerprint(columns))
+                found[path] = CrawledTable(columns: catalog.tables[table] ?? [], fingerprint: fingerprint)
             }
-            tablesSeen += catalog.tables.count
+            tablesSeen += catalog.fingerprints.count
         }
         let plan = ObjectSync.plan(root: root, found: found, stored: stored, skipped: skipped)
         for object in plan.inserted { stored[object.path] = object }

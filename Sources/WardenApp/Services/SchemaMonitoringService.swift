@@ -109,7 +109,12 @@ struct SchemaMonitoringService: Sendable {
         guard let id = lease.job.dataSourceId else { throw WardenError.badRequest("The job names no data source", code: .jobInvalidPayload) }
         let (_, _, metadata, settings) = try await loaded(id)
         guard let described = try await connectors.connector(for: settings).describe([metadata.table])[metadata.table] else {
-            throw WardenError.badRequest("Table \(metadata.table) no longer exists in database \(settings.database)", code: .warehouseTableNotFound)
+            // Schema detection disables a source whose table vanished; column detection reports it.
+            let message = "Table \(metadata.table) no longer exists in database \(settings.database)"
+            try await dataSources.recordCheck(id: id, name: "columnEvolution", check: .object([
+                "status": .string("failed"), "message": .string(message), "lastAttempted": .string(ISODate.format(clock.now())),
+            ]), notRun: DataSourcePayload.healthCheckNotRun)
+            return .output(.object(["dataSourceId": .int(id), "tableMissing": .bool(true), "message": .string(message)]))
         }
         let current = try await dictionaries.dictionary(dataSourceId: id)?.columns ?? []
         let changes = ColumnChanges(dictionary: current, remote: described.map(HandlerService.dictionaryColumn))

@@ -125,6 +125,22 @@ enum PostgresCatalogSQL {
             """)
     }
 
+    /// One row per table with `PostgresConnector.fingerprint` of its columns, computed by the server (PostgreSQL only:
+    /// Redshift has no `string_agg`).
+    static let fingerprints = PostgresQuery(unsafeSQL: """
+        SELECT n.nspname, c.relname,
+               md5(COALESCE(string_agg(a.attname || chr(31) || pg_catalog.format_type(a.atttypid, a.atttypmod) || chr(31)
+                   || CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END || chr(31) || CASE WHEN a.attnotnull THEN 'n' ELSE 'y' END,
+                   chr(30) ORDER BY a.attnum), ''))
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+        WHERE \(relationKinds) AND \(userSchemas) AND NOT c.relispartition
+        GROUP BY n.nspname, c.relname
+        """)
+
     /// `n.nspname` is a schema of user data (not the catalogs, TOAST, temporary schemas or Warden's own).
     static let userSchemas = """
         n.nspname NOT IN ('pg_catalog', 'information_schema', 'warden_system') \

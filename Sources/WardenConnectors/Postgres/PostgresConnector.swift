@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PostgresNIO
@@ -132,6 +133,15 @@ public struct PostgresConnector: Connector {
     }
 
     public func catalog() async throws -> RemoteCatalog {
+        try await readCatalog(columns: true)
+    }
+
+    public func catalogFingerprints() async throws -> RemoteCatalog {
+        // Redshift cannot aggregate the columns into a string: it reads them all, and fingerprints them here.
+        try await readCatalog(columns: settings.technology == .redshift)
+    }
+
+    private func readCatalog(columns: Bool) async throws -> RemoteCatalog {
         let foldPartitions = settings.technology == .postgresql
         return try await run { connection, logger in
             var own: Set<TableReference> = []
@@ -147,20 +157,37 @@ public struct PostgresConnector: Connector {
             for try await schema in try await connection.query(PostgresCatalogSQL.listSchemas, logger: logger).decode(String.self) {
                 schemas.append(schema)
             }
-            var tables: [TableReference: [RemoteColumn]] = [:]
+            var catalog = RemoteCatalog(schemas: schemas, fingerprints: [:], tables: [:])
+            guard columns else {
+                for try await (schema, table, fingerprint) in try await connection.query(PostgresCatalogSQL.fingerprints, logger: logger)
+                    .decode((String, String, String).self) {
+                    let reference = TableReference(schema: schema, table: table)
+                    if !own.contains(reference) { catalog.fingerprints[reference] = fingerprint }
+                }
+                return catalog
+            }
             let rows = try await connection.query(PostgresCatalogSQL.catalog(foldPartitions: foldPartitions), logger: logger)
             for try await (schema, table, name, remoteType, baseType, nullable)
                 in rows.decode((String, String, String?, String?, String?, Bool?).self) {
                 let reference = TableReference(schema: schema, table: table)
                 if own.contains(reference) { continue }
                 guard let name, let remoteType, let baseType else {
-                    tables[reference] = tables[reference] ?? []
+                    catalog.tables[reference] = catalog.tables[reference] ?? []
                     continue
                 }
-                tables[reference, default: []].append(RemoteColumn(name: name, remoteType: remoteType, baseType: baseType, nullable: nullable ?? true))
+                catalog.tables[reference, default: []].append(RemoteColumn(name: name, remoteType: remoteType, baseType: baseType, nullable: nullable ?? true))
             }
-            return RemoteCatalog(schemas: schemas, tables: tables)
+            catalog.fingerprints = catalog.tables.mapValues(Self.fingerprint)
+            return catalog
         }
+    }
+
+    /// MD5 (hex) of the columns as `PostgresCatalogSQL.fingerprints` spells them: name, type, base type and `y`/`n`
+    /// for nullable, separated by U+001F, columns by U+001E. A digest to notice changes, not a secret.
+    static func fingerprint(_ columns: [RemoteColumn]) -> String {
+        let text = columns.map { [$0.name, $0.remoteType, $0.baseType, $0.nullable ? "y" : "n"].joined(separator: "\u{1F}") }
+            .joined(separator: "\u{1E}")
+        return Insecure.MD5.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     public func listSchemas() async throws -> [String] {

@@ -24,7 +24,8 @@ public struct StoredDataObject: Sendable, Equatable {
     }
 }
 
-/// A table as a crawl read it: its columns and their fingerprint, which is what a re-crawl compares.
+/// A table as a crawl read it: its fingerprint, which is what a re-crawl compares, and its columns (read only for
+/// new and changed tables: empty otherwise).
 public struct CrawledTable: Sendable, Equatable {
     public var columns: [RemoteColumn]
     public var fingerprint: String
@@ -132,13 +133,17 @@ public enum ObjectSync {
     }
 }
 
-/// What a crawl reads from one database: its schemas, and its tables with their columns in catalog order.
+/// What a crawl reads from one database: its schemas, each table's fingerprint (a digest of its columns as the
+/// catalog describes them, which a re-crawl compares) and, when read, their columns in catalog order.
 public struct RemoteCatalog: Sendable, Equatable {
     public var schemas: [String]
+    public var fingerprints: [TableReference: String]
+    /// Every table's columns (`Connector.catalog`), or none (`Connector.catalogFingerprints`).
     public var tables: [TableReference: [RemoteColumn]]
 
-    public init(schemas: [String], tables: [TableReference: [RemoteColumn]]) {
+    public init(schemas: [String], fingerprints: [TableReference: String], tables: [TableReference: [RemoteColumn]]) {
         self.schemas = schemas
+        self.fingerprints = fingerprints
         self.tables = tables
     }
 }

@@ -31,12 +31,15 @@ public struct TaskStore: Sendable {
 
     // MARK: Who sees what
 
-    /// Tasks `caller` may handle now: addressed to them, or an access request with a step they can approve.
+    /// Tasks `caller` may handle now: addressed to them, or an access request with a step they can approve. Nobody
+    /// handles a request of their own, but a schema change reported to the owners is theirs to review even when one
+    /// of them ran the detection.
     static func handleable(by caller: Principal) -> SQLQueryString {
         let permissions: [SQLBindable] = caller.permissions.map(\.rawValue).sorted()
         let permissionMatch: SQLQueryString = permissions.isEmpty ? "1 = 0" : "a.required_permission IN (\(binds: permissions))"
+        let reports: [SQLBindable] = [TaskType.columnAdded, .columnDeleted, .columnTypeChanged].map(\.rawValue)
         return """
-            (t.requester_id <> \(bind: caller.userId) AND (
+            ((t.requester_id <> \(bind: caller.userId) OR t.type IN (\(binds: reports))) AND (
                 (t.subscription_id IS NULL AND EXISTS (SELECT 1 FROM task_targets tt WHERE tt.task_id = t.id AND tt.user_id = \(bind: caller.userId)))
                 OR (t.subscription_id IS NOT NULL AND EXISTS (
                     SELECT 1 FROM subscription_approvals a WHERE a.subscription_id = t.subscription_id AND a.state = 'pending' AND (

@@ -1,5 +1,4 @@
 public import Foundation
-import Crypto
 import SQLKit
 public import WardenDomain
 
@@ -211,19 +210,6 @@ public struct ConnectionStore: Sendable {
             }
             return result
         }
-    }
-
-    /// What a re-crawl compares: SHA-256 of the columns as the catalog describes them, in order.
-    public static func fingerprint(_ columns: [RemoteColumn]) -> String {
-        var hasher = SHA256()
-        for column in columns {
-            for field in [column.name, column.remoteType, column.baseType, column.nullable ? "null" : "not null"] {
-                hasher.update(data: Data(field.utf8))
-                hasher.update(data: Data([0]))
-            }
-            hasher.update(data: Data([1]))
-        }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     static func levels(_ path: DataObjectPath) -> [String] {

@@ -41,6 +41,19 @@ import WardenTestSupport
         #expect(fingerprints.tables.isEmpty)
         #expect(fingerprints.schemas == full.schemas)
         #expect(!full.fingerprints.isEmpty && fingerprints.fingerprints == full.fingerprints)
+
+        // Every kind of column change gives the table another fingerprint; the other tables keep theirs.
+        var last = full.fingerprints
+        for change in ["ALTER TABLE army.data ADD COLUMN extra text DEFAULT 'x'", "ALTER TABLE army.data RENAME COLUMN extra TO other",
+                       "ALTER TABLE army.data ALTER COLUMN other TYPE varchar(9)", "ALTER TABLE army.data ALTER COLUMN other SET NOT NULL",
+                       "ALTER TABLE army.data DROP COLUMN other"] {
+            try await warehouse.execute(change)
+            let now = try await withConnectors { try await $0.connector(for: warehouse.settings()).catalogFingerprints().fingerprints }
+            let data = TableReference(schema: "army", table: "data")
+            #expect(now[data] != last[data], "\(change)")
+            #expect(now.filter { $0.key != data } == last.filter { $0.key != data }, "\(change)")
+            last = now
+        }
     }
 
     @Test func listTablesShowsTablesAndViewsOfOneSchema() async throws {

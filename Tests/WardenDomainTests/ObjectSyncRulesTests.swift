@@ -9,11 +9,11 @@ import WardenDomain
     static let other = RemoteColumn(name: "name", remoteType: "text", baseType: "text", nullable: true)
 
     static func object(_ text: String, _ overrides: DataObjectOverrides = .init(), present: Bool = true, columns: [RemoteColumn]? = nil,
-                       source: Int64? = nil, active: Bool = true) -> StoredDataObject {
+                       fingerprint: String? = nil, unread: Bool = false, source: Int64? = nil, active: Bool = true) -> StoredDataObject {
         let path = path(text)
         let columns = columns ?? (path.kind == .table ? [column] : nil)
-        return StoredDataObject(path: path, overrides: overrides, present: present, columns: columns,
-                                fingerprint: columns.map { table($0).fingerprint }, dataSourceId: source, active: active)
+        return StoredDataObject(path: path, overrides: overrides, present: present, columns: unread ? nil : columns,
+                                fingerprint: fingerprint ?? columns.map { table($0).fingerprint }, dataSourceId: source, active: active)
     }
 
     static func stored(_ objects: [StoredDataObject]) -> [DataObjectPath: StoredDataObject] {
@@ -42,6 +42,7 @@ import WardenDomain
         var inserted: [(String, isActive: Bool?)] = []
         var presence: [(String, Bool)] = []
         var columns: [String] = []
+        var fingerprints: [String] = []
         var testDescription: String { name }
     }
 
@@ -60,6 +61,12 @@ import WardenDomain
                  found: unchanged, presence: [("c/db/s/t", true)]),
         PlanCase(name: "a column added", stored: base, found: found([("c/db", nil), ("c/db/s", nil), ("c/db/s/t", [column, other])]),
                  columns: ["c/db/s/t"]),
+        PlanCase(name: "another fingerprint, the same columns: only the fingerprint is recorded",
+                 stored: base.map { $0.path.kind == .table ? object("c/db/s/t", fingerprint: "older") : $0 }, found: unchanged,
+                 fingerprints: ["c/db/s/t"]),
+        PlanCase(name: "another fingerprint, columns not read: taken as changed",
+                 stored: base.map { $0.path.kind == .table ? object("c/db/s/t", fingerprint: "older", unread: true) : $0 }, found: unchanged,
+                 columns: ["c/db/s/t"]),
         PlanCase(name: "outside the crawled root: untouched", stored: base + [object("c/db/x"), object("c/db/x/y")], found: unchanged,
                  root: "c/db/s"),
         PlanCase(name: "below a skipped (inactive) container: untouched", stored: base + [object("c/db/x", active: false), object("c/db/x/y")],
@@ -75,7 +82,8 @@ import WardenDomain
         #expect(plan.presence.map(\.path) == test.presence.map { Self.path($0.0) })
         #expect(plan.presence.map(\.present) == test.presence.map(\.1))
         #expect(plan.columns.map(\.path) == test.columns.map(Self.path))
-        #expect(plan.isEmpty == (test.inserted.isEmpty && test.presence.isEmpty && test.columns.isEmpty))
+        #expect(plan.fingerprints.map(\.path) == test.fingerprints.map(Self.path))
+        #expect(plan.isEmpty == (test.inserted.isEmpty && test.presence.isEmpty && test.columns.isEmpty && test.fingerprints.isEmpty))
     }
 
     struct StateCase: Sendable, CustomTestStringConvertible {

@@ -269,9 +269,15 @@ struct ConnectionService: Sendable {
             let crawledBefore = stored.keys.contains { $0.kind == .table && base.contains($0) }
             var catalog = crawledBefore ? try await connector.catalogFingerprints() : try await connector.catalog()
             let changed = catalog.fingerprints.filter { table, fingerprint in
-                catalog.tables[table] == nil && stored[base.child(table.schema).child(table.table)]?.fingerprint != fingerprint
+                stored[base.child(table.schema).child(table.table)]?.fingerprint != fingerprint
             }
-            if !changed.isEmpty { catalog.tables.merge(try await connector.describe(Array(changed.keys))) { current, _ in current } }
+            if !changed.isEmpty {
+                let unread = changed.keys.filter { catalog.tables[$0] == nil }
+                if !unread.isEmpty { catalog.tables.merge(try await connector.describe(unread)) { current, _ in current } }
+                // What they held before, to tell a change of columns from another change to the table.
+                let before = try await connections.columns(of: changed.keys.map { base.child($0.schema).child($0.table) })
+                for (path, columns) in before { stored[path]?.columns = columns }
+            }
             found[base] = .some(nil)
             for schema in catalog.schemas { found[base.child(schema)] = .some(nil) }
             for (table, fingerprint) in catalog.fingerprints {

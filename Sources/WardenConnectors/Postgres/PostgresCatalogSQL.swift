@@ -107,38 +107,36 @@ enum PostgresCatalogSQL {
     }
 
     /// Every column of every table, view and foreign table of the connected database, in one query, in catalog order;
-    /// a relation without columns comes as one row of NULLs. Catalog schemas are left out, and so are partitions
-    /// (PostgreSQL 10 and later; Redshift has none): their partitioned parent stands for them.
-    static func catalog(foldPartitions: Bool) -> PostgresQuery {
+    /// a relation without columns comes as one row of NULLs. Catalog schemas are left out, and so are partitions: their
+    /// partitioned parent stands for them. On PostgreSQL each row also carries what `versions` is made of (the
+    /// transaction ids of the relation's catalog rows), dropped columns included, so the two agree; Redshift, which has
+    /// neither partitions nor these system columns, gets the plain query.
+    static func catalog(postgres: Bool) -> PostgresQuery {
         PostgresQuery(unsafeSQL: """
             SELECT n.nspname, c.relname, a.attname,
                    pg_catalog.format_type(a.atttypid, a.atttypmod),
                    CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,
-                   NOT a.attnotnull
+                   NOT a.attnotnull\(postgres ? ", c.xmin::text, a.xmin::text::bigint, a.attisdropped" : "")
             FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0\(postgres ? "" : " AND NOT a.attisdropped")
             LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
             LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
-            WHERE \(relationKinds) AND \(userSchemas)\(foldPartitions ? " AND NOT c.relispartition" : "")
+            WHERE \(relationKinds) AND \(userSchemas)\(postgres ? " AND NOT c.relispartition" : "")
             ORDER BY n.nspname, c.relname, a.attnum
             """)
     }
 
-    /// One row per table with `PostgresConnector.fingerprint` of its columns, computed by the server (PostgreSQL only:
-    /// Redshift has no `string_agg`).
-    static let fingerprints = PostgresQuery(unsafeSQL: """
-        SELECT n.nspname, c.relname,
-               md5(COALESCE(string_agg(a.attname || chr(31) || pg_catalog.format_type(a.atttypid, a.atttypmod) || chr(31)
-                   || CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END || chr(31) || CASE WHEN a.attnotnull THEN 'n' ELSE 'y' END,
-                   chr(30) ORDER BY a.attnum), ''))
+    /// One row per table with its version (PostgreSQL only): the transaction ids that last wrote its `pg_class` row and
+    /// its newest `pg_attribute` row, and how many of those there are. Every change to a column (added, dropped,
+    /// renamed, retyped, made nullable) writes a row here, so an equal version means equal columns.
+    static let versions = PostgresQuery(unsafeSQL: """
+        SELECT n.nspname, c.relname, c.xmin::text, COALESCE(max(a.xmin::text::bigint), 0), count(a.attnum)
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-        LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-        LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
         WHERE \(relationKinds) AND \(userSchemas) AND NOT c.relispartition
-        GROUP BY n.nspname, c.relname
+        GROUP BY n.nspname, c.relname, c.xmin::text
         """)
 
     /// `n.nspname` is a schema of user data (not the catalogs, TOAST, temporary schemas or Warden's own).

@@ -137,12 +137,12 @@ public struct PostgresConnector: Connector {
     }
 
     public func catalogFingerprints() async throws -> RemoteCatalog {
-        // Redshift cannot aggregate the columns into a string: it reads them all, and fingerprints them here.
+        // Redshift has no versions to compare: it reads the whole catalog and digests the columns.
         try await readCatalog(columns: settings.technology == .redshift)
     }
 
     private func readCatalog(columns: Bool) async throws -> RemoteCatalog {
-        let foldPartitions = settings.technology == .postgresql
+        let postgres = settings.technology == .postgresql
         return try await run { connection, logger in
             var own: Set<TableReference> = []
             var hasViews = false
@@ -159,32 +159,46 @@ public struct PostgresConnector: Connector {
             }
             var catalog = RemoteCatalog(schemas: schemas, fingerprints: [:], tables: [:])
             guard columns else {
-                for try await (schema, table, fingerprint) in try await connection.query(PostgresCatalogSQL.fingerprints, logger: logger)
-                    .decode((String, String, String).self) {
+                for try await (schema, table, classVersion, attributeVersion, count)
+                    in try await connection.query(PostgresCatalogSQL.versions, logger: logger).decode((String, String, String, Int64, Int64).self) {
                     let reference = TableReference(schema: schema, table: table)
-                    if !own.contains(reference) { catalog.fingerprints[reference] = fingerprint }
+                    if !own.contains(reference) { catalog.fingerprints[reference] = "\(classVersion).\(attributeVersion).\(count)" }
                 }
                 return catalog
             }
-            let rows = try await connection.query(PostgresCatalogSQL.catalog(foldPartitions: foldPartitions), logger: logger)
-            for try await (schema, table, name, remoteType, baseType, nullable)
-                in rows.decode((String, String, String?, String?, String?, Bool?).self) {
-                let reference = TableReference(schema: schema, table: table)
-                if own.contains(reference) { continue }
-                guard let name, let remoteType, let baseType else {
-                    catalog.tables[reference] = catalog.tables[reference] ?? []
-                    continue
+            var versions: [TableReference: (row: String, newest: Int64, count: Int64)] = [:]
+            for try await row in try await connection.query(PostgresCatalogSQL.catalog(postgres: postgres), logger: logger) {
+                let cells: (String, String, String?, String?, String?, Bool?)
+                var dropped = false
+                if postgres {
+                    let all = try row.decode((String, String, String?, String?, String?, Bool?, String, Int64?, Bool?).self)
+                    cells = (all.0, all.1, all.2, all.3, all.4, all.5)
+                    let reference = TableReference(schema: all.0, table: all.1)
+                    var version = versions[reference] ?? (all.6, 0, 0)
+                    if let attributeVersion = all.7 {
+                        version.newest = max(version.newest, attributeVersion)
+                        version.count += 1
+                    }
+                    versions[reference] = version
+                    dropped = all.8 ?? false
+                } else {
+                    cells = try row.decode((String, String, String?, String?, String?, Bool?).self)
                 }
-                catalog.tables[reference, default: []].append(RemoteColumn(name: name, remoteType: remoteType, baseType: baseType, nullable: nullable ?? true))
+                let reference = TableReference(schema: cells.0, table: cells.1)
+                if own.contains(reference) { continue }
+                catalog.tables[reference] = catalog.tables[reference] ?? []
+                guard !dropped, let name = cells.2, let remoteType = cells.3, let baseType = cells.4 else { continue }
+                catalog.tables[reference]!.append(RemoteColumn(name: name, remoteType: remoteType, baseType: baseType, nullable: cells.5 ?? true))
             }
-            catalog.fingerprints = catalog.tables.mapValues(Self.fingerprint)
+            catalog.fingerprints = postgres ? versions.filter { catalog.tables[$0.key] != nil }.mapValues { "\($0.row).\($0.newest).\($0.count)" }
+                : catalog.tables.mapValues(Self.digest)
             return catalog
         }
     }
 
-    /// MD5 (hex) of the columns as `PostgresCatalogSQL.fingerprints` spells them: name, type, base type and `y`/`n`
-    /// for nullable, separated by U+001F, columns by U+001E. A digest to notice changes, not a secret.
-    static func fingerprint(_ columns: [RemoteColumn]) -> String {
+    /// Redshift's fingerprint: MD5 (hex) of the columns' names, types, base types and nullability. A digest to notice
+    /// changes, not a secret.
+    static func digest(_ columns: [RemoteColumn]) -> String {
         let text = columns.map { [$0.name, $0.remoteType, $0.baseType, $0.nullable ? "y" : "n"].joined(separator: "\u{1F}") }
             .joined(separator: "\u{1E}")
         return Insecure.MD5.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()

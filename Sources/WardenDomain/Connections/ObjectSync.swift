@@ -47,15 +47,18 @@ public enum ObjectSync {
         public var presence: [(path: DataObjectPath, present: Bool)] = []
         /// Tables whose columns changed.
         public var columns: [(path: DataObjectPath, table: CrawledTable)] = []
+        /// Tables whose fingerprint changed but not their columns (a change to the table that is not about them).
+        public var fingerprints: [(path: DataObjectPath, fingerprint: String)] = []
 
         public init() {}
 
-        public var isEmpty: Bool { inserted.isEmpty && presence.isEmpty && columns.isEmpty }
+        public var isEmpty: Bool { inserted.isEmpty && presence.isEmpty && columns.isEmpty && fingerprints.isEmpty }
 
         public static func == (lhs: CrawlPlan, rhs: CrawlPlan) -> Bool {
             lhs.inserted == rhs.inserted && lhs.presence.map(\.path) == rhs.presence.map(\.path)
                 && lhs.presence.map(\.present) == rhs.presence.map(\.present)
                 && lhs.columns.map(\.path) == rhs.columns.map(\.path) && lhs.columns.map(\.table) == rhs.columns.map(\.table)
+                && lhs.fingerprints.map(\.path) == rhs.fingerprints.map(\.path)
         }
     }
 
@@ -72,7 +75,10 @@ public enum ObjectSync {
             let table = found[path] ?? nil
             if let existing = stored[path] {
                 if !existing.present { plan.presence.append((path, true)) }
-                if let table, existing.fingerprint != table.fingerprint { plan.columns.append((path, table)) }
+                if let table, existing.fingerprint != table.fingerprint {
+                    // The stored columns, when the caller read them, tell a change of columns from one of something else.
+                    if existing.columns == table.columns { plan.fingerprints.append((path, table.fingerprint)) } else { plan.columns.append((path, table)) }
+                }
                 continue
             }
             let parent = EffectiveSettings(chain: path.parent!.lineage.map { overrides[$0] ?? DataObjectOverrides() })
@@ -133,8 +139,9 @@ public enum ObjectSync {
     }
 }
 
-/// What a crawl reads from one database: its schemas, each table's fingerprint (a digest of its columns as the
-/// catalog describes them, which a re-crawl compares) and, when read, their columns in catalog order.
+/// What a crawl reads from one database: its schemas, each table's fingerprint (a value that changes whenever its
+/// columns may have: on PostgreSQL the versions of its catalog rows, elsewhere a digest of the columns), which a
+/// re-crawl compares first, and, when read, their columns in catalog order.
 public struct RemoteCatalog: Sendable, Equatable {
     public var schemas: [String]
     public var fingerprints: [TableReference: String]

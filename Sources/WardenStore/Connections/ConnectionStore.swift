@@ -285,6 +285,9 @@ public struct ConnectionStore: Sendable {
                     WHERE \(Self.whereObject(path))
                     """).run()
             }
+            for (path, fingerprint) in write.plan.fingerprints {
+                try await db.raw("UPDATE data_objects SET fingerprint = \(bind: fingerprint) WHERE \(Self.whereObject(path))").run()
+            }
             if let (path, overrides) = write.overrides {
                 try await db.raw("UPDATE data_objects SET overrides = \(bind: try JSONColumn.encode(overrides.json)) WHERE \(Self.whereObject(path))").run()
             }

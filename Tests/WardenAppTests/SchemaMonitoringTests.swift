@@ -117,6 +117,25 @@ import WardenTestSupport
     }
 
     @Test(arguments: TestMetastores.kinds)
+    func theScheduleBringsEveryDictionaryUpToDate(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        let clock = TestClock()
+        try await TestServer.run(kind, clock: clock, configure: { $0.schemaMonitoringInterval = 1 }) { server in
+            let data = try #require(try await server.registerArmy(warehouse)["data"])
+            try await warehouse.execute("ALTER TABLE army.data ADD COLUMN nightly text")
+            var seen = false
+            for _ in 0..<300 where !seen {
+                // The schedule queues one run per period of the (test) clock.
+                clock.advance(seconds: 1)
+                seen = try await columns(server, data)["nightly"] != nil
+                if !seen { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(seen, "the scheduled run did not detect the new column within 30 s")
+            #expect(try await masked(server, data) == ["nightly"])
+        }
+    }
+
+    @Test(arguments: TestMetastores.kinds)
     func thePayloadFormsAndTheirExclusions(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
         try await TestServer.run(kind) { server in

@@ -105,7 +105,7 @@ struct ConnectionService: Sendable {
 
     func connection(key: String, caller: Principal) async throws -> (StoredConnection, creator: User?, updater: User?) {
         let path = try DataObjectPath.parse([key])
-        _ = try await visibleObjects(of: path, caller: caller)
+        _ = try await visibleObjects(of: path, caller: caller, lineageOnly: true)
         guard let connection = try await connections.connection(key: key) else { throw ConnectionStore.notFound }
         return (connection, try await identity.user(id: connection.createdBy), try await identity.user(id: connection.updatedBy))
     }
@@ -113,7 +113,7 @@ struct ConnectionService: Sendable {
     /// Replaces the connection's settings (the password is kept when none is given) and queues a crawl with them.
     func updateConnection(key: String, caller: Principal, input: () async throws -> ConnectionInput) async throws -> (objectPath: DataObjectPath, bulkId: String) {
         let path = try DataObjectPath.parse([key])
-        let objects = try await visibleObjects(of: path, caller: caller)
+        let objects = try await visibleObjects(of: path, caller: caller, lineageOnly: true)
         try await require(.admin, on: path, objects: objects, caller: caller)
         guard let stored = try await connections.connection(key: key) else { throw ConnectionStore.notFound }
         let connection = try await input()
@@ -179,7 +179,7 @@ struct ConnectionService: Sendable {
     /// Queues a crawl from `path` (not a table).
     func crawl(_ path: DataObjectPath, caller: Principal, forceRecursive input: () async throws -> Bool) async throws
         -> (objectPath: DataObjectPath, bulkId: String) {
-        let objects = try await visibleObjects(of: path, caller: caller)
+        let objects = try await visibleObjects(of: path, caller: caller, lineageOnly: true)
         guard objects[path] != nil else { throw ConnectionStore.objectNotFound }
         try await require(.adminOrOwner, on: path, objects: objects, caller: caller)
         guard path.kind != .table else {
@@ -223,7 +223,7 @@ struct ConnectionService: Sendable {
 
     /// Deletes the object, its descendants and their data sources.
     func delete(_ path: DataObjectPath, caller: Principal) async throws -> (objectPath: DataObjectPath, childCount: Int) {
-        let objects = try await visibleObjects(of: path, caller: caller)
+        let objects = try await visibleObjects(of: path, caller: caller, lineageOnly: true)
         guard objects[path] != nil else { throw ConnectionStore.objectNotFound }
         try await require(.adminOrOwner, on: path, objects: objects, caller: caller)
         return (path, try await connections.delete(path))
@@ -288,6 +288,9 @@ struct ConnectionService: Sendable {
                 found[path] = CrawledTable(columns: catalog.tables[table] ?? [], fingerprint: fingerprint)
             }
             tablesSeen += catalog.fingerprints.count
+            try? await jobs.progress(lease, output: .object(["objectPath": .array(root.segments.map(JSONValue.string)),
+                                                             "databases": .int(Int64(databases.count)), "tablesSeen": .int(Int64(tablesSeen))]),
+                                     now: clock.now())
         }
         let plan = ObjectSync.plan(root: root, found: found, stored: stored, skipped: skipped)
         for object in plan.inserted { stored[object.path] = object }
@@ -313,7 +316,8 @@ struct ConnectionService: Sendable {
 
     /// What the objects' settings and presence make of their states and data sources, as a write.
     private func reconciled(_ objects: [DataObjectPath: StoredDataObject], connection: StoredConnection) async throws -> ObjectSyncWrite {
-        let disabled = try await dataSources.disabledStates(ids: objects.values.compactMap(\.dataSourceId))
+        let disabledIds = try await connections.disabledSources(connectionKey: connection.connectionKey)
+        let disabled = Dictionary(uniqueKeysWithValues: objects.values.compactMap(\.dataSourceId).map { ($0, disabledIds.contains($0)) })
         let plan = ObjectSync.reconcile(objects, disabled: disabled)
         var write = ObjectSyncWrite(connectionKey: connection.connectionKey, owner: connection.createdBy)
         write.states = plan.states
@@ -378,8 +382,10 @@ struct ConnectionService: Sendable {
     /// The connection's objects, when the caller may see them: with CREATE_DATA_SOURCE, APPLICATION_ADMIN or
     /// INFRASTRUCTURE_ADMIN, or as an admin or owner somewhere in its hierarchy. Others get 404, as for a connection
     /// that does not exist.
-    private func visibleObjects(of path: DataObjectPath, caller: Principal) async throws -> [DataObjectPath: DataObjectRecord] {
-        let records = try await connections.objects(connectionKey: path.connectionKey)
+    /// `lineageOnly`: the objects on the path's lineage (and those naming people), all a decision about one object needs.
+    private func visibleObjects(of path: DataObjectPath, caller: Principal, lineageOnly: Bool = false) async throws
+        -> [DataObjectPath: DataObjectRecord] {
+        let records = lineageOnly ? try await connections.lineage(path) : try await connections.objects(connectionKey: path.connectionKey)
         guard !records.isEmpty else { throw path.segments.count == 1 ? ConnectionStore.notFound : ConnectionStore.objectNotFound }
         let objects = Dictionary(uniqueKeysWithValues: records.map { ($0.object.path, $0) })
         if caller.has(.createDataSource) || caller.has(.applicationAdmin) || caller.has(.infrastructureAdmin) { return objects }

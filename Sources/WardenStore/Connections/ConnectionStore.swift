@@ -184,6 +184,38 @@ public struct ConnectionStore: Sendable {
         }
     }
 
+    /// The objects on `path`'s lineage, the connection first, and every other object of the connection whose settings
+    /// name people (who may see the connection): what deciding about one object needs, without the whole hierarchy.
+    public func lineage(_ path: DataObjectPath) async throws -> [DataObjectRecord] {
+        let levels = Self.levels(path)
+        var lineage: [SQLQueryString] = ["o.depth = 1"]
+        for depth in 2...max(2, path.segments.count) where depth <= path.segments.count {
+            var condition: SQLQueryString = "o.depth = \(bind: depth)"
+            for (index, column) in ["o.database_name", "o.schema_name", "o.table_name"].prefix(depth - 1).enumerated() {
+                condition = condition + " AND \(unsafeRaw: column) = \(bind: levels[index])"
+            }
+            lineage.append(condition)
+        }
+        return try await metastore.read { db in
+            try await db.raw("""
+                SELECT \(unsafeRaw: Self.objectColumns) FROM data_objects o JOIN connections c ON c.connection_key = o.connection_key
+                WHERE o.connection_key = \(bind: path.connectionKey) AND ((\(lineage.joined(separator: ") OR ("))
+                      OR o.overrides LIKE '%"dataOwners"%' OR o.overrides LIKE '%"infrastructureAdmins"%')
+                ORDER BY o.depth, o.database_name, o.schema_name, o.table_name
+                """).all().map(Self.record(from:))
+        }
+    }
+
+    /// The ids of the connection's data sources that are disabled.
+    public func disabledSources(connectionKey: String) async throws -> Set<Int64> {
+        try await metastore.read { db in
+            Set(try await db.raw("""
+                SELECT s.id FROM data_sources s JOIN data_objects o ON o.data_source_id = s.id
+                WHERE o.connection_key = \(bind: connectionKey) AND s.disabled = \(bind: true)
+                """).all().map { try $0.int64("id") })
+        }
+    }
+
     /// Every connection's root object, for the top-level search.
     public func roots() async throws -> [DataObjectRecord] {
         try await metastore.read { db in

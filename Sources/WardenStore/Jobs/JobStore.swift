@@ -168,6 +168,16 @@ public struct JobStore: Sendable {
         }
     }
 
+    /// Shows how far a running job got in its `output` (a crawl's tables seen so far), while the lease is held.
+    public func progress(_ lease: JobLease, output: JSONValue, now: Date) async throws {
+        try await metastore.write { db in
+            try await db.raw("""
+                UPDATE jobs SET output = \(bind: try JSONColumn.encode(output)), updated_at = \(bind: now.millis)
+                WHERE id = \(bind: lease.job.id) AND locked_by = \(bind: lease.workerId) AND state = 'active'
+                """).run()
+        }
+    }
+
     /// Records success, unless another worker took the job over meanwhile.
     @discardableResult
     public func complete(_ lease: JobLease, output: JSONValue, now: Date) async throws -> Bool {

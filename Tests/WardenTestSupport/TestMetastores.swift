@@ -11,7 +11,7 @@ public enum TestMetastores {
 
     public static let logger: Logger = {
         var logger = Logger(label: "warden-test")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["WARDEN_TEST_LOG"] == nil ? .critical : .error
         return logger
     }()
 

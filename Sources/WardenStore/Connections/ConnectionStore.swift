@@ -199,7 +199,7 @@ public struct ConnectionStore: Sendable {
         return try await metastore.read { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.objectColumns) FROM data_objects o JOIN connections c ON c.connection_key = o.connection_key
-                WHERE o.connection_key = \(bind: path.connectionKey) AND ((\(lineage.joined(separator: ") OR ("))
+                WHERE o.connection_key = \(bind: path.connectionKey) AND ((\(lineage.joined(separator: ") OR (")))
                       OR o.overrides LIKE '%"dataOwners"%' OR o.overrides LIKE '%"infrastructureAdmins"%')
                 ORDER BY o.depth, o.database_name, o.schema_name, o.table_name
                 """).all().map(Self.record(from:))

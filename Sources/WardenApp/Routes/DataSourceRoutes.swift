@@ -23,10 +23,6 @@ struct DataSourceRoutes {
         api.get("/dataSource/{dataSourceId}/test", use: test)
     }
 
-    func notBuilt(_ message: String) -> @Sendable (Request, AuthenticatedContext) async throws -> Response {
-        { _, _ in throw WardenError.notImplemented(message, code: .featureNotImplemented) }
-    }
-
     // MARK: Search and details
 
     @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> SearchPayload {

@@ -61,6 +61,7 @@ struct SchemaMonitoringService: Sendable {
     /// The scheduled run (`schemaMonitoring`): detection for every enabled source, as the system.
     func runScheduled(_ lease: JobLease) async throws -> JobOutcome {
         let handlers = try await dataSources.enabledHandlers(ownedBy: nil, now: clock.now())
+        guard !handlers.isEmpty else { return .output(.object(["schemaDetectionJobs": .int(0), "columnDetectionJobs": .int(0)])) }
         let (schemaJobs, columnJobs) = try plan(handlers, bulkId: idGenerator.id(prefix: "bulk_detect_"))
         _ = try await jobs.enqueue(schemaJobs + columnJobs, createdBy: 0, now: clock.now())
         await signal.wakeAll()

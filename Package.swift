@@ -106,6 +106,7 @@ let package = Package(
             dependencies: [
                 "WardenStore",
                 "WardenDomain",
+                "WardenConnectors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -133,6 +134,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["ArrowFixtures"],
             swiftSettings: strict
         ),
         .testTarget(

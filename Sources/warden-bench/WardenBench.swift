@@ -11,7 +11,7 @@ struct WardenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden-bench",
         abstract: "Benchmark helpers for Warden: seed a metastore directly, without a server or a warehouse.",
-        subcommands: [Seed.self, RunSQL.self, Decide.self])
+        subcommands: [Seed.self, RunSQL.self, Decide.self, DecodeArrow.self])
 }
 
 /// Inserts N fake data sources through `DataSourceStore.create`, as a registration would store them, but

@@ -28,7 +28,7 @@ ts = pa.StructArray.from_arrays([pa.array([1_700_000_000 + i for i in range(n)],
                                 fields=[pa.field("epoch", pa.int64(), nullable=False), pa.field("fraction", pa.int32(), nullable=False)])
 schema = pa.schema([sf("id", pa.int64(), "FIXED"), sf("amount", pa.decimal128(38, 4), "FIXED", 4), sf("name", pa.string(), "TEXT"),
                     sf("flag", pa.bool_(), "BOOLEAN"), sf("day", pa.date32(), "DATE"), sf("at", ts.type, "TIMESTAMP_NTZ", 9)])
-table = pa.Table.from_arrays([pa.array(range(n), pa.int64()), pa.array([decimal.Decimal(i) / 7 for i in range(n)], pa.decimal128(38, 4)),
+table = pa.Table.from_arrays([pa.array(range(n), pa.int64()), pa.array([(decimal.Decimal(i) / 7).quantize(decimal.Decimal("0.0001")) for i in range(n)], pa.decimal128(38, 4)),
                               pa.array([f"customer {i} ✓" if i % 10 else None for i in range(n)]), pa.array([i % 3 == 0 for i in range(n)]),
                               pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=i % 3000) for i in range(n)]), ts], schema=schema)
 sink = pa.BufferOutputStream()

@@ -1,4 +1,5 @@
 public import Logging
+import AsyncHTTPClient
 import NIOConcurrencyHelpers
 import PostgresNIO
 public import WardenDomain
@@ -25,6 +26,8 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
         }
 
         var pools: [ConnectionSettings: Entry] = [:]
+        /// Snowflake sessions, one per distinct connection: they live in the client, renewed when they expire.
+        var snowflake: [ConnectionSettings: SnowflakeClient] = [:]
         /// Every pool's `run()` task, including retired pools whose clients are still shutting down.
         var runs: [ObjectIdentifier: Task<Void, Never>] = [:]
         var useCounter: UInt64 = 0
@@ -52,7 +55,19 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
         case .redshift, .postgresql:
             _ = try pool(for: settings)
             return PostgresConnector(settings: settings, pools: self)
-        case .snowflake, .databricks, .trino, .asa:
+        case .snowflake:
+            let client = state.withLockedValue { state in
+                if let client = state.snowflake[settings] { return client }
+                let client = SnowflakeClient(
+                    settings: .init(hostname: settings.hostname, port: settings.port, useTLS: settings.ssl, username: settings.username,
+                                    password: settings.password, database: settings.database, warehouse: settings.warehouse, role: settings.role),
+                    http: HTTPClient.shared, operationTimeout: .nanoseconds(Int64(operationTimeout.components.seconds) * 1_000_000_000),
+                    logger: logger)
+                state.snowflake[settings] = client
+                return client
+            }
+            return SnowflakeConnector(client: client, database: settings.database)
+        case .databricks, .trino, .asa:
             throw settings.technology.missingConnector
         }
     }

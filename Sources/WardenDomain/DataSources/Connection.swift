@@ -11,9 +11,14 @@ public struct ConnectionSettings: Sendable, Hashable {
     public var ssl: Bool
     /// PEM certificates to trust for TLS, in addition to none (when given) or the system roots (when empty).
     public var trustedCertificates: [String]
+    /// Snowflake's virtual warehouse and role for the session, when the handler names them.
+    public var warehouse: String?
+    public var role: String?
 
     public init(technology: Technology, hostname: String, port: Int, database: String, username: String, password: String,
-                ssl: Bool, trustedCertificates: [String] = []) {
+                ssl: Bool, trustedCertificates: [String] = [], warehouse: String? = nil, role: String? = nil) {
+        self.warehouse = warehouse
+        self.role = role
         self.technology = technology
         self.hostname = hostname
         self.port = port

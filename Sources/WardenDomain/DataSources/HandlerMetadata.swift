@@ -53,7 +53,8 @@ public struct HandlerMetadata: Sendable, Equatable {
         let database = fields.string("database", required: true) ?? ""
         let username = fields.string("username", required: true) ?? ""
         let password = fields.string("password", required: passwordRequired)
-        let ssl = fields.bool("ssl") ?? false
+        // Snowflake and Databricks are HTTPS services: TLS unless `ssl: false` asks for plain HTTP.
+        let ssl = fields.bool("ssl") ?? (technology == .snowflake || technology == .databricks)
         let schema = fields.string("schema", required: true) ?? ""
         let table = fields.string("table", required: true) ?? ""
         let dataSourceName = fields.string("dataSourceName")
@@ -110,7 +111,8 @@ public struct HandlerMetadata: Sendable, Equatable {
     /// Connection settings, with `password` standing in when the metadata has none (kept from storage).
     public func settings(technology: Technology, storedPassword: String?) -> ConnectionSettings {
         ConnectionSettings(technology: technology, hostname: hostname, port: port, database: database, username: username,
-                           password: password ?? storedPassword ?? "", ssl: ssl, trustedCertificates: trustedCertificates)
+                           password: password ?? storedPassword ?? "", ssl: ssl, trustedCertificates: trustedCertificates,
+                           warehouse: stored["warehouse"]?.stringValue, role: stored["role"]?.stringValue)
     }
 
     /// Identifies the remote table across data sources: two registrations of it are one too many.

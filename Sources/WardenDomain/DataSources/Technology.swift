@@ -27,8 +27,8 @@ public enum Technology: String, Sendable, CaseIterable, Codable {
     /// Whether Warden can talk to this warehouse yet; the others answer 501 naming the missing connector.
     public var hasConnector: Bool {
         switch self {
-        case .redshift, .postgresql: true
-        case .snowflake, .databricks, .trino, .asa: false
+        case .redshift, .postgresql, .snowflake: true
+        case .databricks, .trino, .asa: false
         }
     }
 
@@ -36,7 +36,7 @@ public enum Technology: String, Sendable, CaseIterable, Codable {
     public var wireProtocol: String {
         switch self {
         case .redshift, .postgresql: "PostgreSQL wire protocol"
-        case .snowflake: "Snowflake SQL API (HTTP)"
+        case .snowflake: "Snowflake connector protocol (HTTPS)"
         case .databricks: "Databricks SQL Statement Execution API (HTTP)"
         case .trino: "Trino client REST protocol (HTTP)"
         case .asa: "TDS (SQL Server) protocol"

@@ -55,6 +55,11 @@ public enum TypeMapping {
         // Opaque bytes. Redshift's spatial and sketch types are binary encodings with no useful text reading.
         "bytea": "binary", "varbyte": "binary", "varbinary": "binary", "binary varying": "binary",
         "geometry": "binary", "geography": "binary", "hllsketch": "binary",
+        // Snowflake (`information_schema.columns.data_type`): NUMBER is exact, FLOAT is a double, TIMESTAMP_NTZ has no
+        // zone while _LTZ and _TZ name an instant, VARIANT and OBJECT hold documents.
+        "number": "numeric", "fixed": "numeric", "float": "double precision",
+        "timestamp_ntz": "timestamp", "datetime": "timestamp", "timestamp_ltz": "timestamp with time zone",
+        "timestamp_tz": "timestamp with time zone", "variant": "json", "object": "json", "binary": "binary", "array": "array",
     ]
 
     /// The `dataType` for a base type name such as `int4`, `_text` or `character varying`; unknown names give `text`.

@@ -1,0 +1,141 @@
+import Foundation
+public import WardenDomain
+
+/// The connector for Snowflake, over its connector protocol (`SnowflakeClient`). The catalog is read from the
+/// session database's `information_schema`, one query per set of tables; names go into SQL quoted, values bound.
+/// Native views are not built for Snowflake yet: those calls answer 501.
+public struct SnowflakeConnector: Connector {
+    let client: SnowflakeClient
+    let database: String
+
+    init(client: SnowflakeClient, database: String) {
+        self.client = client
+        self.database = database
+    }
+
+    static let notBuilt = WardenError.notImplemented(
+        "Native views are not built for Snowflake yet: Warden cannot enforce policies in Snowflake in this version",
+        code: .connectorNotImplemented)
+
+    public func testConnection() async throws {
+        _ = try await client.query("SELECT 1")
+    }
+
+    /// `information_schema.columns` in the session's database, in column order, for up to 250 tables a query.
+    public func describe(_ tables: [TableReference]) async throws -> [TableReference: [RemoteColumn]] {
+        let tables = try PostgresConnector.validated(tables)
+        var result: [TableReference: [RemoteColumn]] = [:]
+        for chunk in tables.chunks(of: 250) {
+            let filter = Array(repeating: "(table_schema = ? AND table_name = ?)", count: chunk.count).joined(separator: " OR ")
+            let rows = try await client.query("""
+                SELECT table_schema, table_name, column_name, data_type, is_nullable, numeric_precision, numeric_scale,
+                       character_maximum_length
+                FROM information_schema.columns WHERE \(filter) ORDER BY table_schema, table_name, ordinal_position
+                """, bindings: chunk.flatMap { [$0.schema, $0.table] }).rows
+            for row in rows {
+                guard row.count == 8, let schema = row[0], let table = row[1], let name = row[2], let type = row[3] else { continue }
+                result[TableReference(schema: schema, table: table), default: []].append(Self.column(name: name, type: type, nullable: row[4],
+                                                                                                        precision: row[5], scale: row[6], length: row[7]))
+            }
+        }
+        return result
+    }
+
+    /// A column as Snowflake names its type: `NUMBER(10,2)`, `VARCHAR(40)`, `TIMESTAMP_NTZ` …
+    static func column(name: String, type: String, nullable: String?, precision: String?, scale: String?, length: String?) -> RemoteColumn {
+        var remoteType = type
+        if type == "NUMBER", let precision { remoteType = "NUMBER(\(precision),\(scale ?? "0"))" }
+        if type == "TEXT", let length { remoteType = "VARCHAR(\(length))" }
+        return RemoteColumn(name: name, remoteType: remoteType, baseType: type.lowercased(), nullable: nullable != "NO")
+    }
+
+    public func rowCounts(_ tables: [TableReference]) async throws -> [TableReference: Int64] {
+        let tables = try PostgresConnector.validated(tables)
+        let existing = Set(try await describe(tables).keys)
+        var result: [TableReference: Int64] = [:]
+        for chunk in tables.filter(existing.contains).chunks(of: 200) {
+            let sql = chunk.enumerated().map { "SELECT \($0.offset), COUNT(*) FROM \(SQLIdentifier.qualified($0.element))" }
+                .joined(separator: " UNION ALL ")
+            for row in try await client.query(sql).rows {
+                guard row.count == 2, let index = row[0].flatMap(Int.init), chunk.indices.contains(index), let count = row[1].flatMap(Int64.init) else {
+                    continue
+                }
+                result[chunk[index]] = count
+            }
+        }
+        return result
+    }
+
+    public func highCardinalityColumn(of table: TableReference, columns: [String], rowCount: Int64?) async throws -> String? {
+        guard !columns.isEmpty else { return nil }
+        let table = try PostgresConnector.validated([table])[0]
+        for column in columns where !SQLIdentifier.isAcceptable(column) { throw WarehouseError.invalidIdentifier(column) }
+        let counts = columns.map { "COUNT(DISTINCT CAST(\(SQLIdentifier.quoted($0)) AS TEXT))" }.joined(separator: ", ")
+        // A fixed-size sample keeps the count cheap on large tables, as the PostgreSQL connector samples.
+        let sample = (rowCount ?? 0) > 100_000 ? " SAMPLE (100000 ROWS)" : ""
+        let row = try await client.query("SELECT \(counts) FROM \(SQLIdentifier.qualified(table))\(sample)").rows.first ?? []
+        var best: (column: String, count: Int64)?
+        for (column, cell) in zip(columns, row) {
+            let count = cell.flatMap(Int64.init) ?? 0
+            if best == nil || count > best!.count { best = (column, count) }
+        }
+        return best?.column
+    }
+
+    public func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]] {
+        let table = try PostgresConnector.validated([table])[0]
+        var values: [String: [String]] = [:]
+        for column in Set(columns).sorted() {
+            guard SQLIdentifier.isAcceptable(column) else { throw WarehouseError.invalidIdentifier(column) }
+            let quoted = SQLIdentifier.quoted(column)
+            values[column] = try await client.query("""
+                SELECT DISTINCT CAST(\(quoted) AS TEXT) AS value FROM \(SQLIdentifier.qualified(table))
+                WHERE \(quoted) IS NOT NULL ORDER BY 1 LIMIT \(max(0, limit + 1))
+                """).rows.compactMap { $0.first ?? nil }
+        }
+        return values
+    }
+
+    public func applyNativeViews(_ views: [(view: NativeView, keys: NativeViewKeys)]) async throws -> [Result<NativeViewOutcome, WardenError>] {
+        views.map { _ in .failure(Self.notBuilt) }
+    }
+
+    public func nativeViewDrift(_ view: NativeView) async throws -> [String]? {
+        throw Self.notBuilt
+    }
+
+    public func listDatabases() async throws -> [String] {
+        try await client.query("SELECT database_name FROM information_schema.databases ORDER BY database_name").rows.compactMap { $0.first ?? nil }
+    }
+
+    public func catalog() async throws -> RemoteCatalog {
+        let schemas = try await listSchemas()
+        var tables: [TableReference: [RemoteColumn]] = [:]
+        for row in try await client.query("""
+            SELECT table_schema, table_name, column_name, data_type, is_nullable, numeric_precision, numeric_scale, character_maximum_length
+            FROM information_schema.columns WHERE table_schema <> 'INFORMATION_SCHEMA' ORDER BY table_schema, table_name, ordinal_position
+            """).rows {
+            guard row.count == 8, let schema = row[0], let table = row[1], let name = row[2], let type = row[3] else { continue }
+            tables[TableReference(schema: schema, table: table), default: []].append(Self.column(name: name, type: type, nullable: row[4],
+                                                                                                precision: row[5], scale: row[6], length: row[7]))
+        }
+        return RemoteCatalog(schemas: schemas, fingerprints: tables.mapValues(PostgresConnector.digest), tables: tables)
+    }
+
+    /// Snowflake has no catalog-row versions to compare: the whole catalog, digested.
+    public func catalogFingerprints() async throws -> RemoteCatalog {
+        try await catalog()
+    }
+
+    public func listSchemas() async throws -> [String] {
+        try await client.query("""
+            SELECT schema_name FROM information_schema.schemata WHERE schema_name <> 'INFORMATION_SCHEMA' ORDER BY schema_name
+            """).rows.compactMap { $0.first ?? nil }
+    }
+
+    public func listTables(schema: String) async throws -> [String] {
+        guard SQLIdentifier.isAcceptable(schema) else { throw WarehouseError.invalidIdentifier(schema) }
+        return try await client.query("SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name",
+                                      bindings: [schema]).rows.compactMap { $0.first ?? nil }
+    }
+}

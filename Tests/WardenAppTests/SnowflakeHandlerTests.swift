@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Logging
+import Testing
+import WardenApp
+import WardenConnectors
+import WardenDomain
+import WardenStore
+import WardenTestSupport
+
+/// `/snowflake/handler` end to end against a fakesnow server: registration reads the catalog through Snowflake's
+/// connector protocol, and the dictionary, row counts, high cardinality, health checks and bulk updates work as they
+/// do for PostgreSQL.
+@Suite struct SnowflakeHandlerTests {
+    static func client(_ port: Int, _ database: String) -> SnowflakeClient {
+        SnowflakeClient(settings: .init(hostname: "127.0.0.1", port: port, useTLS: false, account: "fakesnow", username: "warden",
+                                        password: "pw", database: database, schema: "PUBLIC"),
+                        http: HTTPClient.shared, logger: Logger(label: "test"))
+    }
+
+    static func payload(port: Int, database: String, tables: [String], password: String = "pw") -> String {
+        let handlers = tables.map { table in
+            """
+            {"metadata": {"ssl": false, "port": \(port), "hostname": "127.0.0.1", "database": "\(database)", "username": "warden",
+              "password": "\(password)", "schema": "PUBLIC", "table": "\(table)", "warehouse": "COMPUTE_WH", "role": "WARDEN"}}
+            """
+        }.joined(separator: ",")
+        return """
+            {"handler": [\(handlers)], "dataSource": {"blobHandler": {"scheme": "https", "url": ""}, "blobHandlerType": "Snowflake",
+             "recordFormat": "", "type": "queryable", "private": false}}
+            """
+    }
+
+    @Test(arguments: TestMetastores.kinds)
+    func registeringReadsTheCatalogAndTheJobsWork(kind: MetastoreKind) async throws {
+        try await TestFakesnow.run { port, database in
+            let snowflake = Self.client(port, database)
+            for statement in [
+                "CREATE DATABASE IF NOT EXISTS \(database)", "CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC",
+                "CREATE TABLE \(database).PUBLIC.CUSTOMERS (ID NUMBER(10, 0) NOT NULL, EMAIL VARCHAR(80), SPEND NUMBER(12, 2), SEEN TIMESTAMP_NTZ)",
+                "INSERT INTO \(database).PUBLIC.CUSTOMERS VALUES (1, 'a@x.org', 1.5, NULL), (2, 'b@x.org', 2, NULL), (3, 'b@x.org', 3, NULL)",
+                "CREATE TABLE \(database).PUBLIC.ORDERS (ID NUMBER(10, 0), CUSTOMER NUMBER(10, 0))",
+            ] {
+                _ = try await snowflake.query(statement)
+            }
+            try await TestServer.run(kind) { server in
+                let types = try await server.call(.get, "/dataSource/blobHandlerTypes").expect(.ok).array
+                #expect(types.compactMap { $0 as? [String: Any] }.first { $0["name"] as? String == "Snowflake" }?["connectorAvailable"] as? Bool == true)
+
+                let reply = try await server.call(.post, "/snowflake/handler",
+                                                  json: Self.payload(port: port, database: database, tables: ["CUSTOMERS", "ORDERS"])).expect(.ok).object
+                let created = try #require(reply["dataSources"] as? [[String: Any]])
+                let customers = try #require(created.first?["dataSourceId"] as? Int)
+
+                // The dictionary is the catalog's, read independently here.
+                let catalog = try await snowflake.query("""
+                    SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = 'PUBLIC' AND table_name = 'CUSTOMERS'
+                    ORDER BY ordinal_position
+                    """).rows
+                let dictionary = try await server.call(.get, "/dictionary/\(customers)").expect(.ok).object["metadata"] as? [[String: Any]] ?? []
+                #expect(dictionary.compactMap { $0["name"] as? String } == catalog.compactMap { $0[0] })
+                #expect(dictionary.compactMap { $0["nullable"] as? Bool } == catalog.map { $0[1] != "NO" })
+                #expect(dictionary.compactMap { $0["dataType"] as? String } == ["numeric", "text", "numeric", "timestamp"])
+                #expect(dictionary.compactMap { $0["remoteType"] as? String }.first == "NUMBER(10,0)")
+                let source = try await DataSourceStore(metastore: server.metastore, secrets: SecretBox(masterKey: SecretBox.generateMasterKey()))
+                    .dataSource(id: Int64(customers))
+                #expect(source?.rowCount == 3)
+
+                // The high-cardinality job runs through the connector.
+                let job = try await server.call(.put, "/snowflake/handler/\(customers)/triggerHighCardinalityJob").expect(.ok).text
+                    .trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                let states = try await server.waitForJobs([job])
+                #expect((states[job]?["output"] as? [String: Any])?["highCardinalityColumn"] as? String == "ID", "\(states)")
+
+                // A dropped column shows in the health check.
+                #expect(try await server.call(.get, "/dataSource/\(customers)/test").expect(.ok).object["status"] as? String == "passed")
+                _ = try await snowflake.query("ALTER TABLE \(database).PUBLIC.CUSTOMERS DROP COLUMN SEEN")
+                let drifted = try await server.call(.get, "/dataSource/\(customers)/test").expect(.ok).object
+                #expect(drifted["status"] as? String == "failed", "\(drifted)")
+
+                // A bulk update reaches every handler of the connection.
+                let connection = try #require(reply["connectionString"] as? String)
+                let bulk = try await server.call(.put, "/snowflake/bulk", json: #"""
+                    {"handler": {"metadata": {"password": "pw2", "warehouse": "OTHER_WH"}}, "connectionString": "\#(connection)"}
+                    """#).expect(.ok).object
+                #expect(bulk["jobsCreated"] as? Int == 2)
+                let listed = try await server.call(.get, "/jobs?bulkId=\(try #require(bulk["bulkId"] as? String))").expect(.ok).array
+                let done = try await server.waitForJobs(listed.compactMap { ($0 as? [String: Any])?["id"] as? String })
+                #expect(done.values.allSatisfy { $0["state"] as? String == "completed" }, "\(done)")
+                let handler = try await server.call(.get, "/snowflake/handler/\(customers)").expect(.ok)
+                #expect((handler.object["metadata"] as? [String: Any])?["warehouse"] as? String == "OTHER_WH")
+                #expect(!handler.text.contains("pw2"))
+            }
+        }
+    }
+
+    @Test func aSecureViewWithSHA2RunsThroughTheConnector() async throws {
+        try await TestFakesnow.run { port, database in
+            let snowflake = Self.client(port, database)
+            _ = try await snowflake.query("CREATE DATABASE IF NOT EXISTS \(database)")
+            _ = try await snowflake.query("CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC")
+            _ = try await snowflake.query("CREATE TABLE \(database).PUBLIC.PEOPLE (ID NUMBER(10, 0), EMAIL VARCHAR)")
+            _ = try await snowflake.query("INSERT INTO \(database).PUBLIC.PEOPLE VALUES (1, 'a'), (2, 'b')")
+            _ = try await snowflake.query("""
+                CREATE OR REPLACE SECURE VIEW \(database).PUBLIC.PEOPLE_MASKED AS SELECT ID, SHA2(EMAIL, 256) AS EMAIL FROM \(database).PUBLIC.PEOPLE
+                """)
+            let rows = try await snowflake.query("SELECT ID, EMAIL FROM \(database).PUBLIC.PEOPLE_MASKED ORDER BY ID").rows
+            // SHA-256 of "a", as any implementation computes it.
+            #expect(rows.first == ["1", "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"])
+            #expect(rows.count == 2)
+        }
+    }
+}

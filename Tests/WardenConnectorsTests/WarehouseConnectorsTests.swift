@@ -4,7 +4,7 @@ import WardenDomain
 import WardenTestSupport
 
 @Suite struct WarehouseConnectorsTests {
-    @Test(arguments: [Technology.snowflake, .databricks, .trino, .asa])
+    @Test(arguments: [Technology.databricks, .trino, .asa])
     func technologiesWithoutAConnectorAreNotImplemented(technology: Technology) async throws {
         let settings = ConnectionSettings(technology: technology, hostname: "example.com", port: technology.defaultPort,
                                           database: "db", username: "u", password: "p", ssl: true)

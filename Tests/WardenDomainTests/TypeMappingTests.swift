@@ -45,7 +45,7 @@ import WardenDomain
     @Test func everyMappedTypeIsInTheVocabulary() {
         let vocabulary: Set = [
             "smallint", "integer", "bigint", "real", "double precision", "numeric", "boolean", "text", "date", "time",
-            "timestamp", "timestamp with time zone", "interval", "json", "binary",
+            "timestamp", "timestamp with time zone", "interval", "json", "binary", "array",
         ]
 
         #expect(Set(TypeMapping.dataTypes.values).subtracting(vocabulary).isEmpty)

@@ -113,21 +113,24 @@ struct TestServer {
         var description: String { "no answer to \(request) within \(TestServer.answerDeadline)" }
     }
 
-    /// Sends `request`, and closes the connection when no answer comes in time: closing fails the client's pending
-    /// response, which is what lets its request end.
+    /// Sends `request`; when no answer comes in time, fails with `NoAnswer` and closes the connection. The request runs
+    /// in a task of its own that nothing waits for once the deadline passed: the framework client's pending response
+    /// may never be completed, and a task group waiting for it would hang the whole run instead of failing one test.
     static func execute(_ request: TestClient.Request, on http: TestClient) async throws -> TestClient.Response {
-        try await withThrowingTaskGroup(of: TestClient.Response?.self) { group in
-            group.addTask { try await http.execute(request) }
-            group.addTask {
+        let outcome = FirstOutcome<TestClient.Response>()
+        return try await withCheckedThrowingContinuation { continuation in
+            outcome.start(continuation)
+            let work = Task {
+                do { outcome.finish(.success(try await http.execute(request))) } catch { outcome.finish(.failure(error)) }
+            }
+            let deadline = Task {
                 try await Task.sleep(for: answerDeadline)
-                return nil
+                if outcome.finish(.failure(NoAnswer(request: "\(request.head.method) \(request.head.path ?? "")"))) {
+                    work.cancel()
+                    try? await http.close(mode: .all)
+                }
             }
-            guard let response = try await group.next() ?? nil else {
-                try? await http.close(mode: .all)
-                throw NoAnswer(request: "\(request.head.method) \(request.head.path ?? "")")
-            }
-            group.cancelAll()
-            return response
+            outcome.onFinish { deadline.cancel() }
         }
     }
 
@@ -161,6 +164,54 @@ struct TestServer {
         let token = try await call(.post, "/bim/iam/bim/user/authenticate", auth: nil,
                                    json: #"{"username":"\#(userid)","password":"\#(password)"}"#).expect(.ok).string("token")
         return try await call(.post, "/bim/apikey", auth: "Bearer " + token, json: "{}").expect(.ok).string("apikey")
+    }
+}
+
+/// The first of several outcomes resumes the continuation; later ones are dropped.
+final class FirstOutcome<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Value, any Error>?
+    private var pending: Result<Value, any Error>?
+    private var done = false
+    private var cleanup: (@Sendable () -> Void)?
+
+    func start(_ continuation: CheckedContinuation<Value, any Error>) {
+        lock.lock()
+        if let pending {
+            lock.unlock()
+            continuation.resume(with: pending)
+            return
+        }
+        self.continuation = continuation
+        lock.unlock()
+    }
+
+    func onFinish(_ body: @escaping @Sendable () -> Void) {
+        lock.lock()
+        let finished = done
+        if !finished { cleanup = body }
+        lock.unlock()
+        if finished { body() }
+    }
+
+    /// Whether this outcome was the first.
+    @discardableResult
+    func finish(_ result: Result<Value, any Error>) -> Bool {
+        lock.lock()
+        guard !done else {
+            lock.unlock()
+            return false
+        }
+        done = true
+        let continuation = self.continuation
+        self.continuation = nil
+        if continuation == nil { pending = result }
+        let cleanup = self.cleanup
+        self.cleanup = nil
+        lock.unlock()
+        continuation?.resume(with: result)
+        cleanup?()
+        return true
     }
 }
 

@@ -30,7 +30,8 @@ public enum TestFakesnow {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        defer { process.terminate() }
+        // Stopped at once, whatever it is doing.
+        defer { kill(process.processIdentifier, SIGKILL) }
         // Ready when it accepts a sign-in; polled with sleeps, so no thread is held while it starts.
         var ready = false
         for _ in 0..<200 where !ready {

@@ -49,7 +49,7 @@ def timed(body):
         start = time.perf_counter(); body(); times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 read = lambda: pa.ipc.open_stream(data).read_all()
-print("%.1f %.1f" % (timed(read), timed(lambda: read().to_pylist())))
+print("%.3f %.1f" % (timed(read), timed(lambda: read().to_pylist())))
 PY
 )
 echo
@@ -59,5 +59,5 @@ echo "| reader | time | Warden ÷ it |"
 echo "| --- | ---: | ---: |"
 echo "| Warden \`ArrowStream.read\` (every cell to text) | $warden_ms ms | 1.00 |"
 awk -v w="$warden_ms" -v a="$arrow_ms" -v p="$pylist_ms" 'BEGIN {
-    printf "| pyarrow `read_all` (zero-copy columns) | %.1f ms | %.2f |\n", a, w / a
+    printf "| pyarrow `read_all` (zero-copy columns) | %.3f ms | %s |\n", a, (a > 0 ? sprintf("%.0f", w / a) : "—")
     printf "| pyarrow `read_all` + `to_pylist` (Python values) | %.1f ms | %.2f |\n", p, w / p }'

@@ -24,21 +24,19 @@ struct DataRoutes {
     /// `{connectionKey, connection: {technology, hostname, port, database?, authenticationType, username, password},
     /// settings?: {isActive, activateNewChildren, dataOwners, infrastructureAdmins}}` → `{objectPath, bulkId}`.
     @Sendable func registerConnection(_ request: Request, context: AuthenticatedContext) async throws -> CrawlStartedPayload {
-        guard context.principal.has(.createDataSource) || context.principal.has(.infrastructureAdmin) else {
-            throw WardenError.missingPermission(.createDataSource)
+        let started = try await service.register(caller: context.principal) {
+            let body = try await request.decodeJSON(as: JSONValue.self, context: context)
+            guard case .object(let object) = body else { throw WardenError.badRequest("The body must be a JSON object", code: .requestValidationFailed) }
+            var fields = JSONFields(object, path: "")
+            let key = fields.string("connectionKey", required: true) ?? ""
+            var validator = fields.validator
+            let settings = DataObjectOverrides.parse(object["settings"], path: "settings", into: &validator)
+            for unknown in object.keys.sorted() where !["connectionKey", "connection", "settings"].contains(unknown) {
+                validator.add(unknown, "is not a field of a connection registration (connectionKey, connection, settings)")
+            }
+            try validator.finish()
+            return (key, try ConnectionService.ConnectionInput.parse(object["connection"], path: "connection", passwordRequired: true), settings)
         }
-        let body = try await request.decodeJSON(as: JSONValue.self, context: context)
-        guard case .object(let object) = body else { throw WardenError.badRequest("The body must be a JSON object", code: .requestValidationFailed) }
-        var fields = JSONFields(object, path: "")
-        let key = fields.string("connectionKey", required: true) ?? ""
-        var validator = fields.validator
-        let settings = DataObjectOverrides.parse(object["settings"], path: "settings", into: &validator)
-        for unknown in object.keys.sorted() where !["connectionKey", "connection", "settings"].contains(unknown) {
-            validator.add(unknown, "is not a field of a connection registration (connectionKey, connection, settings)")
-        }
-        try validator.finish()
-        let connection = try ConnectionService.ConnectionInput.parse(object["connection"], path: "connection", passwordRequired: true)
-        let started = try await service.register(key: key, connection: connection, settings: settings, caller: context.principal)
         return CrawlStartedPayload(objectPath: started.objectPath.segments, bulkId: started.bulkId)
     }
 

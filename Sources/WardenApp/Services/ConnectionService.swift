@@ -82,9 +82,11 @@ struct ConnectionService: Sendable {
 
     /// Registers a connection and queues its first crawl. The caller becomes an infrastructure admin and data owner
     /// of it, beside those the settings name.
-    func register(key: String, connection input: ConnectionInput, settings: DataObjectOverrides, caller: Principal) async throws
+    /// `read` (the key, the connection and its settings) is called only once the caller may register.
+    func register(caller: Principal, read: () async throws -> (key: String, connection: ConnectionInput, settings: DataObjectOverrides)) async throws
         -> (objectPath: DataObjectPath, bulkId: String) {
         guard caller.has(.createDataSource) || caller.has(.infrastructureAdmin) else { throw WardenError.missingPermission(.createDataSource) }
+        let (key, input, settings) = try await read()
         let path = try DataObjectPath.parse([key])
         guard input.technology.hasConnector else { throw input.technology.missingConnector }
         guard let password = input.password else { throw WardenError.badRequest("connection.password is required", code: .requestValidationFailed) }

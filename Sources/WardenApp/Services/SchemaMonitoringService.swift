@@ -38,12 +38,10 @@ struct SchemaMonitoringService: Sendable {
         if case .dataSources(let ids) = scope {
             let owned = try await dataSources.ownedIds(among: ids, userId: caller.userId, now: now)
             for id in ids where !owned.contains(id) { _ = try await access.require([.owner], on: id, caller: caller) }
-            handlers = []
-            for id in Set(ids).sorted() {
-                guard let handler = try await dataSources.handler(dataSourceId: id) else {
-                    throw WardenError.badRequest("Data source \(id) has no warehouse table to monitor", code: .requestValidationFailed)
-                }
-                handlers.append(handler)
+            handlers = try await dataSources.handlers(dataSourceIds: ids)
+            let found = Set(handlers.map(\.dataSourceId))
+            if let id = ids.first(where: { !found.contains($0) }) {
+                throw WardenError.badRequest("Data source \(id) has no warehouse table to monitor", code: .requestValidationFailed)
             }
         } else {
             handlers = try await dataSources.enabledHandlers(ownedBy: caller.userId, now: now).filter { handler in
@@ -150,11 +148,10 @@ struct SchemaMonitoringService: Sendable {
         let now = clock.now()
         let (owners, actor) = try await owners(of: first, createdBy: lease.job.createdBy)
 
-        var vanished: [Int64] = []
-        for id in ids {
-            guard let handler = try await dataSources.handler(dataSourceId: id), let table = try? Self.metadata(handler).table,
-                  let source = try await dataSources.dataSource(id: id) else { continue }
-            if !remote.contains(table.table), !source.disabled { vanished.append(id) }
+        let disabled = try await dataSources.disabledStates(ids: ids)
+        let vanished = try await dataSources.handlers(dataSourceIds: ids).compactMap { handler -> Int64? in
+            guard let table = try? Self.metadata(handler).table, !remote.contains(table.table), disabled[handler.dataSourceId] == false else { return nil }
+            return handler.dataSourceId
         }
         for id in vanished {
             var changes = DataSourceChanges()

@@ -23,20 +23,28 @@ public struct SnowflakeConnector: Connector {
 
     /// `information_schema.columns` in the session's database, in column order, for up to 250 tables a query.
     public func describe(_ tables: [TableReference]) async throws -> [TableReference: [RemoteColumn]] {
-        let tables = try PostgresConnector.validated(tables)
         var result: [TableReference: [RemoteColumn]] = [:]
-        for chunk in tables.chunks(of: 250) {
-            let filter = Array(repeating: "(table_schema = ? AND table_name = ?)", count: chunk.count).joined(separator: " OR ")
-            let rows = try await client.query("""
-                SELECT table_schema, table_name, column_name, data_type, is_nullable, numeric_precision, numeric_scale,
-                       character_maximum_length
-                FROM information_schema.columns WHERE \(filter) ORDER BY table_schema, table_name, ordinal_position
-                """, bindings: chunk.flatMap { [$0.schema, $0.table] }).rows
-            for row in rows {
-                guard row.count == 8, let schema = row[0], let table = row[1], let name = row[2], let type = row[3] else { continue }
-                result[TableReference(schema: schema, table: table), default: []].append(Self.column(name: name, type: type, nullable: row[4],
-                                                                                                        precision: row[5], scale: row[6], length: row[7]))
-            }
+        for chunk in try PostgresConnector.validated(tables).chunks(of: 250) {
+            result.merge(try await columns(where: Self.filter(chunk.count), bindings: chunk.flatMap { [$0.schema, $0.table] })) { _, new in new }
+        }
+        return result
+    }
+
+    /// `(table_schema = ? AND table_name = ?) OR …` for `count` tables.
+    static func filter(_ count: Int) -> String {
+        Array(repeating: "(table_schema = ? AND table_name = ?)", count: count).joined(separator: " OR ")
+    }
+
+    /// The columns of the tables `condition` selects from `information_schema.columns`, in column order.
+    func columns(where condition: String, bindings: [String] = []) async throws -> [TableReference: [RemoteColumn]] {
+        var result: [TableReference: [RemoteColumn]] = [:]
+        for row in try await client.query("""
+            SELECT table_schema, table_name, column_name, data_type, is_nullable, numeric_precision, numeric_scale, character_maximum_length
+            FROM information_schema.columns WHERE \(condition) ORDER BY table_schema, table_name, ordinal_position
+            """, bindings: bindings).rows {
+            guard row.count == 8, let schema = row[0], let table = row[1], let name = row[2], let type = row[3] else { continue }
+            result[TableReference(schema: schema, table: table), default: []].append(Self.column(name: name, type: type, nullable: row[4],
+                                                                                                precision: row[5], scale: row[6], length: row[7]))
         }
         return result
     }
@@ -51,7 +59,14 @@ public struct SnowflakeConnector: Connector {
 
     public func rowCounts(_ tables: [TableReference]) async throws -> [TableReference: Int64] {
         let tables = try PostgresConnector.validated(tables)
-        let existing = Set(try await describe(tables).keys)
+        // Counting a missing table would fail the whole batch: the tables that exist, from the light catalog view.
+        var existing: Set<TableReference> = []
+        for chunk in tables.chunks(of: 250) {
+            for row in try await client.query("SELECT table_schema, table_name FROM information_schema.tables WHERE \(Self.filter(chunk.count))",
+                                              bindings: chunk.flatMap { [$0.schema, $0.table] }).rows {
+                if row.count == 2, let schema = row[0], let table = row[1] { existing.insert(TableReference(schema: schema, table: table)) }
+            }
+        }
         var result: [TableReference: Int64] = [:]
         for chunk in tables.filter(existing.contains).chunks(of: 200) {
             let sql = chunk.enumerated().map { "SELECT \($0.offset), COUNT(*) FROM \(SQLIdentifier.qualified($0.element))" }
@@ -110,15 +125,7 @@ public struct SnowflakeConnector: Connector {
 
     public func catalog() async throws -> RemoteCatalog {
         let schemas = try await listSchemas()
-        var tables: [TableReference: [RemoteColumn]] = [:]
-        for row in try await client.query("""
-            SELECT table_schema, table_name, column_name, data_type, is_nullable, numeric_precision, numeric_scale, character_maximum_length
-            FROM information_schema.columns WHERE table_schema <> 'INFORMATION_SCHEMA' ORDER BY table_schema, table_name, ordinal_position
-            """).rows {
-            guard row.count == 8, let schema = row[0], let table = row[1], let name = row[2], let type = row[3] else { continue }
-            tables[TableReference(schema: schema, table: table), default: []].append(Self.column(name: name, type: type, nullable: row[4],
-                                                                                                precision: row[5], scale: row[6], length: row[7]))
-        }
+        let tables = try await columns(where: "table_schema <> 'INFORMATION_SCHEMA'")
         return RemoteCatalog(schemas: schemas, fingerprints: tables.mapValues(PostgresConnector.digest), tables: tables)
     }
 

@@ -281,6 +281,21 @@ public struct ConnectionStore: Sendable {
             """
     }
 
+    /// Sets a boolean `column` of many objects of one connection: one statement per 300 paths, not one per object
+    /// (deactivating a schema changes every table below it).
+    static func update(_ column: String, to value: Bool, paths: [DataObjectPath], connectionKey: String, on db: any SQLDatabase) async throws {
+        for chunk in SQLBatch.chunks(paths, size: 300) {
+            let rows = chunk.map { path -> SQLQueryString in
+                let levels = levels(path)
+                return "(\(bind: levels[0]), \(bind: levels[1]), \(bind: levels[2]))"
+            }
+            try await db.raw("""
+                UPDATE data_objects SET \(unsafeRaw: column) = \(bind: value)
+                WHERE connection_key = \(bind: connectionKey) AND (database_name, schema_name, table_name) IN (VALUES \(rows.joined(separator: ", ")))
+                """).run()
+        }
+    }
+
     /// Everything at or below `path`.
     static func whereSubtree(_ path: DataObjectPath) -> SQLQueryString {
         let levels = levels(path)
@@ -308,8 +323,9 @@ public struct ConnectionStore: Sendable {
                 return object
             }
             try await Self.insertObjects(inserted, connectionKey: write.connectionKey, now: now, on: db)
-            for (path, present) in write.plan.presence {
-                try await db.raw("UPDATE data_objects SET present = \(bind: present) WHERE \(Self.whereObject(path))").run()
+            for present in [true, false] {
+                try await Self.update("present", to: present, paths: write.plan.presence.filter { $0.present == present }.map(\.path),
+                                      connectionKey: write.connectionKey, on: db)
             }
             for (path, table) in write.plan.columns {
                 try await db.raw("""
@@ -323,8 +339,9 @@ public struct ConnectionStore: Sendable {
             if let (path, overrides) = write.overrides {
                 try await db.raw("UPDATE data_objects SET overrides = \(bind: try JSONColumn.encode(overrides.json)) WHERE \(Self.whereObject(path))").run()
             }
-            for (path, active) in states {
-                try await db.raw("UPDATE data_objects SET active = \(bind: active) WHERE \(Self.whereObject(path))").run()
+            for active in [true, false] {
+                try await Self.update("active", to: active, paths: states.filter { $0.value == active }.map(\.key),
+                                      connectionKey: write.connectionKey, on: db)
             }
             for (path, id) in sources {
                 try await db.raw("UPDATE data_objects SET data_source_id = \(bind: id) WHERE \(Self.whereObject(path))").run()

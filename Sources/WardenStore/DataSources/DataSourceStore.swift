@@ -203,6 +203,21 @@ public struct DataSourceStore: Sendable {
         }
     }
 
+    /// The handlers of these sources (those that have one), in id order: one query per 500 ids.
+    public func handlers(dataSourceIds ids: [Int64]) async throws -> [StoredHandler] {
+        try await metastore.read { db in
+            var handlers: [StoredHandler] = []
+            for chunk in SQLBatch.chunks(Array(Set(ids)).sorted()) {
+                let binds: [SQLBindable] = chunk
+                handlers += try await db.raw("""
+                    SELECT data_source_id, technology, metadata, password_secret, connection_string, created_at, updated_at
+                    FROM data_source_handlers WHERE data_source_id IN (\(binds: binds)) ORDER BY data_source_id
+                    """).all().map(Self.handler(from:))
+            }
+            return handlers
+        }
+    }
+
     /// The handlers of the enabled sources, those `userId` owns at `now` when given, by source id.
     public func enabledHandlers(ownedBy userId: Int64?, now: Date) async throws -> [StoredHandler] {
         try await metastore.read { db in

@@ -138,8 +138,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            exclude: ["ArrowFixtures"],
+            exclude: ["ArrowFixtures", "DatabricksFixtures"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -28,6 +28,8 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
         var pools: [ConnectionSettings: Entry] = [:]
         /// Snowflake sessions, one per distinct connection: they live in the client, renewed when they expire.
         var snowflake: [ConnectionSettings: SnowflakeClient] = [:]
+        /// Databricks clients, one per distinct connection: they hold an OAuth token between statements.
+        var databricks: [ConnectionSettings: DatabricksClient] = [:]
         /// Every pool's `run()` task, including retired pools whose clients are still shutting down.
         var runs: [ObjectIdentifier: Task<Void, Never>] = [:]
         var useCounter: UInt64 = 0
@@ -67,7 +69,23 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
                 return client
             }
             return SnowflakeConnector(client: client, database: settings.database)
-        case .databricks, .trino, .asa:
+        case .databricks:
+            guard let warehouseId = settings.httpPath.flatMap(DatabricksPath.warehouseId) else {
+                throw WardenError.badRequest("A Databricks connection needs `httpPath`, the SQL warehouse's HTTP path", code: .requestValidationFailed)
+            }
+            let client = state.withLockedValue { state in
+                if let client = state.databricks[settings] { return client }
+                let authentication: DatabricksClient.Authentication = settings.authenticationType == "oAuthM2M"
+                    ? .oauth(clientId: settings.username, secret: settings.password) : .token(settings.password)
+                let client = DatabricksClient(
+                    settings: .init(hostname: settings.hostname, port: settings.port, useTLS: settings.ssl, warehouseId: warehouseId,
+                                    authentication: authentication),
+                    http: HTTPClient.shared, operationTimeout: operationTimeout, logger: logger)
+                state.databricks[settings] = client
+                return client
+            }
+            return DatabricksConnector(client: client, catalog: settings.database)
+        case .trino, .asa:
             throw settings.technology.missingConnector
         }
     }

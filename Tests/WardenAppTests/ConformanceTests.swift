@@ -53,7 +53,7 @@ import WardenTestSupport
             // Literal segments, never taken for a data source id.
             #expect(try await server.call(.get, "/dataSource/byPurposes?purposes=Research").expect(.ok).array.isEmpty)
             #expect(try await server.call(.put, "/dataSource/detectRemoteChanges", json: "{}").expect(.ok).object["bulkId"] is String)
-            try await server.call(.put, "/databricks/bulk", json: #"{"handler": {"metadata": {"hostname": "h"}}, "connectionString": "x"}"#)
+            try await server.call(.put, "/trino/bulk", json: #"{"handler": {"metadata": {"hostname": "h"}}, "connectionString": "x"}"#)
                 .expect(.notImplemented, code: "connector.not_implemented")
         }
     }

@@ -196,7 +196,7 @@ import WardenTestSupport
             let fields = (wrong.object["fields"] as? [[String: Any]])?.compactMap { $0["field"] as? String } ?? []
             #expect(fields.contains("connection.technology"))
             try await server.call(.post, "/data/connection", json: #"""
-                {"connectionKey": "k", "connection": {"technology": "Databricks", "hostname": "h", "username": "u", "password": "p"}}
+                {"connectionKey": "k", "connection": {"technology": "Trino", "hostname": "h", "username": "u", "password": "p"}}
                 """#).expect(.notImplemented, code: "connector.not_implemented")
             try await server.call(.post, "/data/connection", json: Self.connectionBody(warehouse, settings: #"{"dataOwners": [{"id": 999, "type": "user"}]}"#))
                 .expect(.badRequest)

@@ -97,7 +97,7 @@ import WardenTestSupport
     func technologiesWithoutAConnectorAnswer501(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
         try await TestServer.run(kind) { server in
-            for technology in ["databricks", "trino", "asa"] {
+            for technology in ["trino", "asa"] {
                 let reply = try await server.call(.post, "/\(technology)/handler", json: warehouse.registrationPayload(tables: ["data"]))
                     .expect(.notImplemented, code: "connector.not_implemented")
                 #expect((reply.object["message"] as? String)?.contains(technology) == true)

@@ -4,7 +4,7 @@ import WardenDomain
 import WardenTestSupport
 
 @Suite struct WarehouseConnectorsTests {
-    @Test(arguments: [Technology.databricks, .trino, .asa])
+    @Test(arguments: [Technology.trino, .asa])
     func technologiesWithoutAConnectorAreNotImplemented(technology: Technology) async throws {
         let settings = ConnectionSettings(technology: technology, hostname: "example.com", port: technology.defaultPort,
                                           database: "db", username: "u", password: "p", ssl: true)
@@ -17,6 +17,18 @@ import WardenTestSupport
                 return error.kind == .notImplemented && error.code.rawValue == "connector.not_implemented"
                     && error.message.contains(technology.rawValue)
             }
+        }
+    }
+
+    @Test func databricksNeedsTheWarehousesHTTPPath() async throws {
+        let settings = ConnectionSettings(technology: .databricks, hostname: "example.com", port: 443, database: "main", username: "token",
+                                          password: "dapi", ssl: true)
+        try await withConnectors { connectors in
+            #expect { _ = try connectors.connector(for: settings) } throws: { ($0 as? WardenError)?.message.contains("httpPath") == true }
+            var given = settings
+            given.httpPath = "/sql/1.0/warehouses/abc123"
+            let connector = try connectors.connector(for: given)
+            #expect(connector is DatabricksConnector)
         }
     }
 

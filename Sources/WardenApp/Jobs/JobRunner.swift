@@ -136,8 +136,10 @@ struct JobRunner: Sendable {
             throw WardenError.badRequest("The job payload is not a handler patch", code: .jobInvalidPayload)
         }
         var merged = handler.metadata
-        if case .string(let sealed)? = patch.removeValue(forKey: "sealedPassword") {
-            merged["password"] = .string(try secrets.open(sealed, recordId: HandlerService.jobSecretRecordId(bulkId)))
+        for (key, sealedKey) in HandlerService.sealedKeys {
+            if case .string(let sealed)? = patch.removeValue(forKey: sealedKey) {
+                merged[key] = .string(try secrets.open(sealed, recordId: HandlerService.jobSecretRecordId(bulkId)))
+            }
         }
         merged.merge(patch) { _, new in new }
         let metadata = try HandlerMetadata.parse(merged, path: "handler.metadata", technology: source.technology, passwordRequired: false)

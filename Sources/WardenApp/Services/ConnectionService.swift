@@ -41,17 +41,25 @@ struct ConnectionService: Sendable {
             let username = fields.string("username", required: true) ?? ""
             let password = fields.string("password", required: passwordRequired)
             let authentication = fields.string("authenticationType") ?? "userPassword"
-            let ssl = fields.bool("ssl") ?? false
             let technology = Technology.allCases.first {
                 $0.blobHandlerType.caseInsensitiveCompare(technologyName) == .orderedSame || $0.rawValue.caseInsensitiveCompare(technologyName) == .orderedSame
             }
+            // HTTPS services (Snowflake, Databricks) use TLS unless `ssl: false` asks for plain HTTP.
+            let ssl = fields.bool("ssl") ?? (technology == .snowflake || technology == .databricks)
+            let httpPath = fields.string("httpPath", required: technology == .databricks)
             var validator = fields.validator
             if !technologyName.isEmpty {
                 validator.check(technology != nil, "\(path).technology", "must be one of \(Technology.allCases.map(\.blobHandlerType).joined(separator: ", "))")
             }
             let port = fields.int("port") ?? technology?.defaultPort ?? 0
             validator.check((1...65535).contains(port), "\(path).port", "must be between 1 and 65535")
-            validator.check(authentication == "userPassword", "\(path).authenticationType", "must be userPassword (the only kind Warden supports yet)")
+            if technology == .databricks {
+                validator.check(DatabricksPath.authenticationTypes.contains(authentication), "\(path).authenticationType",
+                                "must be one of " + DatabricksPath.authenticationTypes.sorted().joined(separator: ", "))
+                if let httpPath { validator.check(DatabricksPath.warehouseId(httpPath) != nil, "\(path).httpPath", DatabricksPath.rule) }
+            } else {
+                validator.check(authentication == "userPassword", "\(path).authenticationType", "must be userPassword (the only kind Warden supports yet)")
+            }
             if !hostname.isEmpty {
                 validator.check(Text.isPrintable(hostname, maxLength: 253) && !hostname.contains(" ") && !hostname.contains("/"),
                                 "\(path).hostname", "must be a host name or address")
@@ -374,7 +382,9 @@ struct ConnectionService: Sendable {
         return ConnectionSettings(technology: connection.technology, hostname: stored["hostname"]?.stringValue ?? "",
                                   port: Int(stored["port"]?.int64Value ?? Int64(connection.technology.defaultPort)),
                                   database: database ?? stored["database"]?.stringValue ?? fallback, username: stored["username"]?.stringValue ?? "",
-                                  password: try connections.openPassword(of: connection), ssl: stored["ssl"] == .bool(true))
+                                  password: try connections.openPassword(of: connection), ssl: stored["ssl"] == .bool(true),
+                                  warehouse: stored["warehouse"]?.stringValue, role: stored["role"]?.stringValue,
+                                  httpPath: stored["httpPath"]?.stringValue, authenticationType: stored["authenticationType"]?.stringValue)
     }
 
     // MARK: Authorization

@@ -132,7 +132,7 @@ struct EnforcementService: Sendable {
 
     private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
         guard let warehouse = NativeView.Warehouse(source.technology) else {
-            throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.rawValue) dialect is not built yet",
+            throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.blobHandlerType) dialect is not built yet",
                                              code: .featureNotImplemented)
         }
         let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)

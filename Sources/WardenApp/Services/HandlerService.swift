@@ -167,9 +167,11 @@ struct HandlerService: Sendable {
         let ids = try await dataSources.ownedHandlerIds(technology: technology, connectionString: connectionString, userId: caller.userId)
         let bulkId = idGenerator.id(prefix: "bulk_ds_update_")
         var safePatch = patch.filter { !HandlerMetadata.unstoredKeys.contains($0.key) }
-        if case .string(let password)? = patch["password"] {
-            // The password travels sealed: job payloads are stored like every other secret.
-            safePatch["sealedPassword"] = .string(try secrets.seal(password, recordId: Self.jobSecretRecordId(bulkId)))
+        for (key, sealedKey) in Self.sealedKeys {
+            // Secrets travel sealed: job payloads are stored like every other secret.
+            if case .string(let secret)? = patch[key] {
+                safePatch[sealedKey] = .string(try secrets.seal(secret, recordId: Self.jobSecretRecordId(bulkId)))
+            }
         }
         let jobsToCreate = ids.map { id in
             NewJob(id: idGenerator.id(), type: .handlerUpdate, payload: .object(["patch": .object(safePatch)]), dataSourceId: id, bulkId: bulkId)
@@ -181,14 +183,18 @@ struct HandlerService: Sendable {
 
     static func jobSecretRecordId(_ bulkId: String) -> String { "job-payload:\(bulkId)" }
 
+    /// Each secret a patch may carry (a password, Databricks' token, Snowflake's private key) and the key it travels
+    /// under, sealed, in a bulk update job's payload.
+    static let sealedKeys = ["password": "sealedPassword", "token": "sealedToken", "privateKey": "sealedPrivateKey"]
+
     /// Checks the patch's values now, so a bad bulk request is a 400 rather than failing jobs later:
     /// it is parsed over placeholder values for the fields a patch need not carry.
     static func validatePatch(_ patch: [String: JSONValue], technology: Technology) throws {
-        if patch["sealedPassword"] != nil {
-            throw WardenError.badRequest("`handler.metadata.sealedPassword` is not accepted", code: .requestValidationFailed)
+        for key in sealedKeys.values where patch[key] != nil {
+            throw WardenError.badRequest("`handler.metadata.\(key)` is not accepted", code: .requestValidationFailed)
         }
         var probe: [String: JSONValue] = ["hostname": .string("h"), "database": .string("d"), "username": .string("u"),
-                                          "schema": .string("s"), "table": .string("t")]
+                                          "schema": .string("s"), "table": .string("t"), "httpPath": .string("/sql/1.0/warehouses/probe")]
         probe.merge(patch) { _, new in new }
         try HandlerMetadata.parse(probe, path: "handler.metadata", technology: technology, passwordRequired: false)
             .validateGivenNames(path: "handler.metadata")

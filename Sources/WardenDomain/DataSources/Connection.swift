@@ -14,11 +14,19 @@ public struct ConnectionSettings: Sendable, Hashable {
     /// Snowflake's virtual warehouse and role for the session, when the handler names them.
     public var warehouse: String?
     public var role: String?
+    /// Databricks: the SQL warehouse's HTTP path (`/sql/1.0/warehouses/<id>`), and how to sign in: a personal access
+    /// token (`password`, the default) or OAuth machine to machine (`oAuthM2M`: `username` is the service principal's
+    /// client id, `password` its secret).
+    public var httpPath: String?
+    public var authenticationType: String?
 
     public init(technology: Technology, hostname: String, port: Int, database: String, username: String, password: String,
-                ssl: Bool, trustedCertificates: [String] = [], warehouse: String? = nil, role: String? = nil) {
+                ssl: Bool, trustedCertificates: [String] = [], warehouse: String? = nil, role: String? = nil,
+                httpPath: String? = nil, authenticationType: String? = nil) {
         self.warehouse = warehouse
         self.role = role
+        self.httpPath = httpPath
+        self.authenticationType = authenticationType
         self.technology = technology
         self.hostname = hostname
         self.port = port

@@ -32,7 +32,7 @@ public struct HandlerMetadata: Sendable, Equatable {
     ]
 
     /// Keys Warden keeps out of the stored metadata: secrets, and the dictionary (stored on its own).
-    public static let unstoredKeys: Set<String> = ["password", "columns"]
+    public static let unstoredKeys: Set<String> = ["password", "token", "privateKey", "columns"]
 
     /// The names given for what Warden creates must be plain SQL names. Checked on what clients send, not on stored
     /// metadata, which was checked when it was sent.
@@ -51,8 +51,13 @@ public struct HandlerMetadata: Sendable, Equatable {
         let hostname = fields.string("hostname", required: true) ?? ""
         let port = fields.int("port") ?? technology.defaultPort
         let database = fields.string("database", required: true) ?? ""
-        let username = fields.string("username", required: true) ?? ""
-        let password = fields.string("password", required: passwordRequired)
+        // Databricks signs in with a token: `username` is conventionally `token`, and the token may come as `token`.
+        let databricks = technology == .databricks
+        let username = fields.string("username", required: !databricks) ?? (databricks ? "token" : "")
+        let secretKey = databricks && object["token"] != nil ? "token" : technology == .snowflake && object["privateKey"] != nil ? "privateKey" : "password"
+        let password = fields.string(secretKey, required: passwordRequired)
+        let httpPath = fields.string("httpPath", required: databricks)
+        let authenticationType = fields.string("authenticationType")
         // Snowflake and Databricks are HTTPS services: TLS unless `ssl: false` asks for plain HTTP.
         let ssl = fields.bool("ssl") ?? (technology == .snowflake || technology == .databricks)
         let schema = fields.string("schema", required: true) ?? ""
@@ -97,13 +102,18 @@ public struct HandlerMetadata: Sendable, Equatable {
         for (name, value) in [("bodataTableName", sqlTableName), ("bodataSchemaName", sqlSchemaName)] {
             if let value { validator.check(SQLIdentifier.isAcceptable(value), "\(path).\(name)", "must be a valid SQL name") }
         }
+        if databricks {
+            if let httpPath { validator.check(DatabricksPath.warehouseId(httpPath) != nil, "\(path).httpPath", DatabricksPath.rule) }
+            validator.check(authenticationType.map(DatabricksPath.authenticationTypes.contains) ?? true, "\(path).authenticationType",
+                            "must be one of " + DatabricksPath.authenticationTypes.sorted().joined(separator: ", "))
+        }
         try validator.finish()
         return HandlerMetadata(
             hostname: hostname, port: port, database: database, username: username, password: password, ssl: ssl,
             trustedCertificates: certificates, table: TableReference(schema: schema, table: table),
             dataSourceName: dataSourceName, sqlTableName: sqlTableName, sqlSchemaName: sqlSchemaName,
             schemaProjectName: schemaProjectName, columns: columns,
-            stored: object.filter { !unstoredKeys.contains($0.key) })
+            stored: object.filter { !unstoredKeys.contains($0.key) }.merging(secretKey == "privateKey" ? ["authenticationType": .string("keyPair")] : [:]) { $1 })
     }
 
     public func connectionString() -> String { "\(username)@\(hostname):\(port)/\(database)" }
@@ -112,7 +122,9 @@ public struct HandlerMetadata: Sendable, Equatable {
     public func settings(technology: Technology, storedPassword: String?) -> ConnectionSettings {
         ConnectionSettings(technology: technology, hostname: hostname, port: port, database: database, username: username,
                            password: password ?? storedPassword ?? "", ssl: ssl, trustedCertificates: trustedCertificates,
-                           warehouse: stored["warehouse"]?.stringValue, role: stored["role"]?.stringValue)
+                           warehouse: stored["warehouse"]?.stringValue, role: stored["role"]?.stringValue,
+                           httpPath: stored["httpPath"]?.stringValue,
+                           authenticationType: stored["authenticationType"]?.stringValue)
     }
 
     /// Identifies the remote table across data sources: two registrations of it are one too many.
@@ -208,5 +220,22 @@ public struct DataSourceNames: Sendable, Equatable {
         validator.check(SQLIdentifier.isPlain(sqlTableName), "\(path).bodataTableName", SQLIdentifier.plainRule)
         validator.check(SQLIdentifier.isPlain(sqlSchemaName), "\(path).bodataSchemaName", SQLIdentifier.plainRule)
         try validator.finish()
+    }
+}
+
+/// A Databricks SQL warehouse's HTTP path, as its connection details show it.
+public enum DatabricksPath {
+    public static let rule = "must be a SQL warehouse's HTTP path, such as /sql/1.0/warehouses/1234567890abcdef"
+
+    /// A personal access token (`token`, the default; `userPassword` with the token as the password means the same) or
+    /// OAuth machine to machine (`oAuthM2M`).
+    public static let authenticationTypes: Set<String> = ["token", "userPassword", "oAuthM2M"]
+
+    /// The warehouse id at the end of `/sql/1.0/warehouses/<id>` (or the older `/sql/1.0/endpoints/<id>`).
+    public static func warehouseId(_ httpPath: String) -> String? {
+        let parts = httpPath.split(separator: "/")
+        guard parts.count >= 2, ["warehouses", "endpoints"].contains(parts[parts.count - 2]) else { return nil }
+        let id = parts[parts.count - 1]
+        return id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) && id.count <= 64 ? String(id) : nil
     }
 }

@@ -27,8 +27,8 @@ public enum Technology: String, Sendable, CaseIterable, Codable {
     /// Whether Warden can talk to this warehouse yet; the others answer 501 naming the missing connector.
     public var hasConnector: Bool {
         switch self {
-        case .redshift, .postgresql, .snowflake: true
-        case .databricks, .trino, .asa: false
+        case .redshift, .postgresql, .snowflake, .databricks: true
+        case .trino, .asa: false
         }
     }
 

@@ -60,6 +60,9 @@ public enum TypeMapping {
         "number": "numeric", "fixed": "numeric", "float": "double precision",
         "timestamp_ntz": "timestamp", "datetime": "timestamp", "timestamp_ltz": "timestamp with time zone",
         "timestamp_tz": "timestamp with time zone", "variant": "json", "object": "json", "binary": "binary", "array": "array",
+        // Databricks (`information_schema.columns.data_type`): its FLOAT is four bytes, so its connector reports it as `real`.
+        "tinyint": "smallint", "byte": "smallint", "short": "smallint", "long": "bigint", "double": "double precision",
+        "string": "text", "map": "json", "struct": "json",
     ]
 
     /// The `dataType` for a base type name such as `int4`, `_text` or `character varying`; unknown names give `text`.

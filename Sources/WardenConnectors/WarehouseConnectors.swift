@@ -62,7 +62,8 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
                 if let client = state.snowflake[settings] { return client }
                 let client = SnowflakeClient(
                     settings: .init(hostname: settings.hostname, port: settings.port, useTLS: settings.ssl, username: settings.username,
-                                    password: settings.password, database: settings.database, warehouse: settings.warehouse, role: settings.role),
+                                    password: settings.password, database: settings.database, warehouse: settings.warehouse, role: settings.role,
+                                    keyPair: settings.authenticationType == "keyPair"),
                     http: HTTPClient.shared, operationTimeout: .nanoseconds(Int64(operationTimeout.components.seconds) * 1_000_000_000),
                     logger: logger)
                 state.snowflake[settings] = client

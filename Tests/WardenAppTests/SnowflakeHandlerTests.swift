@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CryptoExtras
 import Foundation
 import HTTPTypes
 import Logging
@@ -109,6 +110,29 @@ import WardenTestSupport
             // SHA-256 of "a", as any implementation computes it.
             #expect(rows.first == ["1", "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"])
             #expect(rows.count == 2)
+        }
+    }
+
+    /// Key-pair sign-in end to end: the private key is sealed like a password, the session starts with a JWT, and the
+    /// key never comes back.
+    @Test func aHandlerSignsInWithAPrivateKey() async throws {
+        try await TestFakesnow.run { port, database in
+            let snowflake = Self.client(port, database)
+            _ = try await snowflake.query("CREATE DATABASE IF NOT EXISTS \(database)")
+            _ = try await snowflake.query("CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC")
+            _ = try await snowflake.query("CREATE TABLE \(database).PUBLIC.KEYED (ID NUMBER(10, 0))")
+            let pem = try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
+            let escaped = pem.replacingOccurrences(of: "\n", with: "\\n")
+            try await TestServer.run(.sqlite) { server in
+                let payload = Self.payload(port: port, database: database, tables: ["KEYED"])
+                    .replacingOccurrences(of: #""password": "pw""#, with: #""privateKey": "\#(escaped)""#)
+                let reply = try await server.call(.post, "/snowflake/handler", json: payload).expect(.ok)
+                let id = try #require((reply.object["dataSources"] as? [[String: Any]])?.first?["dataSourceId"] as? Int)
+                let handler = try await server.call(.get, "/snowflake/handler/\(id)").expect(.ok)
+                #expect((handler.object["metadata"] as? [String: Any])?["authenticationType"] as? String == "keyPair")
+                #expect(!handler.text.contains("PRIVATE KEY") && !reply.text.contains("PRIVATE KEY"))
+                #expect(try await server.call(.get, "/dataSource/\(id)/test").expect(.ok).object["status"] as? String == "passed")
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ import WardenDomain
 import WardenTestSupport
 
 /// The Databricks client and connector: against minilake for statements, parameters and the catalog, and against a
-/// scripted peer replaying Databricks' documented responses (`DatabricksFixtures`) for what minilake does not do:
+/// scripted peer (`ScriptedPeer`) replaying Databricks' documented responses (`DatabricksFixtures`) for what minilake does not do:
 /// statements still running, several chunks, `FAILED` states, cancelling on timeout, rate limits and OAuth.
 @Suite struct DatabricksClientTests {
     static func client(_ peer: TestMinilake.Peer, timeout: Duration = .seconds(60)) -> DatabricksClient {
@@ -89,57 +89,18 @@ import WardenTestSupport
 
     // MARK: Databricks' documented responses
 
-    /// A Databricks workspace that answers from the fixtures, following `script`, and records what it was sent.
-    actor Scripted {
-        struct Sent: Sendable {
-            var method: String
-            var path: String
-            var authorization: String?
-            var body: [String: Any]? { (try? JSONSerialization.jsonObject(with: raw)) as? [String: Any] }
-            var raw: Data
-        }
+    static let statementId = ScriptedPeer.id
 
-        private(set) var sent: [Sent] = []
-        private var replies: [String: [(status: Int, fixture: String, headers: [String: String])]]
-
-        /// `replies[key]`, key `METHOD path` (the statement id written `ID`), each used once in order, the last repeated.
-        init(_ replies: [String: [(status: Int, fixture: String, headers: [String: String])]]) {
-            self.replies = replies
-        }
-
-        func answer(method: String, path: String, authorization: String?, body: Data) -> (status: Int, body: String, headers: [String: String]) {
-            sent.append(Sent(method: method, path: path, authorization: authorization, raw: body))
-            let key = "\(method) " + path.replacingOccurrences(of: DatabricksClientTests.statementId, with: "ID")
-            guard var queue = replies[key], !queue.isEmpty else { return (404, #"{"error_code": "NOT_FOUND", "message": "no script"}"#, [:]) }
-            let next = queue.count > 1 ? queue.removeFirst() : queue[0]
-            replies[key] = queue
-            return (next.status, DatabricksClientTests.fixture(next.fixture), next.headers)
-        }
+    /// The scripted replies with each fixture's name replaced by its text.
+    static func fixtures(_ script: [String: [(status: Int, fixture: String, headers: [String: String])]])
+        -> [String: [(status: Int, body: String, headers: [String: String])]] {
+        script.mapValues { replies in replies.map { ($0.status, fixture($0.fixture), $0.headers) } }
     }
-
-    static let statementId = "01ef6f9b-1c2d-1a3e-9f4a-5b6c7d8e9f00"
 
     static func fixture(_ name: String) -> String {
         guard !name.isEmpty else { return "{}" }
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("DatabricksFixtures/\(name).json")
         return ((try? String(contentsOf: url, encoding: .utf8)) ?? "").replacingOccurrences(of: "STATEMENT_ID", with: statementId)
-    }
-
-    static func withScripted(_ scripted: Scripted, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
-        let router = Router()
-        router.on("**", method: .get) { request, context in try await reply(scripted, request, context) }
-        router.on("**", method: .post) { request, context in try await reply(scripted, request, context) }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in try await body(try #require(client.port)) }
-    }
-
-    @Sendable static func reply(_ scripted: Scripted, _ request: Request, _ context: some RequestContext) async throws -> Response {
-        let body = try await request.body.collect(upTo: 1 << 20)
-        let answer = await scripted.answer(method: request.method.rawValue, path: request.uri.path,
-                                           authorization: request.headers[.authorization], body: Data(body.readableBytesView))
-        var headers: HTTPFields = [.contentType: "application/json"]
-        for (name, value) in answer.headers { headers[HTTPField.Name(name)!] = value }
-        return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.body)))
     }
 
     static func scriptedClient(_ port: Int, _ authentication: DatabricksClient.Authentication = .token("dapi-secret"),
@@ -150,12 +111,12 @@ import WardenTestSupport
     }
 
     @Test func runningStatementsArePolledAndEveryChunkIsRead() async throws {
-        let scripted = Scripted([
+        let scripted = ScriptedPeer(Self.fixtures([
             "POST /api/2.0/sql/statements": [(200, "statement_pending", [:])],
             "GET /api/2.0/sql/statements/ID": [(200, "statement_running", [:]), (200, "statement_succeeded_chunked", [:])],
             "GET /api/2.0/sql/statements/ID/result/chunks/1": [(200, "result_chunk_1", [:])],
-        ])
-        try await Self.withScripted(scripted) { port in
+        ]))
+        try await scripted.serve { port in
             let result = try await Self.scriptedClient(port).query("SELECT * FROM lineitem WHERE l_comment = :c", parameters: ["c": "x"])
             #expect(result.columns == ["l_orderkey", "l_comment", "l_extendedprice"])
             #expect(result.rows == [["2", "fluffily regular pinto beans", "37916.32"], ["5", nil, "16106.01"],
@@ -175,10 +136,10 @@ import WardenTestSupport
     }
 
     @Test func failedCanceledAndRefusedStatementsSayWhy() async throws {
-        let scripted = Scripted([
+        let scripted = ScriptedPeer(Self.fixtures([
             "POST /api/2.0/sql/statements": [(200, "statement_failed", [:]), (200, "statement_canceled", [:]), (400, "error_invalid_parameter", [:])],
-        ])
-        try await Self.withScripted(scripted) { port in
+        ]))
+        try await scripted.serve { port in
             let client = Self.scriptedClient(port)
             for (code, words) in [(WardenError.Code.warehouseQueryFailed, "(BAD_REQUEST, SQLSTATE 42P01): [TABLE_OR_VIEW_NOT_FOUND]"),
                                   (.warehouseQueryFailed, "cancelled the statement"),
@@ -194,12 +155,12 @@ import WardenTestSupport
     }
 
     @Test func aStatementPastItsTimeIsCancelled() async throws {
-        let scripted = Scripted([
+        let scripted = ScriptedPeer(Self.fixtures([
             "POST /api/2.0/sql/statements": [(200, "statement_running", [:])],
             "GET /api/2.0/sql/statements/ID": [(200, "statement_running", [:])],
             "POST /api/2.0/sql/statements/ID/cancel": [(200, "", [:])],
-        ])
-        try await Self.withScripted(scripted) { port in
+        ]))
+        try await scripted.serve { port in
             await #expect {
                 _ = try await Self.scriptedClient(port, timeout: .seconds(1)).query("SELECT slow()")
             } throws: { error in (error as? WardenError)?.code == .warehouseTimeout }
@@ -209,12 +170,12 @@ import WardenTestSupport
     }
 
     @Test func rateLimitsAreWaitedOutAsRetryAfterAsks() async throws {
-        let scripted = Scripted([
+        let scripted = ScriptedPeer(Self.fixtures([
             "POST /api/2.0/sql/statements": [(429, "error_rate_limited", ["Retry-After": "1"]), (503, "error_rate_limited", [:]),
                                              (200, "statement_succeeded_chunked", [:])],
             "GET /api/2.0/sql/statements/ID/result/chunks/1": [(200, "result_chunk_1", [:])],
-        ])
-        try await Self.withScripted(scripted) { port in
+        ]))
+        try await scripted.serve { port in
             let started = ContinuousClock.now
             let rows = try await Self.scriptedClient(port).query("SELECT 1").rows
             #expect(rows.count == 3)
@@ -225,12 +186,12 @@ import WardenTestSupport
     }
 
     @Test func oauthMachineToMachineGetsATokenAndRenewsItOnceRefused() async throws {
-        let scripted = Scripted([
+        let scripted = ScriptedPeer(Self.fixtures([
             "POST /oidc/v1/token": [(200, "oauth_token", [:])],
             "POST /api/2.0/sql/statements": [(401, "", [:]), (200, "statement_succeeded_chunked", [:])],
             "GET /api/2.0/sql/statements/ID/result/chunks/1": [(200, "result_chunk_1", [:])],
-        ])
-        try await Self.withScripted(scripted) { port in
+        ]))
+        try await scripted.serve { port in
             let client = Self.scriptedClient(port, .oauth(clientId: "sp-client", secret: "sp-secret"))
             for _ in 0..<2 {
                 let rows = try await client.query("SELECT 1").rows

@@ -63,8 +63,7 @@ public enum TestMinilake {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let port = Int.random(in: 20_000..<60_000)
-        // posix_spawn rather than Foundation's Process: the child is reaped here, by its pid, and nothing else.
-        let pid = try spawn([python, script, String(port), directory.path])
+        let pid = try TestProcess.spawn([python, script, String(port), directory.path])
         defer {
             kill(pid, SIGKILL)
             var status: Int32 = 0
@@ -85,20 +84,5 @@ public enum TestMinilake {
         let catalogReply = try await peer.call(.POST, "/api/2.1/unity-catalog/catalogs", json: #"{"name": "\#(catalog)"}"#)
         guard catalogReply.status == 200 else { throw Failed(description: "minilake did not create the catalog \(catalog)") }
         try await body(peer)
-    }
-
-    /// Starts `arguments[0]` with `arguments`, its output discarded.
-    static func spawn(_ arguments: [String]) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
-        guard result == 0 else { throw Failed(description: "could not start \(arguments[0]): error \(result)") }
-        return pid
     }
 }

@@ -24,9 +24,12 @@ public actor SnowflakeClient {
         public var schema: String?
         public var warehouse: String?
         public var role: String?
+        /// Key-pair authentication: `password` is then the PEM private key, and the session starts with a signed JWT.
+        public var keyPair: Bool
 
         public init(hostname: String, port: Int, useTLS: Bool, account: String? = nil, username: String, password: String,
-                    database: String? = nil, schema: String? = nil, warehouse: String? = nil, role: String? = nil) {
+                    database: String? = nil, schema: String? = nil, warehouse: String? = nil, role: String? = nil, keyPair: Bool = false) {
+            self.keyPair = keyPair
             self.hostname = hostname
             self.port = port
             self.useTLS = useTLS
@@ -73,11 +76,18 @@ public actor SnowflakeClient {
         var query: [(String, String?)] = [("databaseName", settings.database), ("schemaName", settings.schema),
                                            ("warehouse", settings.warehouse), ("roleName", settings.role)]
         query.append(("request_id", UUID().uuidString.lowercased()))
-        let body: JSONValue = .object(["data": .object([
+        var data: [String: JSONValue] = [
             "CLIENT_APP_ID": .string("Warden"), "CLIENT_APP_VERSION": .string("1.0"), "ACCOUNT_NAME": .string(settings.account),
-            "LOGIN_NAME": .string(settings.username), "PASSWORD": .string(settings.password),
-            "SESSION_PARAMETERS": .object(["AUTOCOMMIT": .bool(true)]),
-        ])])
+            "LOGIN_NAME": .string(settings.username), "SESSION_PARAMETERS": .object(["AUTOCOMMIT": .bool(true)]),
+        ]
+        if settings.keyPair {
+            data["AUTHENTICATOR"] = .string("SNOWFLAKE_JWT")
+            data["TOKEN"] = .string(try SnowflakeKeyPair.token(privateKeyPEM: settings.password, account: settings.account,
+                                                               username: settings.username, now: Date()))
+        } else {
+            data["PASSWORD"] = .string(settings.password)
+        }
+        let body: JSONValue = .object(["data": .object(data)])
         let reply = try await post("/session/v1/login-request", query: query, body: body, authorized: false)
         guard reply["success"] == .bool(true), case .string(let token)? = reply["data"]?.objectValue?["token"] else {
             throw Self.failure(reply, during: "signing in")
@@ -118,7 +128,9 @@ public actor SnowflakeClient {
             for (index, value) in bindings.enumerated() { bound[String(index + 1)] = .object(["type": .string("TEXT"), "value": .string(value)]) }
             let body: JSONValue = .object(["sqlText": .string(sql), "bindings": bound.isEmpty ? .null : .object(bound),
                                            "sequenceId": .int(Int64(sequence)), "asyncExec": .bool(false), "describeOnly": .bool(false)])
-            var reply = try await post("/queries/v1/query-request", query: [("requestId", UUID().uuidString.lowercased())], body: body,
+            let requestId = UUID().uuidString.lowercased()
+            let deadline = NIODeadline.now() + operationTimeout
+            var reply = try await post("/queries/v1/query-request", query: [("requestId", requestId)], body: body,
                                        authorized: true, token: token)
             // 390112: the session expired; 390104: the server no longer knows it. Renew once.
             if reply["success"] != .bool(true), let code = reply["code"]?.stringValue, ["390112", "390104"].contains(code), !renewed {
@@ -131,7 +143,13 @@ public actor SnowflakeClient {
             while reply["success"] == .bool(true), let code = reply["code"]?.stringValue, ["333333", "333334"].contains(code),
                   let url = reply["data"]?.objectValue?["getResultUrl"]?.stringValue {
                 polls += 1
-                guard polls < 600 else { throw WardenError(.unavailable, code: .warehouseTimeout, message: "The Snowflake query did not finish") }
+                guard NIODeadline.now() < deadline else {
+                    // Stop the query rather than leave it running for no one, as the drivers do on a timeout.
+                    _ = try? await post("/queries/v1/abort-request", query: [], body: .object(["sqlText": .string(sql), "requestId": .string(requestId)]),
+                                        authorized: true, token: token)
+                    throw WardenError(.unavailable, code: .warehouseTimeout,
+                                      message: "The Snowflake query did not finish within \(operationTimeout.nanoseconds / 1_000_000_000) s and was aborted")
+                }
                 try await Task.sleep(for: .milliseconds(min(1000, 50 * polls)))
                 reply = try await get(url, token: token)
             }

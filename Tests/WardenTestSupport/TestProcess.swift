@@ -1,0 +1,66 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Child processes for tests, through posix_spawn: each child is reaped here, by its pid, and waited for on a thread of
+/// its own, never on the concurrency pool's.
+public enum TestProcess {
+    public struct Failed: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Starts `arguments[0]` with `arguments`; its standard output goes to `output` (a file descriptor) or nowhere.
+    public static func spawn(_ arguments: [String], output: Int32? = nil) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard result == 0 else { throw Failed(description: "could not start \(arguments[0]): error \(result)") }
+        return pid
+    }
+
+    /// Runs `arguments` to the end and returns what it wrote to standard output; throws when it exits unsuccessfully.
+    public static func output(of arguments: [String]) async throws -> Data {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw Failed(description: "no pipe") }
+        let pid: pid_t
+        do {
+            pid = try spawn(arguments, output: fds[1])
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        let reader = fds[0]
+        let (data, status) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Int32), Never>) in
+            Thread {
+                var data = Data()
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                while true {
+                    let count = read(reader, &buffer, buffer.count)
+                    if count > 0 { data.append(contentsOf: buffer[0..<count]) } else if count == 0 || errno != EINTR { break }
+                }
+                close(reader)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: (data, status))
+            }.start()
+        }
+        // Exited normally with status 0: the low seven bits are the terminating signal, the next eight the exit status.
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw Failed(description: "\(arguments.prefix(2).joined(separator: " ")) failed (wait status \(status))")
+        }
+        return data
+    }
+}

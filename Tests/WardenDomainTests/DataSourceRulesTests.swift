@@ -146,7 +146,7 @@ import WardenDomain
 
         #expect(error.kind == .notImplemented)
         #expect(error.message.contains(technology.rawValue))
-        #expect(technology.hasConnector == [.redshift, .postgresql, .snowflake].contains(technology))
+        #expect(technology.hasConnector == [.redshift, .postgresql, .snowflake, .databricks].contains(technology))
     }
 }
 

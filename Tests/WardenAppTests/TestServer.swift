@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ServiceLifecycle
 import NIOCore
 import NIOFoundationEssentialsCompat
 import Testing
@@ -15,8 +16,8 @@ import WardenTestSupport
 struct TestServer {
     static let adminKey = "test-admin-key-0123456789abcdef"
 
-    /// The framework's client, for the server's port and for raw requests.
-    let client: any TestClientProtocol
+    /// Where the server listens (`client.port`), for raw requests.
+    let client: Listening
     /// The connection `call` uses. Its read timeout is generous, unlike the framework client's fixed 20 seconds: on
     /// a machine loaded by the rest of the suite, an answer may be late without being wrong, and a test that hangs
     /// is still cut off.
@@ -40,10 +41,12 @@ struct TestServer {
     /// Starts a server with exactly this configuration: for example another one on a metastore a test has used.
     static func run(config: AppConfig, clock: TestClock = TestClock(), ids: any IdGenerator = RandomIdGenerator(),
                     _ body: @Sendable (TestServer) async throws -> Void) async throws {
-        let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock, ids: ids)
-        try await server.application.test(.live) { client in
-            try await withHTTP(client) { http in
-                try await body(TestServer(client: client, http: http, clock: clock, config: config, routes: server.routes,
+        let listening = FirstOutcome<Int>()
+        let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock, ids: ids,
+                                           onServerRunning: { port in listening.finish(.success(port)) })
+        try await serve(server, listening) { port in
+            try await withHTTP(port: port) { http in
+                try await body(TestServer(client: Listening(port: port), http: http, clock: clock, config: config, routes: server.routes,
                                           metastore: server.metastore))
             }
         }
@@ -59,20 +62,61 @@ struct TestServer {
         var secondConfig = config
         second(&secondConfig)
         let clock = TestClock()
-        let first = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock)
-        let other = try await buildServer(config: secondConfig, logger: TestMetastores.logger, clock: clock)
+        let (firstListening, otherListening) = (FirstOutcome<Int>(), FirstOutcome<Int>())
+        let first = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock,
+                                          onServerRunning: { firstListening.finish(.success($0)) })
+        let other = try await buildServer(config: secondConfig, logger: TestMetastores.logger, clock: clock,
+                                          onServerRunning: { otherListening.finish(.success($0)) })
         let (firstConfig, otherConfig) = (config, secondConfig)
-        try await first.application.test(.live) { firstClient in
-            try await other.application.test(.live) { otherClient in
-                try await withHTTP(firstClient) { firstHTTP in
-                    try await withHTTP(otherClient) { otherHTTP in
-                        try await body(TestServer(client: firstClient, http: firstHTTP, clock: clock, config: firstConfig, routes: first.routes,
-                                                  metastore: first.metastore),
-                                       TestServer(client: otherClient, http: otherHTTP, clock: clock, config: otherConfig, routes: other.routes,
-                                                  metastore: other.metastore))
+        try await serve(first, firstListening) { firstPort in
+            try await serve(other, otherListening) { otherPort in
+                try await withHTTP(port: firstPort) { firstHTTP in
+                    try await withHTTP(port: otherPort) { otherHTTP in
+                        try await body(TestServer(client: Listening(port: firstPort), http: firstHTTP, clock: clock, config: firstConfig,
+                                                  routes: first.routes, metastore: first.metastore),
+                                       TestServer(client: Listening(port: otherPort), http: otherHTTP, clock: clock, config: otherConfig,
+                                                  routes: other.routes, metastore: other.metastore))
                     }
                 }
             }
+        }
+    }
+
+    struct Listening: Sendable {
+        let port: Int?
+    }
+
+    /// The server stopped before it listened; `cause` is why, when it said.
+    struct StoppedBeforeListening: Error, CustomStringConvertible {
+        let cause: (any Error)?
+        var description: String { "the server stopped before it listened: \(cause.map { "\($0)" } ?? "it ended without an error")" }
+    }
+
+    /// Runs the server's application until `body` (given its port) ends, then shuts it down gracefully. Unlike the
+    /// framework's live test mode, which waits for the port with nothing to wake it if the server stops first (a test
+    /// that then hangs with every thread idle), a server that stops before it listens fails the test with its error.
+    private static func serve(_ server: WardenServer, _ listening: FirstOutcome<Int>, _ body: (Int) async throws -> Void) async throws {
+        let group = ServiceGroup(configuration: .init(services: [server.application], logger: TestMetastores.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                do {
+                    try await group.run()
+                    listening.finish(.failure(StoppedBeforeListening(cause: nil)))
+                } catch {
+                    listening.finish(.failure(StoppedBeforeListening(cause: error)))
+                    throw error
+                }
+            }
+            do {
+                let port = try await withCheckedThrowingContinuation { listening.start($0) }
+                try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
     }
 
@@ -82,8 +126,8 @@ struct TestServer {
     static let answerDeadline = Duration.seconds(90)
     private static let clientTimeout = Duration.seconds(3600)
 
-    private static func withHTTP(_ client: any TestClientProtocol, _ body: (TestClient) async throws -> Void) async throws {
-        let http = TestClient(host: "127.0.0.1", port: try #require(client.port), configuration: .init(timeout: clientTimeout))
+    private static func withHTTP(port: Int, _ body: (TestClient) async throws -> Void) async throws {
+        let http = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: clientTimeout))
         http.connect()
         do {
             try await body(http)

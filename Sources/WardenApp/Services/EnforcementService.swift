@@ -34,18 +34,17 @@ struct EnforcementService: Sendable {
         var groups: [ConnectionSettings: (connector: any Connector, entries: [(source: DataSource, view: NativeView, keys: NativeViewKeys)])] = [:]
         let shared: Shared
         do {
-            shared = try await self.shared(items.map(\.source.id))
+            shared = try await self.shared(items.map(\.source))
         } catch {
             return Dictionary(items.map { ($0.source.id, .failure(error)) }, uniquingKeysWith: { first, _ in first })
         }
-        // Planned concurrently: each plan is a handful of metastore reads, and waiting on them one after another is
-        // most of what a refresh of many sources costs.
+        // What is left to read per source (a subscriber's purposes) is read concurrently.
         let planned = await withTaskGroup(of: (Int, Result<(ConnectionSettings, any Connector, NativeView, NativeViewKeys), any Error>).self) { group in
             for (index, item) in items.enumerated() {
                 group.addTask {
                     do {
                         let (settings, connector, view) = try await plan(item.source, handler: item.handler, shared: shared)
-                        let sourceKeys = try await keys.keys(dataSourceId: item.source.id, now: clock.now())
+                        guard let sourceKeys = shared.keys[item.source.id] else { throw DataSourceStore.notFound }
                         return (index, .success((settings, connector, view, NativeViewKeys(salt: Array(sourceKeys.salt), encryptionKey: Array(sourceKeys.encryptionKey),
                                                                                            macKey: Array(sourceKeys.macKey)))))
                     } catch {
@@ -116,18 +115,30 @@ struct EnforcementService: Sendable {
         return ("\(view.viewSchema).\(view.viewName)", try await connector.nativeViewDrift(view))
     }
 
-    /// The view the source's policies and subscribers make now, and the connector to its warehouse.
-
-    /// What every source's plan shares: read once for a batch of refreshes.
+    /// What the plans of a batch of refreshes read: in a handful of queries for the whole batch, not a few per source.
     private struct Shared {
         var globals: PolicyIndex
         var targets: [Int64: PolicyTarget]
+        var locals: [Int64: DataPolicy]
+        var members: [Int64: [(userId: Int64, state: MemberState)]]
+        /// The subscribers', once each however many of the sources they are subscribed to.
+        var users: [Int64: UserDetails]
+        var keys: [Int64: DataSourceKeys]
     }
 
-    private func shared(_ ids: [Int64]) async throws -> Shared {
+    private func shared(_ sources: [DataSource]) async throws -> Shared {
+        let ids = sources.map(\.id)
+        let now = clock.now()
         let targets = try await policies.targets(ids: ids)
+        let members = try await dataSources.members(dataSourceIds: ids, now: now)
+        var users: [Int64: UserDetails] = [:]
+        for userId in Set(members.values.flatMap { $0.filter(\.state.isMember).map(\.userId) }) {
+            users[userId] = try await identity.details(userId: userId)
+        }
         return Shared(globals: PolicyIndex(try await policies.allGlobals().map(\.policy)),
-                      targets: Dictionary(targets.map { ($0.dataSourceId, $0) }, uniquingKeysWith: { first, _ in first }))
+                      targets: Dictionary(targets.map { ($0.dataSourceId, $0) }, uniquingKeysWith: { first, _ in first }),
+                      locals: try await policies.locals(ids: ids).mapValues(\.policy), members: members, users: users,
+                      keys: try await keys.keys(dataSourceIds: ids, now: now))
     }
 
     private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
@@ -139,14 +150,13 @@ struct EnforcementService: Sendable {
         let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
         let connector = try connectors.connector(for: settings)
         let now = clock.now()
-        let shared = if let shared { shared } else { try await self.shared([source.id]) }
+        let shared = if let shared { shared } else { try await self.shared([source]) }
         guard let target = shared.targets[source.id] else { throw DataSourceStore.notFound }
-        let local = try await policies.local(dataSourceId: source.id)?.policy
-        let inForce = PolicyEvaluator.inForce(local: local, globals: shared.globals, target: target, now: now)
+        let inForce = PolicyEvaluator.inForce(local: shared.locals[source.id], globals: shared.globals, target: target, now: now)
         var subjects: [NativeView.Subject] = []
         let roleKey = Self.roleKey(source.technology)
-        for member in try await dataSources.members(dataSourceId: source.id, now: now) where member.state.isMember {
-            guard let details = try await identity.details(userId: member.userId),
+        for member in shared.members[source.id] ?? [] where member.state.isMember {
+            guard let details = shared.users[member.userId],
                   let role = details.user.profile.externalUserIds[roleKey], !role.isEmpty else { continue }
             let purposes = try await projects.context(userId: member.userId, dataSourceId: source.id, projectId: nil)?.purposes(at: now) ?? []
             subjects.append(.init(role: role, username: details.user.userid, groups: details.groups.map(\.name),

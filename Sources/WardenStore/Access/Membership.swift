@@ -29,6 +29,25 @@ enum Membership {
     }
 
     /// Every enabled user with a standing on the source at `now` (their own or a group's, the strongest), by user id.
+    /// `members(dataSourceId:)` for many sources, in one query per 500: every source's members by source id.
+    static func members(dataSourceIds: [Int64], now: Date, on db: any SQLDatabase) async throws -> [Int64: [(userId: Int64, state: MemberState)]] {
+        var result: [Int64: [(userId: Int64, state: MemberState)]] = [:]
+        for chunk in SQLBatch.chunks(dataSourceIds) {
+            let binds = chunk.map { $0 as SQLBindable }
+            for row in try await db.raw("""
+                SELECT sm.data_source_id, u.id, \(unsafeRaw: strongestState) AS state FROM users u
+                JOIN data_source_members sm ON sm.data_source_id IN (\(binds: binds))
+                    AND (sm.user_id = u.id OR sm.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.user_id = u.id))
+                WHERE u.disabled = \(bind: false) AND (sm.expiration IS NULL OR sm.expiration > \(bind: now.millis))
+                GROUP BY sm.data_source_id, u.id ORDER BY sm.data_source_id, u.id
+                """).all() {
+                guard let state = MemberState(rawValue: try row.string("state")) else { continue }
+                result[try row.int64("data_source_id"), default: []].append((try row.int64("id"), state))
+            }
+        }
+        return result
+    }
+
     static func members(dataSourceId: Int64, now: Date, on db: any SQLDatabase) async throws -> [(userId: Int64, state: MemberState)] {
         try await db.raw("""
             SELECT u.id, \(unsafeRaw: strongestState) AS state FROM users u

@@ -273,6 +273,11 @@ public struct DataSourceStore: Sendable {
         try await metastore.read { db in try await Membership.members(dataSourceId: dataSourceId, now: now, on: db) }
     }
 
+    /// `members(dataSourceId:)` for many sources at once, by source id (sources without members absent).
+    public func members(dataSourceIds: [Int64], now: Date) async throws -> [Int64: [(userId: Int64, state: MemberState)]] {
+        try await metastore.read { db in try await Membership.members(dataSourceIds: dataSourceIds, now: now, on: db) }
+    }
+
     /// Ids of the handlers of `technology` with this connection string that `userId` owns.
     public func ownedHandlerIds(technology: Technology, connectionString: String, userId: Int64) async throws -> [Int64] {
         try await metastore.read { db in

@@ -96,6 +96,21 @@ public struct PolicyStore: Sendable {
         }
     }
 
+    /// The local policies of these data sources, by data source id (those without one absent), in one query per 500.
+    public func locals(ids: [Int64]) async throws -> [Int64: DataPolicyRecord] {
+        try await metastore.read { db in
+            var locals: [Int64: DataPolicyRecord] = [:]
+            for chunk in SQLBatch.chunks(ids) {
+                let binds = chunk.map { $0 as SQLBindable }
+                for row in try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_policies WHERE data_source_id IN (\(binds: binds))").all() {
+                    let record = try Self.record(row)
+                    if let id = record.dataSourceId { locals[id] = record }
+                }
+            }
+            return locals
+        }
+    }
+
     public func local(dataSourceId: Int64) async throws -> DataPolicyRecord? {
         try await metastore.read { db in try await Self.local(dataSourceId: dataSourceId, on: db) }
     }

@@ -168,7 +168,7 @@ import WardenTestSupport
 extension EnforcementTests {
     static let hashSoldiers = #"""
         {"jsonPolicies": [{"type": "masking", "rules": [{"type": "masking", "exceptions": null,
-         "config": {"fields": ["soldier_id"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]}]}
+         "config": {"fields": ["service_number"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]}]}
         """#
 
     /// A hashed column joins within its source (equal values stay equal) and not across two sources (each has its own
@@ -232,6 +232,56 @@ extension EnforcementTests {
         }
         try? await warehouse.execute("DROP OWNED BY \(carol.name)")
         try? await warehouse.execute("DROP ROLE \(carol.name)")
+    }
+
+    /// A regenerated view is replaced in place: what a warehouse user built on it keeps working, and the view keeps its
+    /// identity. Only a change PostgreSQL cannot replace in place (a column's type) drops and makes it again, and
+    /// when something depends on it that fails cleanly, the previous view staying in place.
+    @Test(arguments: TestMetastores.kinds)
+    func viewsAreReplacedInPlaceSoThatWhatDependsOnThemStays(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await TestServer.run(kind) { server in
+            let id = try #require(try await server.registerArmy(warehouse, tables: ["army_records"])["army_records"])
+            let first = try await server.refreshView(id)
+            let view = try #require((first["output"] as? [String: Any])?["view"] as? String, "\(first)")
+            let quoted = view.split(separator: ".").map { "\"\($0)\"" }.joined(separator: ".")
+            func oid() async throws -> String? { try await warehouse.rows("SELECT to_regclass('\(quoted)')::oid::text").first?[0] ?? nil }
+            let before = try await oid()
+            try await warehouse.execute("CREATE VIEW army.on_top AS SELECT soldier_id, contact_email FROM \(quoted)")
+
+            // A change that keeps every column's type (a row rule): replaced in place, and the view on top follows it.
+            func definition() async throws -> String { try await warehouse.rows("SELECT pg_get_viewdef('\(quoted)'::regclass)").first?[0] ?? "" }
+            try await server.call(.post, "/policy/handler/\(id)", json: #"""
+                {"jsonPolicies": [{"type": "rowOrObjectRestriction", "rules": [{"type": "where", "exceptions": null,
+                  "config": {"predicate": "rank < 3"}}]}]}
+                """#).expect(.ok)
+            let filtered = try await server.refreshView(id)
+            #expect(filtered["state"] as? String == "completed", "\(filtered)")
+            #expect(try await oid() == before)
+            let filteredDefinition = try await definition()
+            #expect(filteredDefinition.contains("< 3"), "\(filteredDefinition)")
+            _ = try await warehouse.rows("SELECT count(*) FROM army.on_top")
+
+            // A mask that changes a column's type cannot be replaced in place, and the view on top holds the old one.
+            try await server.call(.post, "/policy/handler/\(id)", json: #"""
+                {"jsonPolicies": [{"type": "masking", "rules": [{"type": "masking", "exceptions": null,
+                  "config": {"fields": ["service_number"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]}]}
+                """#).expect(.ok)
+            let blocked = try await server.refreshView(id)
+            #expect(blocked["state"] as? String == "failed", "\(blocked)")
+            let why = (blocked["output"] as? [String: Any])?["error"] as? String ?? ""
+            #expect(why.contains("on_top"), "\(why)")
+            #expect(try await oid() == before, "the previous view stays")
+            #expect(try await definition() == filteredDefinition)
+
+            // Without the view on top, it is made again.
+            try await warehouse.execute("DROP VIEW army.on_top")
+            let remade = try await server.refreshView(id)
+            #expect(remade["state"] as? String == "completed", "\(remade)")
+            #expect(try await oid() != before)
+            let types = try await warehouse.rows("SELECT data_type FROM information_schema.columns WHERE table_schema || '.' || table_name = '\(view)' AND column_name = 'service_number'")
+            #expect(types.first?[0] == "text")
+        }
     }
 
     /// Views Warden cannot maintain fail before any DDL with a clear 400 that the job and the source's `statusInfo`

@@ -57,24 +57,21 @@ struct JobRunner: Sendable {
         var outcomes: [String: Result<JobOutcome, any Error>] = [:]
         var items: [(source: DataSource, handler: StoredHandler)] = []
         var jobIds: [Int64: [String]] = [:]
-        let dataSources = dataSources
-        let loaded = await withTaskGroup(of: (String, Result<(DataSource, StoredHandler)?, any Error>).self) { group in
-            for lease in leases {
-                group.addTask {
-                    do {
-                        guard let id = lease.job.dataSourceId else { throw WardenError.badRequest("The job names no data source", code: .jobInvalidPayload) }
-                        guard let source = try await dataSources.dataSource(id: id), let handler = try await dataSources.handler(dataSourceId: id) else {
-                            return (lease.job.id, .success(nil))
-                        }
-                        return (lease.job.id, .success((source, handler)))
-                    } catch {
-                        return (lease.job.id, .failure(error))
-                    }
+        // Every job's source and handler in two queries for the batch.
+        let ids = leases.compactMap(\.job.dataSourceId)
+        let loaded: [String: Result<(DataSource, StoredHandler)?, any Error>]
+        do {
+            let sources = try await dataSources.dataSources(ids: ids)
+            let handlers = Dictionary(try await dataSources.handlers(dataSourceIds: ids).map { ($0.dataSourceId, $0) }, uniquingKeysWith: { first, _ in first })
+            loaded = Dictionary(leases.map { lease in
+                guard let id = lease.job.dataSourceId else {
+                    return (lease.job.id, .failure(WardenError.badRequest("The job names no data source", code: .jobInvalidPayload)))
                 }
-            }
-            var loaded: [String: Result<(DataSource, StoredHandler)?, any Error>] = [:]
-            for await (id, result) in group { loaded[id] = result }
-            return loaded
+                guard let source = sources[id], let handler = handlers[id] else { return (lease.job.id, .success(nil)) }
+                return (lease.job.id, .success((source, handler)))
+            }, uniquingKeysWith: { first, _ in first })
+        } catch {
+            return Dictionary(leases.map { ($0.job.id, .failure(error)) }, uniquingKeysWith: { first, _ in first })
         }
         for lease in leases {
             let job = lease.job

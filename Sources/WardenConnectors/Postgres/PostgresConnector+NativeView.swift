@@ -333,7 +333,7 @@ private struct NativeViewSession {
                               sql: SQLRunner) async throws -> [Result<NativeViewOutcome, WardenError>] {
         let states = try await postgresStates(views.map(\.view), systemExists: systemLacking.isEmpty, sql: sql)
         var results: [Result<NativeViewOutcome, WardenError>?] = Array(repeating: nil, count: views.count)
-        var plans: [(index: Int, plan: Plan)] = []
+        var plans: [(index: Int, plan: Plan, state: State)] = []
         var names: [String: (id: Int64, schema: String, name: String)] = [:]
         for (index, (view, keys)) in views.enumerated() {
             var state = states[index]
@@ -341,16 +341,19 @@ private struct NativeViewSession {
             // Two views of this batch that differ only in case collide as much as one recorded already does.
             if state.collision == nil, let other = names[folded], other.id != view.dataSourceId { state.collision = other }
             do {
-                plans.append((index, try decide(view, keys: keys, state: state, systemLacking: systemLacking)))
+                plans.append((index, try decide(view, keys: keys, state: state, systemLacking: systemLacking), state))
                 names[folded] = (view.dataSourceId, view.viewSchema, view.viewName)
             } catch {
                 results[index] = .failure(error)
             }
         }
         try await writePostgresRows(plans.map(\.plan), sql: sql)
-        let replaced = plans.map(\.plan).filter { !$0.statements.isEmpty }
+        let replaced = plans.filter { !$0.plan.statements.isEmpty }
         if !replaced.isEmpty {
-            try await sql.execute(doBlock(replaced.flatMap(\.statements)))
+            // A role is granted a schema once per batch, not once per view: each grant rewrites the schema's catalog row.
+            var seen: Set<String> = []
+            let steps = replaced.flatMap { postgresSteps($0.plan, state: $0.state) }.filter { !$0.hasPrefix(Self.schemaGrant) || seen.insert($0).inserted }
+            try await sql.execute(doBlock(steps: steps))
             // Each definition as PostgreSQL prints it, so that drift detection can tell a view altered by someone else.
             try await sql.execute("""
                 INSERT INTO \(system).views (data_source_id, view_schema, view_name, definition_hash, definition)
@@ -358,9 +361,10 @@ private struct NativeViewSession {
                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS x (id, s, n, h)
                 ON CONFLICT (data_source_id) DO UPDATE SET view_schema = EXCLUDED.view_schema, view_name = EXCLUDED.view_name,
                     definition_hash = EXCLUDED.definition_hash, definition = EXCLUDED.definition
-                """, [replaced.map(\.view.dataSourceId), replaced.map(\.view.viewSchema), replaced.map(\.view.viewName), replaced.map(\.hash)])
+                """, [replaced.map(\.plan.view.dataSourceId), replaced.map(\.plan.view.viewSchema), replaced.map(\.plan.view.viewName),
+                      replaced.map(\.plan.hash)])
         }
-        for (index, plan) in plans { results[index] = .success(plan.outcome) }
+        for (index, plan, _) in plans { results[index] = .success(plan.outcome) }
         return results.map { $0 ?? .failure(WardenError(.internalError, code: .warehouseQueryFailed, message: "The view was not applied")) }
     }
 
@@ -446,10 +450,44 @@ private struct NativeViewSession {
                   plans.map { hex($0.keys.macKey) }, purposes.map(\.0), purposes.map(\.1), purposes.map(\.2)])
     }
 
-    /// `statements` in one round trip: a `DO` block that executes each as a string literal, under a dollar quote
-    /// that none of them contains.
-    static func doBlock(_ statements: [String]) -> String {
-        let body = statements.map { "EXECUTE \(PostgresDialect.literal($0));" }.joined(separator: "\n")
+    static let schemaGrant = "EXECUTE 'GRANT USAGE ON SCHEMA "
+
+    /// The PL/pgSQL steps that bring one view of a batch to its plan. A view that exists is replaced in place
+    /// (`CREATE OR REPLACE VIEW`: its grants, its dependants and its catalog rows stay, which is what makes a
+    /// regeneration cheap); only when its columns changed in a way PostgreSQL cannot replace (one dropped, renamed or
+    /// retyped: `invalid_table_definition`) is it dropped and made again, in the same subtransaction. Grants then follow
+    /// the plan: every subscriber's role is granted, every other role's grant revoked.
+    static func postgresSteps(_ plan: Plan, state: State) -> [String] {
+        let view = plan.view
+        let name = view.qualifiedView
+        func execute(_ statement: String) -> String { "EXECUTE \(PostgresDialect.literal(statement));" }
+        var steps: [String] = []
+        if state.createInViewSchema == nil { steps.append(execute("CREATE SCHEMA IF NOT EXISTS \(SQLIdentifier.quoted(view.viewSchema))")) }
+        if let record = state.record, record.schema != view.viewSchema || record.name != view.viewName {
+            steps.append(execute("DROP VIEW IF EXISTS \(SQLIdentifier.quoted(record.schema)).\(SQLIdentifier.quoted(record.name))"))
+        }
+        let definition = view.definition
+        let create = "CREATE VIEW \(name) WITH (security_barrier) AS \(definition)"
+        if state.kind == "v" {
+            steps.append("BEGIN \(execute("CREATE OR REPLACE VIEW \(name) WITH (security_barrier) AS \(definition)")) "
+                         + "EXCEPTION WHEN invalid_table_definition THEN \(execute("DROP VIEW \(name)")) \(execute(create)) END;")
+            for role in (state.grantees ?? []).subtracting(view.grantees).sorted() {
+                steps.append(execute("REVOKE ALL ON \(name) FROM \(role == "PUBLIC" ? "PUBLIC" : SQLIdentifier.quoted(role))"))
+            }
+        } else {
+            steps.append(execute(create))
+        }
+        steps.append(execute("REVOKE ALL ON \(name) FROM PUBLIC"))
+        for role in view.grantees {
+            steps.append(execute("GRANT USAGE ON SCHEMA \(SQLIdentifier.quoted(view.viewSchema)) TO \(SQLIdentifier.quoted(role))"))
+            steps.append(execute("GRANT SELECT ON \(name) TO \(SQLIdentifier.quoted(role))"))
+        }
+        return steps
+    }
+
+    /// PL/pgSQL `steps` in one round trip: a `DO` block under a dollar quote that none of them contains.
+    static func doBlock(steps: [String]) -> String {
+        let body = steps.joined(separator: "\n")
         var tag = "$warden$"
         var counter = 0
         while body.contains(tag) {

@@ -30,6 +30,10 @@ enum PostgresFailure {
         }
     }
 
+    /// SQLSTATE classes of statements that fail the same way however often they run: feature not supported (0A),
+    /// data exceptions (22), integrity constraints (23), dependent objects (2B), syntax and access rules (42).
+    static let permanentClasses: Set<String> = ["0A", "22", "23", "2B", "42"]
+
     private static func wardenError(for error: PSQLError, settings: ConnectionSettings, connecting: Bool) -> WardenError {
         switch error.code {
         case .server:
@@ -42,6 +46,11 @@ enum PostgresFailure {
                 return WarehouseError.databaseNotFound(settings, cause: error)
             case "53300", "57P03":  // too_many_connections, cannot_connect_now (starting up, shutting down)
                 return WarehouseError.unreachable(settings, reason: WarehouseError.scrub(message, of: settings), cause: error)
+            case let state where permanentClasses.contains(String(state.prefix(2))):
+                // The statement itself is refused (and would be again): no retry, and the server's detail, which names
+                // for example the objects that depend on a view.
+                let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+                return WarehouseError.queryRefused(settings, reason: message + detail, cause: error)
             default:
                 return WarehouseError.queryFailed(settings, reason: message, cause: error)
             }

@@ -39,6 +39,12 @@ public enum WarehouseError {
                     cause: cause, isTransient: true)
     }
 
+    /// A statement the warehouse refuses for what it is, not for the moment it was sent: not retried.
+    public static func queryRefused(_ settings: ConnectionSettings, reason: String, cause: (any Error)? = nil) -> WardenError {
+        WardenError(.badRequest, code: .warehouseQueryFailed,
+                    message: "The warehouse at \(endpoint(settings)) could not run a query: \(scrub(reason, of: settings))", cause: cause)
+    }
+
     public static func invalidIdentifier(_ name: String) -> WardenError {
         WardenError(.badRequest, code: .warehouseInvalidIdentifier,
                     message: "\(String(reflecting: name)) cannot be used as a warehouse identifier: names must be 1 to "

@@ -180,6 +180,21 @@ public struct DataSourceStore: Sendable {
         return try await db.raw("SELECT \(unsafeRaw: columns) FROM data_sources WHERE id = \(bind: id)\(forUpdate)").first().map(dataSource(from:))
     }
 
+    /// The data sources of `ids` that exist, by id, in one query per 500.
+    public func dataSources(ids: [Int64]) async throws -> [Int64: DataSource] {
+        try await metastore.read { db in
+            var result: [Int64: DataSource] = [:]
+            for chunk in SQLBatch.chunks(ids) {
+                let binds: [SQLBindable] = chunk
+                for row in try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM data_sources WHERE id IN (\(binds: binds))").all() {
+                    let source = try Self.dataSource(from: row)
+                    result[source.id] = source
+                }
+            }
+            return result
+        }
+    }
+
     /// Whether each existing data source of `ids` is disabled, read when a bulk delete is enqueued.
     public func disabledStates(ids: [Int64]) async throws -> [Int64: Bool] {
         try await metastore.read { db in

@@ -168,7 +168,7 @@ import WardenTestSupport
 extension EnforcementTests {
     static let hashSoldiers = #"""
         {"jsonPolicies": [{"type": "masking", "rules": [{"type": "masking", "exceptions": null,
-         "config": {"fields": ["service_number"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]}]}
+         "config": {"fields": ["soldier_id"], "maskingConfig": {"type": "Consistent Value", "metadata": {}}}}]}]}
         """#
 
     /// A hashed column joins within its source (equal values stay equal) and not across two sources (each has its own

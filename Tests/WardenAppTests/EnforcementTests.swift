@@ -121,12 +121,15 @@ import WardenTestSupport
                 """)
             drift = try await nativeView()
             #expect(drift.status == "failed", "\(drift)")
-            #expect(try await refresh()["viewReplaced"] as? Bool == true)
+            // A refresh repairs it: this one, or an automatic one still queued from the changes above that ran first.
+            _ = try await refresh()
             #expect(try await nativeView().status == "passed")
+            #expect(!(try await warehouse.rows("SELECT pg_get_viewdef('\(view)'::regclass)").first?[0] ?? "LIMIT").contains("LIMIT"))
             await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: bob) }
             try await warehouse.execute("DROP VIEW \(view)")
             #expect(try await nativeView().message.contains("does not exist"))
-            #expect(try await refresh()["viewReplaced"] as? Bool == true)
+            _ = try await refresh()
+            #expect(try await nativeView().status == "passed")
 
             // A group and an attribute change take effect through warden_system rows, with no new view.
             let group = try #require(try await server.call(.post, "/bim/group", json: #"{"name": "HQ"}"#).expect(.ok).object["id"] as? Int)

@@ -468,19 +468,27 @@ private struct NativeViewSession {
         }
         let definition = view.definition
         let create = "CREATE VIEW \(name) WITH (security_barrier) AS \(definition)"
-        if state.kind == "v" {
+        let hardened = [execute("REVOKE ALL ON \(name) FROM PUBLIC")]
+            + view.grantees.map { execute("GRANT SELECT ON \(name) TO \(SQLIdentifier.quoted($0))") }
+        if state.kind == "v", let granted = state.grantees {
+            // Replaced in place, the view keeps its grants: only the difference is granted or revoked (each grant
+            // rewrites the view's catalog row). Made again, it starts from none.
             steps.append("BEGIN \(execute("CREATE OR REPLACE VIEW \(name) WITH (security_barrier) AS \(definition)")) "
-                         + "EXCEPTION WHEN invalid_table_definition THEN \(execute("DROP VIEW \(name)")) \(execute(create)) END;")
-            for role in (state.grantees ?? []).subtracting(view.grantees).sorted() {
+                         + "EXCEPTION WHEN invalid_table_definition THEN \(execute("DROP VIEW \(name)")) \(execute(create)) "
+                         + hardened.joined(separator: " ") + " END;")
+            for role in granted.subtracting(view.grantees).sorted() {
                 steps.append(execute("REVOKE ALL ON \(name) FROM \(role == "PUBLIC" ? "PUBLIC" : SQLIdentifier.quoted(role))"))
             }
+            for role in Set(view.grantees).subtracting(granted).sorted() {
+                steps.append(execute("GRANT SELECT ON \(name) TO \(SQLIdentifier.quoted(role))"))
+            }
         } else {
+            if state.kind == "v" { steps.append(execute("DROP VIEW \(name)")) }
             steps.append(execute(create))
+            steps += hardened
         }
-        steps.append(execute("REVOKE ALL ON \(name) FROM PUBLIC"))
         for role in view.grantees {
             steps.append(execute("GRANT USAGE ON SCHEMA \(SQLIdentifier.quoted(view.viewSchema)) TO \(SQLIdentifier.quoted(role))"))
-            steps.append(execute("GRANT SELECT ON \(name) TO \(SQLIdentifier.quoted(role))"))
         }
         return steps
     }

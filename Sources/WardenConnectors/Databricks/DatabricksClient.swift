@@ -125,16 +125,7 @@ public actor DatabricksClient {
         guard case .array(let rows) = value else { throw malformed("a data_array that is not an array") }
         return try rows.map { row in
             guard case .array(let cells) = row, width == 0 || cells.count == width else { throw malformed("a row that does not match its columns") }
-            return cells.map { cell in
-                switch cell {
-                case .null: nil
-                case .string(let text): text
-                case .bool(let flag): flag ? "true" : "false"
-                case .int(let number): String(number)
-                case .double(let number): String(number)
-                default: nil
-                }
-            }
+            return cells.map(SQLOverHTTP.text)
         }
     }
 
@@ -200,40 +191,14 @@ public actor DatabricksClient {
         }
     }
 
-    static let retryable: Set<UInt> = [429, 503]
-
-    /// Sends with retries on 429 and 503 (Retry-After, else exponential backoff), at most 5 tries.
     private func send(_ request: HTTPClientRequest) async throws -> (UInt, Data) {
-        var attempt = 0
-        while true {
-            attempt += 1
-            let response: HTTPClientResponse
-            do {
-                response = try await http.execute(request, timeout: .seconds(max(1, operationTimeout.components.seconds)), logger: logger)
-            } catch {
-                throw WardenError(.unavailable, code: .warehouseUnreachable,
-                                  message: "Databricks at \(settings.hostname):\(settings.port) could not be reached (\(Self.describe(error)))")
-            }
-            let body = Data(buffer: try await response.body.collect(upTo: 256 * 1024 * 1024))
-            if Self.retryable.contains(response.status.code), attempt < 5 {
-                let delay = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 0.2 * pow(2, Double(attempt - 1))
-                try await Task.sleep(for: .milliseconds(Int(min(delay, 30) * 1000)))
-                continue
-            }
-            return (response.status.code, body)
-        }
+        try await SQLOverHTTP.send(request, on: http, timeout: .seconds(max(1, operationTimeout.components.seconds)), logger: logger,
+                                   service: "Databricks at \(settings.hostname):\(settings.port)")
     }
 
     static func object(_ data: Data) throws -> [String: JSONValue] {
-        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            throw malformed("an answer that is not a JSON object")
-        }
+        guard let object = SQLOverHTTP.object(data) else { throw malformed("an answer that is not a JSON object") }
         return object
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError { return "\(error)" }
-        return String(describing: type(of: error))
     }
 
     static func malformed(_ what: String) -> WardenError {

@@ -198,22 +198,11 @@ public actor SnowflakeClient {
         guard case .array(let rows) = value else { throw malformed("a rowset that is not an array") }
         return try rows.map { row in
             guard case .array(let cells) = row else { throw malformed("a row that is not an array") }
-            return cells.map { cell in
-                switch cell {
-                case .null: nil
-                case .string(let text): text
-                case .bool(let flag): flag ? "true" : "false"
-                case .int(let number): String(number)
-                case .double(let number): String(number)
-                default: nil
-                }
-            }
+            return cells.map(SQLOverHTTP.text)
         }
     }
 
     // MARK: HTTP
-
-    static let retryable: Set<UInt> = [429, 503]
 
     private func post(_ path: String, query: [(String, String?)], body: JSONValue, authorized: Bool, token: String? = nil) async throws -> [String: JSONValue] {
         var components = URLComponents(string: base + path)!
@@ -240,43 +229,21 @@ public actor SnowflakeClient {
         return try await send(request)
     }
 
-    /// Sends with retries on 429 and 503 (Retry-After, else exponential backoff), at most 5 tries.
+    /// Sends with `SQLOverHTTP`'s retries; an error status (but 401, which the answer explains) throws.
     private func send(_ request: HTTPClientRequest) async throws -> Data {
-        var attempt = 0
-        while true {
-            attempt += 1
-            let response: HTTPClientResponse
-            do {
-                response = try await http.execute(request, timeout: operationTimeout, logger: logger)
-            } catch {
-                throw WardenError(.unavailable, code: .warehouseUnreachable,
-                                  message: "Snowflake at \(settings.hostname):\(settings.port) could not be reached (\(Self.describe(error)))")
-            }
-            let body = Data(buffer: try await response.body.collect(upTo: 256 * 1024 * 1024))
-            if Self.retryable.contains(response.status.code), attempt < 5 {
-                let delay = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 0.2 * pow(2, Double(attempt - 1))
-                try await Task.sleep(for: .milliseconds(Int(min(delay, 30) * 1000)))
-                continue
-            }
-            guard response.status.code < 400 || response.status.code == 401 else {
-                // Snowflake's own message, when the answer has one: it names the statement's problem, never a credential.
-                let detail = (try? Self.object(body))?["message"]?.stringValue.map { ": " + String($0.prefix(300)) } ?? ""
-                throw WardenError(.unavailable, code: .warehouseQueryFailed, message: "Snowflake answered HTTP \(response.status.code)\(detail)")
-            }
-            return body
+        let (status, body) = try await SQLOverHTTP.send(request, on: http, timeout: operationTimeout, logger: logger,
+                                   service: "Snowflake at \(settings.hostname):\(settings.port)")
+        guard status < 400 || status == 401 else {
+            // Snowflake's own message, when the answer has one: it names the statement's problem, never a credential.
+            let detail = SQLOverHTTP.object(body)?["message"]?.stringValue.map { ": " + String($0.prefix(300)) } ?? ""
+            throw WardenError(.unavailable, code: .warehouseQueryFailed, message: "Snowflake answered HTTP \(status)\(detail)")
         }
+        return body
     }
 
     static func object(_ data: Data) throws -> [String: JSONValue] {
-        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            throw malformed("an answer that is not a JSON object")
-        }
+        guard let object = SQLOverHTTP.object(data) else { throw malformed("an answer that is not a JSON object") }
         return object
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError { return "\(error)" }
-        return String(describing: type(of: error))
     }
 
     static func malformed(_ what: String) -> WardenError {

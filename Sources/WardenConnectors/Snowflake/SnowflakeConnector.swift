@@ -69,14 +69,7 @@ public struct SnowflakeConnector: Connector {
         }
         var result: [TableReference: Int64] = [:]
         for chunk in tables.filter(existing.contains).chunks(of: 200) {
-            let sql = chunk.enumerated().map { "SELECT \($0.offset), COUNT(*) FROM \(SQLIdentifier.qualified($0.element))" }
-                .joined(separator: " UNION ALL ")
-            for row in try await client.query(sql).rows {
-                guard row.count == 2, let index = row[0].flatMap(Int.init), chunk.indices.contains(index), let count = row[1].flatMap(Int64.init) else {
-                    continue
-                }
-                result[chunk[index]] = count
-            }
+            result.merge(SQLOverHTTP.counts(try await client.query(SQLOverHTTP.countQuery(chunk, spelled: SQLIdentifier.qualified)).rows, of: chunk)) { _, new in new }
         }
         return result
     }
@@ -89,12 +82,7 @@ public struct SnowflakeConnector: Connector {
         // A fixed-size sample keeps the count cheap on large tables, as the PostgreSQL connector samples.
         let sample = (rowCount ?? 0) > 100_000 ? " SAMPLE (100000 ROWS)" : ""
         let row = try await client.query("SELECT \(counts) FROM \(SQLIdentifier.qualified(table))\(sample)").rows.first ?? []
-        var best: (column: String, count: Int64)?
-        for (column, cell) in zip(columns, row) {
-            let count = cell.flatMap(Int64.init) ?? 0
-            if best == nil || count > best!.count { best = (column, count) }
-        }
-        return best?.column
+        return SQLOverHTTP.mostDistinct(columns, counts: row)
     }
 
     public func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]] {

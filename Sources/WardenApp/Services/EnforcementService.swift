@@ -126,7 +126,9 @@ struct EnforcementService: Sendable {
         var keys: [Int64: DataSourceKeys]
     }
 
-    private func shared(_ sources: [DataSource]) async throws -> Shared {
+    /// `keys`: whether to read (and, for sources without them yet, make) the sources' mask keys: a refresh needs them,
+    /// a drift check must not write.
+    private func shared(_ sources: [DataSource], keys withKeys: Bool = true) async throws -> Shared {
         let ids = sources.map(\.id)
         let now = clock.now()
         let targets = try await policies.targets(ids: ids)
@@ -138,7 +140,7 @@ struct EnforcementService: Sendable {
         return Shared(globals: PolicyIndex(try await policies.allGlobals().map(\.policy)),
                       targets: Dictionary(targets.map { ($0.dataSourceId, $0) }, uniquingKeysWith: { first, _ in first }),
                       locals: try await policies.locals(ids: ids).mapValues(\.policy), members: members, users: users,
-                      keys: try await keys.keys(dataSourceIds: ids, now: now))
+                      keys: withKeys ? try await keys.keys(dataSourceIds: ids, now: now) : [:])
     }
 
     private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
@@ -150,7 +152,7 @@ struct EnforcementService: Sendable {
         let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
         let connector = try connectors.connector(for: settings)
         let now = clock.now()
-        let shared = if let shared { shared } else { try await self.shared([source]) }
+        let shared = if let shared { shared } else { try await self.shared([source], keys: false) }
         guard let target = shared.targets[source.id] else { throw DataSourceStore.notFound }
         let inForce = PolicyEvaluator.inForce(local: shared.locals[source.id], globals: shared.globals, target: target, now: now)
         var subjects: [NativeView.Subject] = []

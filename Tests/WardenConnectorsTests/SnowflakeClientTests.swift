@@ -21,21 +21,7 @@ import WardenTestSupport
         let python = try TestFakesnow.python
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Peers/snowflake_read.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, String(port), database, sql]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The waiting happens on a thread of its own, never on the concurrency pool's.
-        let data = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
-            Thread {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: data)
-            }.start()
-        }
+        let data = try await TestProcess.output(of: [python, script.path, String(port), database, sql])
         return try JSONDecoder().decode([[String?]].self, from: data)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WardenDomain
+import WardenTestSupport
 
 /// No Redshift is reachable here: sqlglot's redshift dialect (installed by `scripts/test` into a virtual environment,
 /// `WARDEN_TEST_PYTHON`) parses what Warden would run there. The golden view with a policy of every kind, and 2,000
@@ -19,33 +20,14 @@ import WardenDomain
         var failureCount: Int
     }
 
-    /// Runs the checker with `cases` on its input. The waiting happens on a thread of its own: blocking the
-    /// concurrency pool's few threads for the seconds sqlglot takes would starve every other test's server.
+    /// Runs the checker with `cases` on its input (`TestProcess` waits on a thread of its own: blocking the concurrency
+    /// pool's few threads for the seconds sqlglot takes would starve every other test's server).
     static func parse(_ cases: [Case]) async throws -> Outcome {
         let environment = ProcessInfo.processInfo.environment
         let python = try #require(environment["WARDEN_TEST_PYTHON"], "WARDEN_TEST_PYTHON is unset: run the tests with scripts/test")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Peers/redshift_parse.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        let data = try JSONEncoder().encode(cases)
-        let (reply, status) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Int32), Never>) in
-            Thread {
-                input.fileHandleForWriting.write(data)
-                try? input.fileHandleForWriting.close()
-            }.start()
-            Thread {
-                let reply = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: (reply, process.terminationStatus))
-            }.start()
-        }
-        #expect(status == 0)
+        let reply = try await TestProcess.output(of: [python, script.path], input: try JSONEncoder().encode(cases))
         return try JSONDecoder().decode(Outcome.self, from: reply)
     }
 

@@ -2,6 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A fakesnow server (PyPI `fakesnow[server]`: Snowflake's connector protocol over DuckDB) for one test, from the
 /// virtual environment `scripts/test` makes and names in `WARDEN_TEST_FAKESNOW_PYTHON`.
@@ -23,15 +26,14 @@ public enum TestFakesnow {
 
     /// Runs `body` with the port of a fresh fakesnow server and a database name of its own; stops the server after.
     public static func run(_ body: (_ port: Int, _ database: String) async throws -> Void) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try python)
         let port = Int.random(in: 20_000..<60_000)
-        process.arguments = ["-m", "fakesnow", "-s", "-p", String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Stopped at once, whatever it is doing.
-        defer { kill(process.processIdentifier, SIGKILL) }
+        let pid = try TestProcess.spawn([try python, "-m", "fakesnow", "-s", "-p", String(port)])
+        // Stopped at once, whatever it is doing, and reaped.
+        defer {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
         // Ready when it accepts a sign-in; polled with sleeps, so no thread is held while it starts.
         var ready = false
         for _ in 0..<200 where !ready {

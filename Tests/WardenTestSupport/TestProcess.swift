@@ -10,11 +10,17 @@ public enum TestProcess {
         public var description: String
     }
 
-    /// Starts `arguments[0]` with `arguments`; its standard output goes to `output` (a file descriptor) or nowhere.
-    public static func spawn(_ arguments: [String], output: Int32? = nil) throws -> pid_t {
+    /// Starts `arguments[0]` with `arguments`; its standard input comes from `input` (a file descriptor) or nowhere,
+    /// its standard output goes to `output` or nowhere.
+    public static func spawn(_ arguments: [String], input: Int32? = nil, output: Int32? = nil) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         if let output {
             posix_spawn_file_actions_adddup2(&actions, output, 1)
         } else {
@@ -29,20 +35,38 @@ public enum TestProcess {
         return pid
     }
 
-    /// Runs `arguments` to the end and returns what it wrote to standard output; throws when it exits unsuccessfully.
-    public static func output(of arguments: [String]) async throws -> Data {
-        var fds: [Int32] = [0, 0]
+    /// Runs `arguments` to the end, `input` on its standard input, and returns what it wrote to standard output;
+    /// throws when it exits unsuccessfully.
+    public static func output(of arguments: [String], input: Data = Data()) async throws -> Data {
+        var fds: [Int32] = [0, 0], ins: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw Failed(description: "no pipe") }
-        let pid: pid_t
-        do {
-            pid = try spawn(arguments, output: fds[1])
-        } catch {
+        guard pipe(&ins) == 0 else {
             close(fds[0])
             close(fds[1])
+            throw Failed(description: "no pipe")
+        }
+        // Only the child's ends may be inherited: a write end left open in the child would keep its input from ending.
+        for fd in [fds[0], ins[1]] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let pid: pid_t
+        do {
+            pid = try spawn(arguments, input: ins[0], output: fds[1])
+        } catch {
+            for fd in fds + ins { close(fd) }
             throw error
         }
         close(fds[1])
-        let reader = fds[0]
+        close(ins[0])
+        let (reader, writer) = (fds[0], ins[1])
+        Thread {
+            input.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(writer, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { break }
+                }
+            }
+            close(writer)
+        }.start()
         let (data, status) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Int32), Never>) in
             Thread {
                 var data = Data()

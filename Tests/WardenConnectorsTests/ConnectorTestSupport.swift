@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import PostgresNIO
 import Testing
@@ -83,10 +86,22 @@ struct SilentServer {
     }
 }
 
-/// A local port nothing listens on: bound once by us, then released.
+/// A local port where nothing listens and connections are refused: a socket bound to it without listening. It stays
+/// bound for the rest of the run (a few sockets at most), so no other test's server can take the port meanwhile.
 func closedPort() async throws -> Int {
-    let server = try await SilentServer.start()
-    let port = server.port
-    await server.stop()
-    return port
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else {
+        close(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

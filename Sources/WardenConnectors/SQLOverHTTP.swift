@@ -26,6 +26,38 @@ enum SQLOverHTTP {
         return result
     }
 
+    /// How a warehouse spells what these statements need.
+    struct Dialect: Sendable {
+        let quoted: @Sendable (String) -> String
+        /// The type every value casts to as text.
+        let text: String
+        /// A clause that samples 100,000 rows of a table.
+        let sample: String
+
+        static let snowflake = Dialect(quoted: SQLIdentifier.quoted, text: "TEXT", sample: "SAMPLE (100000 ROWS)")
+        static let databricks = Dialect(quoted: { "`" + $0.replacingOccurrences(of: "`", with: "``") + "`" }, text: "STRING",
+                                        sample: "TABLESAMPLE (100000 ROWS)")
+    }
+
+    /// One row of distinct counts of `columns` in `table` (spelled), sampled when the table is large, as the PostgreSQL
+    /// connector samples; throws for a column name that cannot be used.
+    static func cardinalityQuery(_ table: String, columns: [String], rowCount: Int64?, in dialect: Dialect) throws(WardenError) -> String {
+        for column in columns where !SQLIdentifier.isAcceptable(column) { throw WarehouseError.invalidIdentifier(column) }
+        let counts = columns.map { "COUNT(DISTINCT CAST(\(dialect.quoted($0)) AS \(dialect.text)))" }.joined(separator: ", ")
+        return "SELECT \(counts) FROM \(table)" + ((rowCount ?? 0) > 100_000 ? " \(dialect.sample)" : "")
+    }
+
+    /// At most `limit + 1` distinct non-null values of `column` in `table` (spelled), as text; throws for a column name
+    /// that cannot be used.
+    static func distinctQuery(_ table: String, column: String, limit: Int, in dialect: Dialect) throws(WardenError) -> String {
+        guard SQLIdentifier.isAcceptable(column) else { throw WarehouseError.invalidIdentifier(column) }
+        let quoted = dialect.quoted(column)
+        return """
+            SELECT DISTINCT CAST(\(quoted) AS \(dialect.text)) AS value FROM \(table)
+            WHERE \(quoted) IS NOT NULL ORDER BY 1 LIMIT \(max(0, limit + 1))
+            """
+    }
+
     /// The column with the most distinct values (the first on a tie), from one row of counts in `columns`' order.
     static func mostDistinct(_ columns: [String], counts row: [String?]) -> String? {
         var best: (column: String, count: Int64)?

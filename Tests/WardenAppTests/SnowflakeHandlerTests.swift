@@ -20,6 +20,15 @@ import WardenTestSupport
                         http: HTTPClient.shared, logger: Logger(label: "test"))
     }
 
+    /// A client of the test's database with `statements` run after its database and PUBLIC schema were made.
+    static func prepared(_ port: Int, _ database: String, _ statements: [String]) async throws -> SnowflakeClient {
+        let snowflake = client(port, database)
+        for statement in ["CREATE DATABASE IF NOT EXISTS \(database)", "CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC"] + statements {
+            _ = try await snowflake.query(statement)
+        }
+        return snowflake
+    }
+
     static func payload(port: Int, database: String, tables: [String], password: String = "pw") -> String {
         let handlers = tables.map { table in
             """
@@ -36,15 +45,11 @@ import WardenTestSupport
     @Test(arguments: TestMetastores.kinds)
     func registeringReadsTheCatalogAndTheJobsWork(kind: MetastoreKind) async throws {
         try await TestFakesnow.run { port, database in
-            let snowflake = Self.client(port, database)
-            for statement in [
-                "CREATE DATABASE IF NOT EXISTS \(database)", "CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC",
+            let snowflake = try await Self.prepared(port, database, [
                 "CREATE TABLE \(database).PUBLIC.CUSTOMERS (ID NUMBER(10, 0) NOT NULL, EMAIL VARCHAR(80), SPEND NUMBER(12, 2), SEEN TIMESTAMP_NTZ)",
                 "INSERT INTO \(database).PUBLIC.CUSTOMERS VALUES (1, 'a@x.org', 1.5, NULL), (2, 'b@x.org', 2, NULL), (3, 'b@x.org', 3, NULL)",
                 "CREATE TABLE \(database).PUBLIC.ORDERS (ID NUMBER(10, 0), CUSTOMER NUMBER(10, 0))",
-            ] {
-                _ = try await snowflake.query(statement)
-            }
+            ])
             try await TestServer.run(kind) { server in
                 let types = try await server.call(.get, "/dataSource/blobHandlerTypes").expect(.ok).array
                 #expect(types.compactMap { $0 as? [String: Any] }.first { $0["name"] as? String == "Snowflake" }?["connectorAvailable"] as? Bool == true)
@@ -98,14 +103,11 @@ import WardenTestSupport
 
     @Test func aSecureViewWithSHA2RunsThroughTheConnector() async throws {
         try await TestFakesnow.run { port, database in
-            let snowflake = Self.client(port, database)
-            _ = try await snowflake.query("CREATE DATABASE IF NOT EXISTS \(database)")
-            _ = try await snowflake.query("CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC")
-            _ = try await snowflake.query("CREATE TABLE \(database).PUBLIC.PEOPLE (ID NUMBER(10, 0), EMAIL VARCHAR)")
-            _ = try await snowflake.query("INSERT INTO \(database).PUBLIC.PEOPLE VALUES (1, 'a'), (2, 'b')")
-            _ = try await snowflake.query("""
-                CREATE OR REPLACE SECURE VIEW \(database).PUBLIC.PEOPLE_MASKED AS SELECT ID, SHA2(EMAIL, 256) AS EMAIL FROM \(database).PUBLIC.PEOPLE
-                """)
+            let snowflake = try await Self.prepared(port, database, [
+                "CREATE TABLE \(database).PUBLIC.PEOPLE (ID NUMBER(10, 0), EMAIL VARCHAR)",
+                "INSERT INTO \(database).PUBLIC.PEOPLE VALUES (1, 'a'), (2, 'b')",
+                "CREATE OR REPLACE SECURE VIEW \(database).PUBLIC.PEOPLE_MASKED AS SELECT ID, SHA2(EMAIL, 256) AS EMAIL FROM \(database).PUBLIC.PEOPLE",
+            ])
             let rows = try await snowflake.query("SELECT ID, EMAIL FROM \(database).PUBLIC.PEOPLE_MASKED ORDER BY ID").rows
             // SHA-256 of "a", as any implementation computes it.
             #expect(rows.first == ["1", "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"])
@@ -117,10 +119,7 @@ import WardenTestSupport
     /// key never comes back.
     @Test func aHandlerSignsInWithAPrivateKey() async throws {
         try await TestFakesnow.run { port, database in
-            let snowflake = Self.client(port, database)
-            _ = try await snowflake.query("CREATE DATABASE IF NOT EXISTS \(database)")
-            _ = try await snowflake.query("CREATE SCHEMA IF NOT EXISTS \(database).PUBLIC")
-            _ = try await snowflake.query("CREATE TABLE \(database).PUBLIC.KEYED (ID NUMBER(10, 0))")
+            _ = try await Self.prepared(port, database, ["CREATE TABLE \(database).PUBLIC.KEYED (ID NUMBER(10, 0))"])
             let pem = try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
             let escaped = pem.replacingOccurrences(of: "\n", with: "\\n")
             try await TestServer.run(.sqlite) { server in

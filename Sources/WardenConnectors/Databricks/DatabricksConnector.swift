@@ -18,13 +18,9 @@ public struct DatabricksConnector: Connector {
         "Native views are not built for Databricks yet: Warden cannot enforce policies in Databricks in this version",
         code: .connectorNotImplemented)
 
-    /// A Databricks identifier: backticks, a backtick inside doubled.
-    static func quoted(_ name: String) -> String {
-        "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
-    }
-
+    /// A table as `` `catalog`.`schema`.`table` ``: backticks, a backtick inside doubled.
     func qualified(_ table: TableReference) -> String {
-        [catalogName, table.schema, table.table].map(Self.quoted).joined(separator: ".")
+        [catalogName, table.schema, table.table].map(SQLOverHTTP.Dialect.databricks.quoted).joined(separator: ".")
     }
 
     public func testConnection() async throws {
@@ -109,24 +105,16 @@ public struct DatabricksConnector: Connector {
     public func highCardinalityColumn(of table: TableReference, columns: [String], rowCount: Int64?) async throws -> String? {
         guard !columns.isEmpty else { return nil }
         let table = try PostgresConnector.validated([table])[0]
-        for column in columns where !SQLIdentifier.isAcceptable(column) { throw WarehouseError.invalidIdentifier(column) }
-        let counts = columns.map { "COUNT(DISTINCT CAST(\(Self.quoted($0)) AS STRING))" }.joined(separator: ", ")
-        // A fixed-size sample keeps the count cheap on large tables, as the PostgreSQL connector samples.
-        let sample = (rowCount ?? 0) > 100_000 ? " TABLESAMPLE (100000 ROWS)" : ""
-        let row = try await client.query("SELECT \(counts) FROM \(qualified(table))\(sample)").rows.first ?? []
-        return SQLOverHTTP.mostDistinct(columns, counts: row)
+        let sql = try SQLOverHTTP.cardinalityQuery(qualified(table), columns: columns, rowCount: rowCount, in: .databricks)
+        return SQLOverHTTP.mostDistinct(columns, counts: try await client.query(sql).rows.first ?? [])
     }
 
     public func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]] {
         let table = try PostgresConnector.validated([table])[0]
         var values: [String: [String]] = [:]
         for column in Set(columns).sorted() {
-            guard SQLIdentifier.isAcceptable(column) else { throw WarehouseError.invalidIdentifier(column) }
-            let quoted = Self.quoted(column)
-            values[column] = try await client.query("""
-                SELECT DISTINCT CAST(\(quoted) AS STRING) AS value FROM \(qualified(table))
-                WHERE \(quoted) IS NOT NULL ORDER BY 1 LIMIT \(max(0, limit + 1))
-                """).rows.compactMap { $0.first ?? nil }
+            let sql = try SQLOverHTTP.distinctQuery(qualified(table), column: column, limit: limit, in: .databricks)
+            values[column] = try await client.query(sql).rows.compactMap { $0.first ?? nil }
         }
         return values
     }

@@ -77,24 +77,16 @@ public struct SnowflakeConnector: Connector {
     public func highCardinalityColumn(of table: TableReference, columns: [String], rowCount: Int64?) async throws -> String? {
         guard !columns.isEmpty else { return nil }
         let table = try PostgresConnector.validated([table])[0]
-        for column in columns where !SQLIdentifier.isAcceptable(column) { throw WarehouseError.invalidIdentifier(column) }
-        let counts = columns.map { "COUNT(DISTINCT CAST(\(SQLIdentifier.quoted($0)) AS TEXT))" }.joined(separator: ", ")
-        // A fixed-size sample keeps the count cheap on large tables, as the PostgreSQL connector samples.
-        let sample = (rowCount ?? 0) > 100_000 ? " SAMPLE (100000 ROWS)" : ""
-        let row = try await client.query("SELECT \(counts) FROM \(SQLIdentifier.qualified(table))\(sample)").rows.first ?? []
-        return SQLOverHTTP.mostDistinct(columns, counts: row)
+        let sql = try SQLOverHTTP.cardinalityQuery(SQLIdentifier.qualified(table), columns: columns, rowCount: rowCount, in: .snowflake)
+        return SQLOverHTTP.mostDistinct(columns, counts: try await client.query(sql).rows.first ?? [])
     }
 
     public func distinctValues(of table: TableReference, columns: [String], limit: Int) async throws -> [String: [String]] {
         let table = try PostgresConnector.validated([table])[0]
         var values: [String: [String]] = [:]
         for column in Set(columns).sorted() {
-            guard SQLIdentifier.isAcceptable(column) else { throw WarehouseError.invalidIdentifier(column) }
-            let quoted = SQLIdentifier.quoted(column)
-            values[column] = try await client.query("""
-                SELECT DISTINCT CAST(\(quoted) AS TEXT) AS value FROM \(SQLIdentifier.qualified(table))
-                WHERE \(quoted) IS NOT NULL ORDER BY 1 LIMIT \(max(0, limit + 1))
-                """).rows.compactMap { $0.first ?? nil }
+            let sql = try SQLOverHTTP.distinctQuery(SQLIdentifier.qualified(table), column: column, limit: limit, in: .snowflake)
+            values[column] = try await client.query(sql).rows.compactMap { $0.first ?? nil }
         }
         return values
     }

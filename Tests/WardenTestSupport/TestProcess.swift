@@ -39,14 +39,14 @@ public enum TestProcess {
     /// throws when it exits unsuccessfully.
     public static func output(of arguments: [String], input: Data = Data()) async throws -> Data {
         var fds: [Int32] = [0, 0], ins: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw Failed(description: "no pipe") }
-        guard pipe(&ins) == 0 else {
+        // Close-on-exec from the start, so that no child spawned meanwhile by another test inherits an end (a write end
+        // left open in any child would keep a reader from ever ending); posix_spawn's dup2 gives the child its own.
+        guard systemPipe2(&fds, O_CLOEXEC) == 0 else { throw Failed(description: "no pipe") }
+        guard systemPipe2(&ins, O_CLOEXEC) == 0 else {
             close(fds[0])
             close(fds[1])
             throw Failed(description: "no pipe")
         }
-        // Only the child's ends may be inherited: a write end left open in the child would keep its input from ending.
-        for fd in [fds[0], ins[1]] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let pid: pid_t
         do {
             pid = try spawn(arguments, input: ins[0], output: fds[1])
@@ -88,3 +88,7 @@ public enum TestProcess {
         return data
     }
 }
+
+/// glibc's pipe2, which the Glibc module leaves out (it is declared only under _GNU_SOURCE).
+@_silgen_name("pipe2")
+private func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32

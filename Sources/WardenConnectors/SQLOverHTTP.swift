@@ -1,10 +1,10 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import Foundation
-public import Logging
+import Logging
 import NIOCore
 import NIOFoundationEssentialsCompat
 import NIOHTTP1
-public import WardenDomain
+import WardenDomain
 
 /// What the connectors that send SQL text over HTTPS (Snowflake, Databricks) share: statements that differ only in how
 /// a table is spelled, reading their answers, and sending with retries.

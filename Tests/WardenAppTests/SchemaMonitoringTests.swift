@@ -117,6 +117,65 @@ import WardenTestSupport
     }
 
     @Test(arguments: TestMetastores.kinds)
+    func aSchemaEvolutionGroupNamesItsNewTablesByItsTemplate(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await TestServer.run(kind) { server in
+            let payload = warehouse.registrationPayload().replacingOccurrences(of: #""nameFormat": "<Schema> <Tablename>""#,
+                                                                               with: #""nameFormat": "Evolved <Tablename>""#)
+            let created = try await server.call(.post, "/postgresql/handler", json: payload).expect(.ok).object["dataSources"] as? [[String: Any]] ?? []
+            var groups: Set<Int> = []
+            for source in created {
+                let id = try #require(source["dataSourceId"] as? Int)
+                groups.insert(try #require(try await server.call(.get, "/dataSource/\(id)").expect(.ok).object["schemaEvolutionId"] as? Int))
+            }
+            #expect(groups.count == 1, "one registration, one group")
+            let group = try #require(groups.first)
+
+            // filterBySchemaEvolution: those with the level asked for on every source of the group.
+            let records = try #require(created.first?["dataSourceId"] as? Int), data = try #require(created.last?["dataSourceId"] as? Int)
+            _ = try await server.userWithKey("reader")
+            let readerId = try #require((try await server.call(.get, "/bim/user?userid=reader").expect(.ok).object["hits"] as? [[String: Any]])?
+                .first { $0["userid"] as? String == "reader" }?["id"] as? Int)
+            try await server.call(.post, "/dataSource/\(records)/access", json: #"{"profileId": \#(readerId), "state": "subscribed"}"#).expect(.ok)
+            func members(_ query: String) async throws -> Set<String> {
+                let users = try await server.call(.get, "/dataSource/\(records)/access?\(query)").expect(.ok).object["users"] as? [[String: Any]] ?? []
+                return Set(users.compactMap { $0["userid"] as? String })
+            }
+            #expect(try await members("states=subscribed").contains("reader"))
+            #expect(try await members("states=subscribed&filterBySchemaEvolution=true").isEmpty, "reader is not subscribed to data")
+            #expect(try await members("filterBySchemaEvolution=true").contains("reader") == false)
+            try await server.call(.post, "/dataSource/\(data)/access", json: #"{"profileId": \#(readerId), "state": "subscribed"}"#).expect(.ok)
+            #expect(try await members("states=subscribed&filterBySchemaEvolution=true") == ["reader"])
+            #expect(try await members("states=owner&filterBySchemaEvolution=true").count == 1, "the registrant owns both")
+
+            try await warehouse.execute("CREATE TABLE army.recruits (id integer, name text)")
+
+            // Only the group's owner and its sources' owners see it.
+            let stranger = try await server.userWithKey("stranger")
+            try await server.call(.put, "/dataSource/detectRemoteChanges", auth: stranger, json: #"{"schemaEvolutionId": \#(group)}"#)
+                .expect(.notFound)
+            let (reply, jobs) = try await run(server, #"{"schemaEvolutionId": \#(group), "skipColumnDetection": true}"#)
+            #expect(reply.keys.sorted() == ["bulkId"])
+            // One schema detection job (its output names the schema), no column detection.
+            #expect(jobs.count == 1, "\(jobs)")
+            let output = try #require(jobs.values.first?["output"] as? [String: Any])
+            #expect(output["schema"] as? String == "army")
+            var names: [String: Int] = [:]
+            for id in output["dataSourcesCreated"] as? [Int] ?? [] {
+                let details = try await server.call(.get, "/dataSource/\(id)").expect(.ok).object
+                #expect(details["schemaEvolutionId"] as? Int == group)
+                names[details["name"] as? String ?? ""] = id
+            }
+            #expect(names.keys.sorted() == ["Evolved Records View", "Evolved Recruits"])
+
+            // Without skipColumnDetection, each of the group's sources, old and new, gets column detection too.
+            let (_, again) = try await run(server, #"{"schemaEvolutionId": \#(group)}"#)
+            let columnJobs = again.values.compactMap { $0["output"] as? [String: Any] }.filter { $0["columnsAdded"] != nil }
+            #expect(columnJobs.count == created.count + names.count)
+        }
+    }
+
+    @Test(arguments: TestMetastores.kinds)
     func theScheduleBringsEveryDictionaryUpToDate(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
         let clock = TestClock()
@@ -144,8 +203,8 @@ import WardenTestSupport
                          #"{"skipColumnDetection": true}"#, #"{"dataSourceIds": [0]}"#, #"{"port": "x"}"#, #"{"colour": 1}"#, "[]"] {
                 try await server.call(.put, "/dataSource/detectRemoteChanges", json: body).expect(.badRequest)
             }
-            try await server.call(.put, "/dataSource/detectRemoteChanges", json: #"{"schemaEvolutionId": 3, "skipColumnDetection": true}"#)
-                .expect(.notImplemented)
+            try await server.call(.put, "/dataSource/detectRemoteChanges", json: #"{"schemaEvolutionId": 999999, "skipColumnDetection": true}"#)
+                .expect(.notFound)
             try await server.call(.put, "/dataSource/detectRemoteChanges", json: #"{"dataSourceIds": [999999]}"#).expect(.notFound)
             let stranger = try await server.userWithKey("stranger")
             try await server.call(.put, "/dataSource/detectRemoteChanges", auth: stranger, json: #"{"dataSourceIds": [\#(try #require(ids["data"]))]}"#)

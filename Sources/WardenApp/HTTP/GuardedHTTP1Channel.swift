@@ -47,16 +47,17 @@ struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     var responder: Responder { base.responder }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let timers = ConnectionTimers(limits: limits)
+        // Made and used on the channel's event loop only.
+        let timers = NIOLoopBound(ConnectionTimers(limits: limits), eventLoop: channel.eventLoop)
         do {
-            try channel.pipeline.syncOperations.addHandler(RequestStartHandler(timers: timers), position: .first)
+            try channel.pipeline.syncOperations.addHandler(RequestStartHandler(timers: timers.value), position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
             let state = try operations.handler(type: HTTPConnectionStateHandler.self)
-            try operations.addHandler(RequestGuardHandler(timers: timers), position: .before(state))
+            try operations.addHandler(RequestGuardHandler(timers: timers.value), position: .before(state))
             return value
         }
     }

@@ -81,10 +81,7 @@ struct AccessRoutes {
         query.sortOrder = try reader.oneOf("sortOrder", WardenDomain.SortOrder.self) ?? .asc
         query.expandGroups = try reader.bool("expandGroups") ?? false
         query.ignoreSystemGenerated = try reader.bool("ignoreSystemGenerated") ?? false
-        if try reader.bool("filterBySchemaEvolution") == true {
-            throw WardenError.notImplemented("`filterBySchemaEvolution` needs schema evolution groups, which Warden does not have yet",
-                                             code: .accessSchemaEvolutionNotImplemented)
-        }
+        query.acrossSchemaEvolution = try reader.bool("filterBySchemaEvolution") ?? false
         let (page, standing) = try await service.members(of: id, query: query, caller: context.principal)
         return AccessListPayload(count: page.count, users: page.items.map { AccessEntryPayload($0, caller: standing) })
     }

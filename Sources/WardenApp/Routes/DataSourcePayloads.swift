@@ -24,8 +24,8 @@ struct DataSourcePayload: ResponseEncodable {
     /// No data policies exist yet: the documents show their absence as `null`.
     var policyHandler: Nullable<String> = nil
     var globalPolicies: Nullable<String> = nil
-    /// Warden has no schema evolution groups yet, so no source belongs to one.
-    var schemaEvolutionId: Nullable<Int64> = nil
+    /// The group of a registration with `schemaEvolution`, else null.
+    var schemaEvolutionId: Nullable<Int64>
     var columnEvolutionEnabled: Bool
     /// Warden keeps no statistics that expire.
     var statsExpiration: Nullable<Date> = nil
@@ -88,6 +88,7 @@ struct DataSourcePayload: ResponseEncodable {
         description = Nullable(source.description)
         documentation = Nullable(source.documentation)
         columnEvolutionEnabled = source.columnEvolutionEnabled
+        schemaEvolutionId = Nullable(source.schemaEvolutionId)
         sqlSchemaName = source.sqlSchemaName
         sqlTableName = source.sqlTableName
         schemaProjectName = source.schemaProjectName
@@ -131,9 +132,8 @@ enum SearchHitPayload: Encodable, Sendable {
         var recordFormat: String
         var deleted: Bool
         var description: Nullable<String>
-        /// Documented as null where a feature Warden lacks would fill them (schema evolution, native access,
-        /// workspaces, domains).
-        var schemaEvolutionId: Nullable<Int64> = nil
+        var schemaEvolutionId: Nullable<Int64>
+        /// Documented as null where a feature Warden lacks would fill them (native access, workspaces, domains).
         var native: Nullable<String> = nil
         var workspace: Nullable<String> = nil
         var domainId: Nullable<String> = nil
@@ -173,7 +173,7 @@ enum SearchHitPayload: Encodable, Sendable {
             return
         }
         self = .full(Full(id: source.id, name: source.name, recordFormat: source.recordFormat ?? "Not Provided", deleted: source.disabled,
-                          description: Nullable(source.description), createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
+                          description: Nullable(source.description), schemaEvolutionId: Nullable(source.schemaEvolutionId), createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
                           status: source.status, subscriptionStatus: view.subscriptionStatus,
                           blobHandlerType: source.technology.blobHandlerType, subscriptionType: source.subscriptionPolicy.type.rawValue,
                           subscriptionPolicy: source.subscriptionPolicy.json, connectionString: source.connectionString,
@@ -209,10 +209,9 @@ struct DeletionPayload: ResponseEncodable {
     var name: String
     var disabled: Bool
     var deleted: Bool
-    /// Documented; Warden's deletion of a handler cannot fail apart from the data source, and no source belongs to a
-    /// schema evolution group yet.
+    /// Documented; Warden's deletion of a handler cannot fail apart from the data source.
     var handlerDeleteErrorMessage: Nullable<String> = nil
-    var schemaEvolutionId: Nullable<Int64> = nil
+    var schemaEvolutionId: Nullable<Int64>
 }
 
 struct MineHitPayload: Encodable, Sendable {

@@ -183,7 +183,7 @@ struct DataSourceRoutes {
     @Sendable func delete(_ request: Request, context: AuthenticatedContext) async throws -> DeletionPayload {
         let id = try Self.id(context.parameters)
         let (source, gone) = try await service.delete(id, caller: context.principal)
-        return DeletionPayload(id: id, name: source.name, disabled: true, deleted: gone)
+        return DeletionPayload(id: id, name: source.name, disabled: true, deleted: gone, schemaEvolutionId: Nullable(source.schemaEvolutionId))
     }
 
     struct BulkInput: Decodable {

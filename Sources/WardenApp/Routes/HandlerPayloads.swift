@@ -24,6 +24,14 @@ extension HandlerService.Registration {
         for key in ["dataSource", "schemaEvolution"] {
             if let value = object[key], value.objectValue == nil, value != .null { problems.add(key, "must be an object") }
         }
+        var evolution: HandlerService.Evolution?
+        if case .object(let group)? = object["schemaEvolution"] {
+            var fields = JSONFields(group, path: "schemaEvolution", validator: problems)
+            let owner = fields.int("ownerProfileId")
+            problems = fields.validator
+            if let owner, owner <= 0 { problems.add("schemaEvolution.ownerProfileId", "must be a positive profile id") }
+            evolution = HandlerService.Evolution(ownerId: owner.map(Int64.init), template: nameTemplate(object))
+        }
         var handlers: [HandlerMetadata] = []
         for (index, entry) in entries.enumerated() {
             guard case .object(let handler) = entry, case .object(let metadata)? = handler["metadata"] else {
@@ -66,7 +74,7 @@ extension HandlerService.Registration {
         }
         try problems.finish()
         return HandlerService.Registration(
-            handlers: handlers, settings: settings, template: nameTemplate(object), name: name, sqlTableName: sqlTableName,
+            handlers: handlers, settings: settings, template: nameTemplate(object), evolution: evolution, name: name, sqlTableName: sqlTableName,
             warnings: unknown.isEmpty ? [] : ["Unknown fields were ignored: " + unknown.joined(separator: ", ")])
     }
 

@@ -20,11 +20,19 @@ struct HandlerService: Sendable {
         var handlers: [HandlerMetadata]
         var settings: DataSourceSettings
         var template: NameTemplate
+        /// `schemaEvolution`: the sources are put in a new schema evolution group.
+        var evolution: Evolution? = nil
         /// `dataSource.name` and `dataSource.sqlTableName`: they name the one data source a single handler creates.
         var name: String? = nil
         var sqlTableName: String? = nil
         /// What the request carried that Warden did not use, said back in `warnings`.
         var warnings: [String] = []
+    }
+
+    /// A schema evolution group to make: its owner (`ownerProfileId`; the registering user when absent) and template.
+    struct Evolution: Sendable {
+        var ownerId: Int64?
+        var template: NameTemplate
     }
 
     struct Created: Sendable {
@@ -81,7 +89,8 @@ struct HandlerService: Sendable {
                 drafts[index].rowCount = counts[table]
             }
         }
-        let sources = try await dataSources.create(drafts, owner: owner.userId, jobs: { id in
+        let evolution = registration.evolution.map { (ownerId: $0.ownerId ?? owner.userId, template: $0.template) }
+        let sources = try await dataSources.create(drafts, owner: owner.userId, evolution: evolution, jobs: { id in
             [NewJob(id: idGenerator.id(), type: .highCardinality, dataSourceId: id)]
         }, now: clock.now())
         await signal.wakeAll()

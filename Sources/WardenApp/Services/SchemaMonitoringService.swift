@@ -25,17 +25,22 @@ struct SchemaMonitoringService: Sendable {
         var listsJobs: Bool
     }
 
-    static let evolutionNotBuilt = WardenError.notImplemented(
-        "Schema evolution groups are not built yet: choose the sources by dataSourceIds, hostname, port, database or table",
-        code: .accessSchemaEvolutionNotImplemented)
+    static let evolutionNotFound = WardenError.notFound("Schema evolution group not found", code: .dataSourceSchemaEvolutionNotFound)
 
     /// Queues column detection for every chosen source, and schema detection for every schema they are in. Callers
-    /// choose among the sources they own; naming one they do not own is a 403 (or 404 when they may not see it).
+    /// choose among the sources they own; naming one they do not own is a 403 (or 404 when they may not see it). A
+    /// schema evolution group is seen by whoever registered it and the owners of its sources (its `ownerProfileId` was
+    /// named by the registrant, so it grants nothing), and detection runs on those of its sources the caller owns.
     func detect(_ scope: DetectionScope, caller: Principal) async throws -> Started {
-        if case .schemaEvolution = scope { throw Self.evolutionNotBuilt }
         let now = clock.now()
         var handlers: [StoredHandler]
-        if case .dataSources(let ids) = scope {
+        var skipColumns = false
+        if case .schemaEvolution(let id, let skip) = scope {
+            guard let group = try await dataSources.schemaEvolution(id: id) else { throw Self.evolutionNotFound }
+            handlers = try await dataSources.enabledHandlers(ownedBy: caller.userId, schemaEvolutionId: id, now: now)
+            if handlers.isEmpty, group.createdBy != caller.userId { throw Self.evolutionNotFound }
+            skipColumns = skip
+        } else if case .dataSources(let ids) = scope {
             let owned = try await dataSources.ownedIds(among: ids, userId: caller.userId, now: now)
             for id in ids where !owned.contains(id) { _ = try await access.require([.owner], on: id, caller: caller) }
             handlers = try await dataSources.handlers(dataSourceIds: ids)
@@ -50,7 +55,8 @@ struct SchemaMonitoringService: Sendable {
             }
         }
         let bulkId = idGenerator.id(prefix: "bulk_detect_")
-        let (schemaJobs, columnJobs) = try plan(handlers, bulkId: bulkId)
+        var (schemaJobs, columnJobs) = try plan(handlers, bulkId: bulkId)
+        if skipColumns { columnJobs = [] }
         _ = try await jobs.enqueue(schemaJobs + columnJobs, createdBy: caller.userId, now: now)
         await signal.wakeAll()
         return Started(bulkId: bulkId, schemaJobs: schemaJobs.map(\.id), columnJobs: columnJobs.map(\.id), listsJobs: scope.listsJobs)
@@ -66,17 +72,21 @@ struct SchemaMonitoringService: Sendable {
         return .output(.object(["schemaDetectionJobs": .int(Int64(schemaJobs.count)), "columnDetectionJobs": .int(Int64(columnJobs.count))]))
     }
 
-    /// One column detection job per source, one schema detection job per schema of a connection.
+    /// One column detection job per source, one schema detection job per schema of a connection (and schema
+    /// evolution group: a group's new tables join it, named by its template).
     private func plan(_ handlers: [StoredHandler], bulkId: String) throws -> (schema: [NewJob], column: [NewJob]) {
-        var groups: [String: [Int64]] = [:]
+        var groups: [String: (evolution: Int64?, ids: [Int64])] = [:]
         for handler in handlers {
             guard let metadata = try? Self.metadata(handler) else { continue }
-            groups[[handler.technology.rawValue, metadata.connectionString(), metadata.table.schema].joined(separator: "\u{1F}"), default: []]
-                .append(handler.dataSourceId)
+            let key = [handler.technology.rawValue, metadata.connectionString(), metadata.table.schema, handler.schemaEvolutionId.map(String.init) ?? ""]
+                .joined(separator: "\u{1F}")
+            groups[key, default: (handler.schemaEvolutionId, [])].ids.append(handler.dataSourceId)
         }
         let schema = groups.keys.sorted().map { key in
-            NewJob(id: idGenerator.id(), type: .schemaDetection, payload: .object(["dataSourceIds": .array(groups[key]!.map(JSONValue.int))]),
-                   dataSourceId: groups[key]![0], bulkId: bulkId)
+            let (evolution, ids) = groups[key]!
+            var payload: [String: JSONValue] = ["dataSourceIds": .array(ids.map(JSONValue.int))]
+            if let evolution { payload["schemaEvolutionId"] = .int(evolution) }
+            return NewJob(id: idGenerator.id(), type: .schemaDetection, payload: .object(payload), dataSourceId: ids[0], bulkId: bulkId)
         }
         let column = handlers.map { NewJob(id: idGenerator.id(), type: .columnDetection, dataSourceId: $0.dataSourceId, bulkId: bulkId) }
         return (schema, column)
@@ -132,14 +142,18 @@ struct SchemaMonitoringService: Sendable {
         return .recorded
     }
 
-    /// Registers the tables that appeared in the schema (named by the default template, owned like the group's first
-    /// source) and disables the group's sources whose tables vanished.
+    /// Registers the tables that appeared in the schema (owned like the job's first source; in its schema evolution
+    /// group and named by the group's template when it has one, else by the default template) and disables the job's
+    /// sources whose tables vanished.
     func runSchemaDetection(_ lease: JobLease) async throws -> JobOutcome {
         guard case .object(let payload) = lease.job.payload, case .array(let raw)? = payload["dataSourceIds"] else {
             throw WardenError.badRequest("The job names no data sources", code: .jobInvalidPayload)
         }
         let ids = raw.compactMap(\.int64Value)
         guard let first = ids.first else { return .output(.object([:])) }
+        // A group deleted since the job was queued: its new tables are registered as any others.
+        var evolution: SchemaEvolution?
+        if let id = payload["schemaEvolutionId"]?.int64Value { evolution = try await dataSources.schemaEvolution(id: id) }
         let (_, _, metadata, settings) = try await loaded(first)
         let technology = settings.technology
         let schema = metadata.table.schema
@@ -177,9 +191,9 @@ struct SchemaMonitoringService: Sendable {
                 guard let columns = described[table.table] else { return nil }
                 var withPassword = table
                 withPassword.password = settings.password
-                return DataSourceDraft(names: DataSourceNames(metadata: table, template: NameTemplate()), technology: technology,
-                                       settings: DataSourceSettings(), metadata: withPassword, columns: columns.map(HandlerService.dictionaryColumn),
-                                       rowCount: nil)
+                return DataSourceDraft(names: DataSourceNames(metadata: table, template: evolution?.template ?? NameTemplate()),
+                                       technology: technology, settings: DataSourceSettings(), metadata: withPassword,
+                                       columns: columns.map(HandlerService.dictionaryColumn), rowCount: nil, schemaEvolutionId: evolution?.id)
             }
             let names = try await dataSources.taken(names: drafts.map(\.names.name), sqlTableNames: drafts.map(\.names.sqlTableName), remoteKeys: [])
             drafts = DataSourceNames.disambiguated(drafts, takenNames: names.names, takenSQLTableNames: names.sqlTableNames)

@@ -1,10 +1,10 @@
 public import AsyncHTTPClient
 import Foundation
 public import Logging
-public import NIOCore
+import NIOCore
 import NIOFoundationEssentialsCompat
 import NIOHTTP1
-public import WardenDomain
+import WardenDomain
 
 /// Databricks' SQL Statement Execution API 2.0: `POST /api/2.0/sql/statements` with named parameters, `INLINE`
 /// `JSON_ARRAY` results, statements still `PENDING` or `RUNNING` polled and cancelled when the operation's time is up,

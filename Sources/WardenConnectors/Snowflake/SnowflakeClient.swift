@@ -4,7 +4,7 @@ public import Logging
 public import NIOCore
 import NIOFoundationEssentialsCompat
 import NIOHTTP1
-public import WardenDomain
+import WardenDomain
 
 /// Snowflake's connector protocol over HTTP(S), as the official drivers speak it: a session from
 /// `/session/v1/login-request`, statements through `/queries/v1/query-request` with positional bindings, results as a

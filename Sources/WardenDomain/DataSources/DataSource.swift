@@ -33,6 +33,8 @@ public struct DataSource: Sendable, Equatable {
     public var columnEvolutionEnabled: Bool
     /// When the high cardinality job last stored a column.
     public var highCardinalityCheckedAt: Date?
+    /// The schema evolution group the source was registered in (`schemaEvolution` at registration), if any.
+    public var schemaEvolutionId: Int64?
 
     public init(id: Int64, name: String, sqlTableName: String, sqlSchemaName: String, schemaProjectName: String?,
                 technology: Technology, type: String, recordFormat: String?, isPrivate: Bool, organization: String?,
@@ -40,7 +42,8 @@ public struct DataSource: Sendable, Equatable {
                 remoteTable: TableReference, rowCount: Int64?, highCardinalityColumn: String?, disabled: Bool,
                 status: String = "passed", statusInfo: JSONValue? = nil, documentation: String? = nil,
                 subscriptionPolicy: SubscriptionPolicy = .default, createdBy: Int64, createdAt: Date, updatedAt: Date,
-                columnEvolutionEnabled: Bool = true, highCardinalityCheckedAt: Date? = nil) {
+                columnEvolutionEnabled: Bool = true, highCardinalityCheckedAt: Date? = nil, schemaEvolutionId: Int64? = nil) {
+        self.schemaEvolutionId = schemaEvolutionId
         self.columnEvolutionEnabled = columnEvolutionEnabled
         self.highCardinalityCheckedAt = highCardinalityCheckedAt
         self.id = id
@@ -139,9 +142,12 @@ public struct DataSourceDraft: Sendable {
     public var metadata: HandlerMetadata
     public var columns: [DictionaryColumn]
     public var rowCount: Int64?
+    /// Set by the store when the draft is created with a new schema evolution group.
+    public var schemaEvolutionId: Int64?
 
     public init(names: DataSourceNames, technology: Technology, settings: DataSourceSettings, metadata: HandlerMetadata,
-                columns: [DictionaryColumn], rowCount: Int64?) {
+                columns: [DictionaryColumn], rowCount: Int64?, schemaEvolutionId: Int64? = nil) {
+        self.schemaEvolutionId = schemaEvolutionId
         self.names = names
         self.technology = technology
         self.settings = settings

@@ -135,7 +135,7 @@ public struct HandlerMetadata: Sendable, Equatable {
 }
 
 /// Derives data source names from a table's schema and name, as `schemaEvolution.config.nameTemplate` asks.
-public struct NameTemplate: Sendable, Equatable {
+public struct NameTemplate: Sendable, Equatable, Codable {
     public var nameFormat: String
     public var tableFormat: String
     public var sqlSchemaNameFormat: String

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Column detection: how a table's columns in the warehouse differ from its dictionary, and the dictionary after.
 public struct ColumnChanges: Sendable, Equatable {
@@ -38,6 +38,25 @@ public struct ColumnChanges: Sendable, Equatable {
     public static func == (lhs: ColumnChanges, rhs: ColumnChanges) -> Bool {
         lhs.added == rhs.added && lhs.deleted == rhs.deleted && lhs.dictionary == rhs.dictionary
             && lhs.typeChanged.map { [$0.name, $0.from, $0.to] } == rhs.typeChanged.map { [$0.name, $0.from, $0.to] }
+    }
+}
+
+/// A schema evolution group: the sources one registration with `schemaEvolution` created, and the tables schema
+/// detection later registers beside them, named by the group's template.
+public struct SchemaEvolution: Sendable, Equatable {
+    public var id: Int64
+    /// `schemaEvolution.ownerProfileId`, or the registering user.
+    public var ownerId: Int64
+    public var template: NameTemplate
+    public var createdBy: Int64
+    public var createdAt: Date
+
+    public init(id: Int64, ownerId: Int64, template: NameTemplate, createdBy: Int64, createdAt: Date) {
+        self.id = id
+        self.ownerId = ownerId
+        self.template = template
+        self.createdBy = createdBy
+        self.createdAt = createdAt
     }
 }
 

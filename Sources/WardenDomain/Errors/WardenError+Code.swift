@@ -11,7 +11,6 @@ extension WardenError {
         /// The code of an HTTP status the framework answered with (405, say), for statuses no route names.
         public static func http(_ status: Int) -> Code { Code("http.\(status)") }
 
-        public static let accessSchemaEvolutionNotImplemented = Code("access.schema_evolution_not_implemented")
 
         public static let apikeyNotFound = Code("apikey.not_found")
 
@@ -49,6 +48,7 @@ extension WardenError {
         public static let dataSourceNotFound = Code("dataSource.not_found")
         public static let dataSourceRestored = Code("dataSource.restored")
         public static let dataSourceRoleRequired = Code("dataSource.role_required")
+        public static let dataSourceSchemaEvolutionNotFound = Code("dataSource.schema_evolution_not_found")
 
         public static let dictionaryConflict = Code("dictionary.conflict")
         public static let dictionaryNotFound = Code("dictionary.not_found")

@@ -29,6 +29,9 @@ public struct AccessQuery: Sendable {
     public var sortOrder: WardenDomain.SortOrder = .asc
     public var expandGroups = false
     public var ignoreSystemGenerated = false
+    /// `filterBySchemaEvolution`: only those with such a membership (of `states`, else any but pending) on every
+    /// enabled source of the source's schema evolution group.
+    public var acrossSchemaEvolution = false
 
     public init() {}
 }
@@ -112,6 +115,20 @@ public struct SubscriptionStore: Sendable {
             conditions.append("sm.state IN (\(binds: states))")
         }
         if let approved = query.approved { conditions.append("sm.approved = \(bind: approved)") }
+        if query.acrossSchemaEvolution {
+            // A source in no group: no other source, so nobody is filtered out.
+            let level: SQLQueryString = query.states.isEmpty
+                ? "om.state <> \(bind: MemberState.pending.rawValue)"
+                : "om.state IN (\(binds: query.states.map(\.rawValue) as [SQLBindable]))"
+            conditions.append("""
+                NOT EXISTS (SELECT 1 FROM data_sources o
+                    WHERE o.schema_evolution_id = (SELECT d.schema_evolution_id FROM data_sources d WHERE d.id = \(bind: dataSourceId))
+                    AND o.id <> \(bind: dataSourceId) AND o.disabled = \(bind: false)
+                    AND NOT EXISTS (SELECT 1 FROM data_source_members om WHERE om.data_source_id = o.id
+                        AND (om.user_id = sm.user_id OR om.group_id = sm.group_id)
+                        AND (om.expiration IS NULL OR om.expiration > \(bind: now.millis)) AND \(level)))
+                """)
+        }
         if let text = query.searchText {
             let pattern = SQLText.containsPattern(text)
             conditions.append("""

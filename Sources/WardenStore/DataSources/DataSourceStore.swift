@@ -5,6 +5,8 @@ public import WardenDomain
 /// A handler as stored: its metadata without secrets, and the password sealed with the SecretBox.
 public struct StoredHandler: Sendable, Equatable {
     public var dataSourceId: Int64
+    /// The source's schema evolution group, if any.
+    public var schemaEvolutionId: Int64?
     public var technology: Technology
     public var metadata: [String: JSONValue]
     public var sealedPassword: String
@@ -29,7 +31,7 @@ public struct DataSourceStore: Sendable {
         id, name, sql_table_name, sql_schema_name, schema_project_name, technology, type, record_format, private, organization,
         category, description, has_examples, connection_string, remote_schema, remote_table, row_count, high_cardinality_column,
         disabled, status, status_info, documentation, subscription_policy, created_by, created_at, updated_at, column_evolution_enabled,
-        high_cardinality_at
+        high_cardinality_at, schema_evolution_id
         """
 
     /// The associated data for a handler's sealed password: it opens only for the data source it was sealed for.
@@ -43,10 +45,34 @@ public struct DataSourceStore: Sendable {
 
     /// Creates every draft with its handler, dictionary, owner and follow-up jobs in one transaction:
     /// all of them, or none when any conflicts with an existing data source.
-    public func create(_ drafts: [DataSourceDraft], owner: Int64, jobs: @escaping @Sendable (Int64) -> [NewJob],
-                       now: Date) async throws -> [DataSource] {
+    /// With `evolution`, the drafts are put in a new schema evolution group with that owner and template.
+    public func create(_ drafts: [DataSourceDraft], owner: Int64, evolution: (ownerId: Int64, template: NameTemplate)? = nil,
+                       jobs: @escaping @Sendable (Int64) -> [NewJob], now: Date) async throws -> [DataSource] {
         try await metastore.write { db in
-            try await insert(drafts, owner: owner, jobs: jobs, now: now, on: db)
+            var drafts = drafts
+            if let evolution {
+                let row = try await db.raw("""
+                    INSERT INTO schema_evolutions (owner_id, name_template, created_by, created_at)
+                    VALUES (\(bind: evolution.ownerId), \(bind: try JSONColumn.encode(evolution.template)), \(bind: owner), \(bind: now.millis))
+                    RETURNING id
+                    """).first()
+                let id = try row.map { try $0.int64("id") }
+                for index in drafts.indices { drafts[index].schemaEvolutionId = id }
+            }
+            return try await insert(drafts, owner: owner, jobs: jobs, now: now, on: db)
+        }
+    }
+
+    /// A schema evolution group.
+    public func schemaEvolution(id: Int64) async throws -> SchemaEvolution? {
+        try await metastore.read { db in
+            try await db.raw("""
+                SELECT id, owner_id, name_template, created_by, created_at FROM schema_evolutions WHERE id = \(bind: id)
+                """).first().map { row in
+                SchemaEvolution(id: try row.int64("id"), ownerId: try row.int64("owner_id"),
+                                template: try JSONColumn.decode(NameTemplate.self, from: try row.string("name_template")),
+                                createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"))
+            }
         }
     }
 
@@ -63,7 +89,7 @@ public struct DataSourceStore: Sendable {
              draft.metadata.table.schema, draft.metadata.table.table, draft.rowCount, String?.none, false, owner,
              now.millis, now.millis, draft.settings.subscriptionPolicy.type.rawValue,
              try JSONColumn.encode(draft.settings.subscriptionPolicy.json), draft.settings.subscriptionPolicy.isDiscoverable,
-             draft.settings.columnEvolutionEnabled]
+             draft.settings.columnEvolutionEnabled, draft.schemaEvolutionId]
         }
         let inserted = try await SQLBatch.insert(
             into: "data_sources",
@@ -71,7 +97,7 @@ public struct DataSourceStore: Sendable {
                       "private", "organization", "category", "description", "has_examples", "connection_string", "remote_key",
                       "remote_schema", "remote_table", "row_count", "high_cardinality_column", "disabled", "created_by",
                       "created_at", "updated_at", "subscription_type", "subscription_policy", "discoverable",
-                      "column_evolution_enabled"],
+                      "column_evolution_enabled", "schema_evolution_id"],
             rows: rows, returning: Self.columns, chunk: 100, on: db)
         let sources = try inserted.map(Self.dataSource(from:))
         // RETURNING follows VALUES order on both dialects; matching by name makes that assumption harmless.
@@ -212,8 +238,7 @@ public struct DataSourceStore: Sendable {
     public func handler(dataSourceId: Int64) async throws -> StoredHandler? {
         try await metastore.read { db in
             try await db.raw("""
-                SELECT data_source_id, technology, metadata, password_secret, connection_string, created_at, updated_at
-                FROM data_source_handlers WHERE data_source_id = \(bind: dataSourceId)
+                SELECT \(unsafeRaw: Self.handlerColumns) WHERE h.data_source_id = \(bind: dataSourceId)
                 """).first().map(Self.handler(from:))
         }
     }
@@ -225,31 +250,45 @@ public struct DataSourceStore: Sendable {
             for chunk in SQLBatch.chunks(Array(Set(ids)).sorted()) {
                 let binds: [SQLBindable] = chunk
                 handlers += try await db.raw("""
-                    SELECT data_source_id, technology, metadata, password_secret, connection_string, created_at, updated_at
-                    FROM data_source_handlers WHERE data_source_id IN (\(binds: binds)) ORDER BY data_source_id
+                    SELECT \(unsafeRaw: Self.handlerColumns) WHERE h.data_source_id IN (\(binds: binds)) ORDER BY h.data_source_id
                     """).all().map(Self.handler(from:))
             }
             return handlers
         }
     }
 
-    /// The handlers of the enabled sources, those `userId` owns at `now` when given, by source id.
-    public func enabledHandlers(ownedBy userId: Int64?, now: Date) async throws -> [StoredHandler] {
+    /// The handlers of the enabled sources, those `userId` owns at `now` when given, those of one schema evolution
+    /// group when given, by source id.
+    public func enabledHandlers(ownedBy userId: Int64?, schemaEvolutionId: Int64? = nil, now: Date) async throws -> [StoredHandler] {
         try await metastore.read { db in
             let owned: SQLQueryString = userId.map { """
                 JOIN \(Membership.effective(userId: $0, now: now)) m ON m.data_source_id = h.data_source_id AND m.state = \(bind: MemberState.owner.rawValue)
                 """ } ?? ""
+            let group: SQLQueryString = schemaEvolutionId.map { "AND d.schema_evolution_id = \(bind: $0)" } ?? ""
             return try await db.raw("""
-                SELECT h.data_source_id, h.technology, h.metadata, h.password_secret, h.connection_string, h.created_at, h.updated_at
-                FROM data_source_handlers h JOIN data_sources d ON d.id = h.data_source_id \(owned)
-                WHERE d.disabled = \(bind: false) ORDER BY h.data_source_id
+                SELECT \(unsafeRaw: Self.handlerColumns) \(owned) WHERE d.disabled = \(bind: false) \(group) ORDER BY h.data_source_id
                 """).all().map(Self.handler(from:))
         }
     }
 
+    /// The ids of the enabled sources of a schema evolution group.
+    public func enabledIds(schemaEvolutionId: Int64) async throws -> [Int64] {
+        try await metastore.read { db in
+            try await db.raw("""
+                SELECT id FROM data_sources WHERE schema_evolution_id = \(bind: schemaEvolutionId) AND disabled = \(bind: false) ORDER BY id
+                """).all().map { try $0.int64("id") }
+        }
+    }
+
+    static let handlerColumns = """
+        h.data_source_id, h.technology, h.metadata, h.password_secret, h.connection_string, h.created_at, h.updated_at,
+        d.schema_evolution_id FROM data_source_handlers h JOIN data_sources d ON d.id = h.data_source_id
+        """
+
     static func handler(from row: any SQLRow) throws -> StoredHandler {
         StoredHandler(
             dataSourceId: try row.int64("data_source_id"),
+            schemaEvolutionId: try row.decode(column: "schema_evolution_id", as: Int64?.self),
             technology: try Self.technology(row.string("technology")),
             metadata: try JSONColumn.decode([String: JSONValue].self, from: try row.string("metadata")),
             sealedPassword: try row.string("password_secret"),
@@ -395,6 +434,7 @@ public struct DataSourceStore: Sendable {
             documentation: try row.optionalString("documentation"),
             subscriptionPolicy: try row.optionalString("subscription_policy").map(Self.subscriptionPolicy(from:)) ?? .default,
             createdBy: try row.int64("created_by"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at"),
-            columnEvolutionEnabled: try row.bool("column_evolution_enabled"), highCardinalityCheckedAt: try row.optionalDate("high_cardinality_at"))
+            columnEvolutionEnabled: try row.bool("column_evolution_enabled"), highCardinalityCheckedAt: try row.optionalDate("high_cardinality_at"),
+            schemaEvolutionId: try row.decode(column: "schema_evolution_id", as: Int64?.self))
     }
 }

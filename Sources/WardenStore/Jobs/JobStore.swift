@@ -205,7 +205,7 @@ public struct JobStore: Sendable {
         let job = lease.job
         guard let next = JobStateMachine.transition(from: job.state, on: .fail(permanent: permanent), attempts: job.attempts,
                                                     maxAttempts: job.maxAttempts, now: now) else { throw Self.leaseLost }
-        try await metastore.write { db in
+        _ = try await metastore.write { db in
             try await Self.finish(lease, state: next.state, output: output, runAfter: next.runAfter, now: now, on: db)
         }
         return next.state

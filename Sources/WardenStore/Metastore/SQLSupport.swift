@@ -61,6 +61,7 @@ typealias SQLBindable = any Encodable & Sendable
 enum SQLBatch {
     /// Inserts `rows` with multi-row `VALUES` lists, `chunk` rows per statement (both dialects cap bind
     /// parameters), and returns the `RETURNING` rows in order.
+    @discardableResult
     static func insert(into table: String, columns: [String], rows: [[SQLBindable]], returning: String? = nil,
                        chunk: Int = 200, on db: any SQLDatabase) async throws -> [any SQLRow] {
         var result: [any SQLRow] = []

@@ -423,6 +423,21 @@ enum Migrations {
             // Columns that column detection found and no owner has reviewed yet: masked to NULL for everyone.
             ["ALTER TABLE dictionary_columns ADD COLUMN pending_review BOOLEAN NOT NULL DEFAULT FALSE"]
         },
+        Migration(id: 16, name: "CreateSchemaEvolutions") { ddl in
+            // A registration with `schemaEvolution` makes a group; schema detection names the group's new tables by
+            // its template and puts them in it.
+            ["""
+             CREATE TABLE schema_evolutions (
+                 id \(ddl.autoId),
+                 owner_id BIGINT NOT NULL,
+                 name_template TEXT NOT NULL,
+                 created_by BIGINT NOT NULL,
+                 created_at BIGINT NOT NULL
+             )
+             """,
+             "ALTER TABLE data_sources ADD COLUMN schema_evolution_id BIGINT REFERENCES schema_evolutions (id) ON DELETE SET NULL",
+             "CREATE INDEX data_sources_schema_evolution ON data_sources (schema_evolution_id)"]
+        },
     ]
 
     /// Connections (`/data`) and their hierarchy of data objects. An object's path is its connection and up to three

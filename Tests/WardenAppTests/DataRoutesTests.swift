@@ -168,6 +168,18 @@ import WardenTestSupport
             try await server.call(.put, "/data/settings/\(schema)", json: #"{"overrides": {"dataOwners": [{"id": \#(try #require(ownerId)), "type": "user"}]}}"#)
                 .expect(.ok)
 
+            // A data owner owns the data sources below: those there, and those a later crawl adds; not the others.
+            func owns(_ path: String) async throws -> Bool {
+                let id = try #require(try await object(server, path)["dataSourceId"] as? Int, "\(path) has a data source")
+                let users = try await server.call(.get, "/dataSource/\(id)/access?states=owner").expect(.ok).object["users"] as? [[String: Any]] ?? []
+                return users.contains { $0["userid"] as? String == "owner" }
+            }
+            #expect(try await owns("\(warehouse.database)/army/army_records"))
+            #expect(try await owns("\(warehouse.database)/Sales.EU/Orders%202024") == false)
+            try await warehouse.execute("CREATE TABLE army.recruits (id integer)")
+            _ = try await Self.crawled(server, try await server.call(.post, "/data/crawl/\(Self.encodedKey)", json: "{}").expect(.ok))
+            #expect(try await owns("\(warehouse.database)/army/recruits"))
+
             // A stranger learns nothing; registering needs CREATE_DATA_SOURCE.
             try await server.call(.get, "/data/connection/\(Self.encodedKey)", auth: stranger).expect(.notFound, code: "connection.not_found")
             try await server.call(.get, "/data/object/\(schema)", auth: stranger).expect(.notFound)

@@ -134,4 +134,30 @@ import WardenTestSupport
             }
         }
     }
+
+    @Test(arguments: TestMetastores.kinds)
+    func aConnectionCrawlsTheCatalog(kind: MetastoreKind) async throws {
+        try await TestFakesnow.run { port, database in
+            _ = try await Self.prepared(port, database, [
+                "CREATE SCHEMA \(database).SALES", "CREATE TABLE \(database).SALES.ORDERS (ID NUMBER(10, 0), TOTAL NUMBER(10, 2))",
+                "CREATE TABLE \(database).PUBLIC.PEOPLE (ID NUMBER(10, 0), NAME VARCHAR(40))",
+            ])
+            try await TestServer.run(kind) { server in
+                let reply = try await server.call(.post, "/data/connection", json: """
+                    {"connectionKey": "snow", "connection": {"technology": "Snowflake", "hostname": "127.0.0.1", "port": \(port),
+                     "ssl": false, "database": "\(database)", "authenticationType": "userPassword", "username": "warden", "password": "pw-crawl",
+                     "warehouse": "COMPUTE_WH", "role": "WARDEN"}}
+                    """).expect(.ok)
+                _ = try await DataRoutesTests.crawled(server, reply)
+                let schemas = try await server.call(.post, "/data/object/search/snow/\(database)", json: "{}").expect(.ok).object
+                let names = (schemas["hits"] as? [[String: Any]] ?? []).compactMap { ($0["objectPath"] as? [String])?.last }
+                #expect(Set(names).isSuperset(of: ["SALES", "PUBLIC"]), "\(schemas)")
+                let table = try await server.call(.get, "/data/object/snow/\(database)/SALES/ORDERS").expect(.ok).object
+                let sourceId = try #require(table["dataSourceId"] as? Int, "\(table)")
+                let dictionary = try await server.call(.get, "/dictionary/\(sourceId)").expect(.ok).object["metadata"] as? [[String: Any]] ?? []
+                #expect(dictionary.compactMap { $0["name"] as? String } == ["ID", "TOTAL"])
+                #expect(!(try await server.call(.get, "/data/connection/snow").expect(.ok).text.contains("pw-crawl")))
+            }
+        }
+    }
 }

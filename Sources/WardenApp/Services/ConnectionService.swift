@@ -220,8 +220,13 @@ struct ConnectionService: Sendable {
         }
         objects[path]!.object.overrides = overrides
         guard let connection = try await connections.connection(key: path.connectionKey) else { throw ConnectionStore.notFound }
-        var write = try await reconciled(objects.mapValues(\.object), connection: connection)
+        let stored = objects.mapValues(\.object)
+        var write = try await reconciled(stored, connection: connection)
         write.overrides = (path, overrides)
+        // The owners in force below the object own its tables' data sources (the new ones are in `write` already).
+        write.dataOwners += stored.values.filter { $0.path.kind == .table && path.contains($0.path) && $0.dataSourceId != nil }
+            .map { ($0.path, $0.dataSourceId, Self.dataOwners(of: $0.path, in: stored)) }
+        write.actorId = caller.userId
         try await connections.commit(write, now: clock.now())
         let refreshed = try await connections.objects(connectionKey: path.connectionKey)
         guard let view = Self.view(path, in: Dictionary(uniqueKeysWithValues: refreshed.map { ($0.object.path, $0) })) else {
@@ -355,7 +360,13 @@ struct ConnectionService: Sendable {
         }
         let drafts = DataSourceNames.disambiguated(fresh.map(\.draft), takenNames: taken.names, takenSQLTableNames: taken.sqlTableNames)
         write.drafts = Array(zip(fresh.map(\.path), drafts))
+        write.dataOwners = (write.drafts.map(\.path) + write.links.map(\.path)).map { ($0, nil, Self.dataOwners(of: $0, in: objects)) }
         return write
+    }
+
+    /// The data owners in force on an object: named on it or above it.
+    static func dataOwners(of path: DataObjectPath, in objects: [DataObjectPath: StoredDataObject]) -> [SettingsPrincipal] {
+        EffectiveSettings(chain: path.lineage.map { objects[$0]?.overrides ?? DataObjectOverrides() }).dataOwners
     }
 
     /// The data source of a crawled table: named `<connectionKey>.<database>.<schema>.<table>`, its handler reaching the

@@ -7,6 +7,73 @@ extension SubscriptionStore {
 
     // MARK: Owners' changes
 
+    /// Makes each subscriber an owner of its data source, inside the caller's transaction (connection settings name
+    /// `dataOwners`, who own every source below). Users and groups that no longer exist are skipped, owners stay as
+    /// they are, other members become owners. Returns how many memberships changed.
+    @discardableResult
+    static func makeOwners(_ pairs: [(dataSourceId: Int64, subscriber: Subscriber)], actorId: Int64, now: Date,
+                           on db: any SQLDatabase) async throws -> Int {
+        guard !pairs.isEmpty else { return 0 }
+        var userIds: [Int64] = [], groupIds: [Int64] = []
+        for pair in pairs {
+            switch pair.subscriber {
+            case .user(let id): userIds.append(id)
+            case .group(let id): groupIds.append(id)
+            }
+        }
+        var existing: Set<Subscriber> = []
+        for (table, ids, make) in [("users", userIds, Subscriber.user), ("user_groups", groupIds, Subscriber.group)] {
+            for chunk in SQLBatch.chunks(Array(Set(ids)).sorted()) {
+                let binds: [SQLBindable] = chunk
+                for row in try await db.raw("SELECT id FROM \(unsafeRaw: table) WHERE id IN (\(binds: binds))").all() {
+                    existing.insert(make(try row.int64("id")))
+                }
+            }
+        }
+        // Locked like an owner's grant, so that the two cannot insert the same membership at once.
+        var current: [Int64: [Subscriber: Subscription]] = [:]
+        for chunk in SQLBatch.chunks(Array(Set(pairs.map(\.dataSourceId))).sorted()) {
+            let binds: [SQLBindable] = chunk
+            try await db.raw("SELECT id FROM data_sources WHERE id IN (\(binds: binds)) ORDER BY id\(SQLLock.forUpdate(db))").run()
+            for row in try await db.raw("SELECT \(unsafeRaw: columns) FROM data_source_members WHERE data_source_id IN (\(binds: binds))").all() {
+                let membership = try subscription(from: row)
+                current[membership.dataSourceId, default: [:]][membership.subscriber] = membership
+            }
+        }
+        var inserts: [[SQLBindable]] = []
+        var upgrades: [Subscription] = []
+        var seen: Set<String> = []
+        for (dataSourceId, subscriber) in pairs where existing.contains(subscriber) && seen.insert("\(dataSourceId) \(subscriber)").inserted {
+            guard let membership = current[dataSourceId]?[subscriber] else {
+                let (userId, groupId): (Int64?, Int64?) = switch subscriber {
+                case .user(let id): (id, nil)
+                case .group(let id): (nil, id)
+                }
+                inserts.append([dataSourceId, userId, groupId, MemberState.owner.rawValue, SubscriptionOrigin.owner.rawValue, true, actorId,
+                                now.millis, now.millis])
+                continue
+            }
+            if membership.state != .owner || !membership.isActive(at: now) { upgrades.append(membership) }
+        }
+        let inserted = try await SQLBatch.insert(
+            into: "data_source_members",
+            columns: ["data_source_id", "user_id", "group_id", "state", "origin", "approved", "admin_id", "created_at", "updated_at"],
+            rows: inserts, returning: columns, chunk: 200, on: db).map { try subscription(from: $0) }
+        var activities = inserted.map { activity(.memberAdded, $0, actorId: actorId) }
+        for previous in upgrades {
+            let owner = try await upsert(dataSourceId: previous.dataSourceId, subscriber: previous.subscriber, state: .owner, origin: .owner,
+                                         approved: true, adminId: actorId, expiration: nil, metadata: nil, now: now, on: db)
+            if previous.state == .pending {
+                try await db.raw("DELETE FROM subscription_approvals WHERE subscription_id = \(bind: owner.id) AND state = 'pending'").run()
+                try await TaskStore.complete(subscriptionIds: [owner.id], outcome: .approved, by: actorId, now: now, on: db)
+            }
+            let type: ActivityType = previous.isActive(at: now) && previous.state != .pending ? .memberStateChanged : .memberAdded
+            activities.append(activity(type, owner, actorId: actorId, extra: ["originalState": .string(previous.state.rawValue)]))
+        }
+        try await ActivityStore.record(activities, now: now, on: db)
+        return activities.count
+    }
+
     /// Adds a user or group with `state` (an owner's `POST /dataSource/{id}/access`), or changes the standing they
     /// have. A waiting request is thereby granted, and its task completed.
     public func grant(dataSourceId: Int64, subscriber: Subscriber, state: MemberState, expiration: Date?, metadata: JSONValue?,

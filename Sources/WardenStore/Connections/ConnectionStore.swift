@@ -52,6 +52,11 @@ public struct ObjectSyncWrite: Sendable {
     /// The crawl's root and when it ran.
     public var crawled: DataObjectPath?
     public var owner: Int64
+    /// The data owners in force on tables, made owners of their data sources: a source's id, or (nil) the source
+    /// created or linked in this write.
+    public var dataOwners: [(path: DataObjectPath, dataSourceId: Int64?, principals: [SettingsPrincipal])] = []
+    /// Who makes them owners: the caller of a settings change, else the connection's registrant.
+    public var actorId: Int64?
 
     public init(connectionKey: String, owner: Int64) {
         self.connectionKey = connectionKey
@@ -315,6 +320,11 @@ public struct ConnectionStore: Sendable {
             let created = try await dataSources.insert(write.drafts.map(\.draft), owner: write.owner, jobs: { _ in [] }, now: now, on: db)
             let idsByName = Dictionary(uniqueKeysWithValues: created.map { ($0.name, $0.id) })
             var sources = Dictionary(uniqueKeysWithValues: write.links + write.drafts.map { ($0.path, idsByName[$0.draft.names.name]!) })
+            let owners = write.dataOwners.flatMap { item -> [(dataSourceId: Int64, subscriber: Subscriber)] in
+                guard let id = item.dataSourceId ?? sources[item.path] else { return [] }
+                return item.principals.map { (id, $0.type == .user ? .user($0.id) : .group($0.id)) }
+            }
+            try await SubscriptionStore.makeOwners(owners, actorId: write.actorId ?? write.owner, now: now, on: db)
             var states = write.states
             let inserted = write.plan.inserted.map { object in
                 var object = object

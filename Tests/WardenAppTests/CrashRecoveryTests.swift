@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import NIOFoundationEssentialsCompat
+import SQLKit
 import Testing
 import WardenDomain
 import WardenStore
@@ -63,6 +64,76 @@ import WardenTestSupport
         #expect(final.count == Self.tables.count)
         #expect(final.values.allSatisfy { ($0 as? [String: Any])?["state"] as? String == "completed" }, "\(final)")
         #expect(applied == Self.tables.count)
+    }
+
+    /// A crawl writes everything it found in one transaction with its job's completion: killed while it runs, the
+    /// restarted server runs it again from the start, and each table ends up once, with one data source.
+    @Test(arguments: TestMetastores.kinds)
+    func aKilledCrawlRunsAgainAndLeavesNoDuplicates(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        let (schemas, perSchema) = (["north", "south", "east"], 300)
+        for schema in schemas {
+            try await warehouse.execute("CREATE SCHEMA \(schema)")
+            try await warehouse.execute("""
+                DO $$ BEGIN FOR i IN 1..\(perSchema) LOOP
+                    EXECUTE format('CREATE TABLE \(schema).t%s (id integer, name text, seen date)', i);
+                END LOOP; END $$
+                """)
+        }
+        let tables = schemas.count * perSchema + 3  // army's own tables and view come too
+        let dataDirectory = try TestMetastores.temporaryDirectory()
+        let location = try await TestMetastores.freshLocation(kind)
+        var server = try WardenProcess(dataDirectory: dataDirectory, metastore: location)
+        defer { server.kill() }
+        try await server.waitUntilReady()
+
+        let registered = try await server.request(.post, "/data/connection", json: """
+            {"connectionKey": "crash", "connection": {"technology": "PostgreSQL", "hostname": "\(warehouse.host)", "port": \(warehouse.port),
+             "database": "\(warehouse.database)", "authenticationType": "userPassword", "username": "\(warehouse.username)",
+             "password": "\(warehouse.password)"}}
+            """)
+        let bulkId = try #require(registered.object["bulkId"] as? String, "\(registered.text)")
+        var state = "pending"
+        while state == "pending" {
+            state = try await server.request(.get, "/jobs?bulkId=\(bulkId)").array.compactMap { ($0 as? [String: Any])?["state"] as? String }.first ?? ""
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        server.kill()
+        // Read from the metastore itself: the job must still be unfinished, with nothing of its crawl written.
+        let metastore = try await Metastore.open(location, logger: TestMetastores.logger)
+        let (unfinished, objects) = try await metastore.read { db in
+            (try await db.raw("SELECT state FROM jobs WHERE bulk_id = \(bind: bulkId)").first()?.decode(column: "state", as: String.self),
+             try await db.raw("SELECT COUNT(*) AS n FROM data_objects WHERE depth = 3").first()?.decode(column: "n", as: Int.self))
+        }
+        await metastore.close()
+        #expect(state == "active" && unfinished == "active", "the kill came after the crawl (\(unfinished ?? "?"))")
+        #expect(objects == 0)
+
+        server = try WardenProcess(dataDirectory: dataDirectory, metastore: location)
+        try await server.waitUntilReady()
+        let jobIds = try await server.request(.get, "/jobs?bulkId=\(bulkId)").array.compactMap { ($0 as? [String: Any])?["id"] as? String }
+        #expect(jobIds.count == 1)
+        let final = try await server.request(.post, "/jobs/statuses", json: #"{"jobIds": ["\#(jobIds[0])"], "wait": 120}"#).object
+        let job = try #require(final[jobIds[0]] as? [String: Any])
+        #expect(job["state"] as? String == "completed", "\(job)")
+        #expect((job["output"] as? [String: Any])?["dataSourcesCreated"] as? Int == tables)
+        #expect(try await server.request(.get, "/dataSource?size=1").object["count"] as? Int == tables)
+        for schema in schemas {
+            let children = try await server.request(.post, "/data/object/search/crash/\(warehouse.database)/\(schema)", json: #"{"limit": 1}"#).object
+            #expect(children["count"] as? Int == perSchema, "\(schema): \(children)")
+        }
+        // Nothing is left to add.
+        // A 503 (the metastore busy with the restarted server's own work) says to try again, as a client would.
+        var again = try await server.request(.post, "/data/crawl/crash", json: "{}")
+        for _ in 0..<5 where again.status == .serviceUnavailable {
+            try await Task.sleep(for: .seconds(1))
+            again = try await server.request(.post, "/data/crawl/crash", json: "{}")
+        }
+        let crawlJobs = try await server.request(.get, "/jobs?bulkId=\(try #require(again.object["bulkId"] as? String, "\(again.status) \(again.text)"))").array
+            .compactMap { ($0 as? [String: Any])?["id"] as? String }
+        let second = try await server.request(.post, "/jobs/statuses", json: #"{"jobIds": ["\#(crawlJobs[0])"], "wait": 120}"#).object
+        let output = (second[crawlJobs[0]] as? [String: Any])?["output"] as? [String: Any]
+        #expect(output?["objectsAdded"] as? Int == 0 && output?["dataSourcesCreated"] as? Int == 0, "\(second)")
     }
 }
 

@@ -88,6 +88,36 @@ import WardenTestSupport
 
     /// 2,000 random policy sets and users over 40 rows with NULLs: zero differences between the view form and the
     /// evaluator's decision, in the rows shown and in every value.
+    /// A regular-expression mask of one character class is rendered as `translate`: PostgreSQL's own
+    /// `regexp_replace` gives the same text for every pattern, flag and sample here, and other patterns keep it.
+    @Test func characterClassMasksEqualTheRegularExpression() async throws {
+        let warehouse = try await TestWarehouse.army()
+        let dialect = PostgresDialect(user: "x", keys: .init(salt: "NULL", encryptionKey: "NULL", macKey: "NULL"))
+        let samples = ["abc123", "ÄbC-09_zZ", "", "naïve 42 \u{212A}elvin", "x\ny\tz", "ÉTÉ été 1/2", "AbCdEf 0xFF", "___  __", "🙂9🙂", "k K ſ"]
+        let patterns = ["[0-9]", "[a-z]", "[A-Fx-z_]", "a", "K", " ", "[aeiou ]", "[0-9a-f]", "[^0-9]", "[a-]", "\\d", "."]
+        var translated = 0
+        var checks: [String] = []
+        for pattern in patterns {
+            for caseInsensitive in [false, true] {
+                for replacement in ["#", "*", "é"] {
+                    let method = MaskingMethod.regex(pattern: pattern, replacement: replacement, global: true, caseInsensitive: caseInsensitive)
+                    for sample in samples {
+                        let rendered = dialect.mask(method, raw: PostgresDialect.literal(sample), column: "c")
+                        if rendered.hasPrefix("translate(") { translated += 1 }
+                        let flags = caseInsensitive ? "gi" : "g"
+                        let expected = "regexp_replace(\(PostgresDialect.literal(sample)), \(PostgresDialect.literal(pattern)), "
+                            + "\(PostgresDialect.literal(replacement)), '\(flags)')"
+                        checks.append("(\(rendered)) IS DISTINCT FROM (\(expected))")
+                    }
+                }
+            }
+        }
+        #expect(translated == 8 * 2 * 3 * samples.count, "the character classes, and only they, become translate")
+        let differing = try await warehouse.rows("SELECT count(*)::text FROM (VALUES " + checks.map { "(\($0))" }.joined(separator: ", ")
+                                                 + ") AS v (differs) WHERE differs")
+        #expect(differing.first?.first == "0")
+    }
+
     @Test func theViewShowsEachUserExactlyWhatTheEvaluatorDecides() async throws {
         let warehouse = try await TestWarehouse.army()
         try await warehouse.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")

@@ -79,6 +79,10 @@ public struct PostgresDialect: ViewDialect {
         case .null: return "NULL"
         case .constant(let value): return literal(value)
         case .regex(let pattern, let replacement, let global, let caseInsensitive):
+            if global, replacement.unicodeScalars.count == 1, replacement != "\\", let set = MaskSQL.characterClass(pattern, caseInsensitive: caseInsensitive) {
+                // Each match is one character of the set: the same result as the regular expression, several times faster.
+                return "translate(\(text), \(literal(String(set))), \(literal(String(repeating: replacement, count: set.count))))"
+            }
             let flags = (global ? "g" : "") + (caseInsensitive ? "i" : "")
             return "regexp_replace(\(text), \(literal(pattern)), \(literal(replacement)), \(literal(flags)))"
         case .bucket(let size): return "(floor(CAST(\(raw) AS numeric) / \(Self.number(size))) * \(Self.number(size)))"

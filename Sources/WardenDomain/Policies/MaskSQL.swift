@@ -19,4 +19,38 @@ public enum MaskSQL {
         return "translate(encode(\(iv) || encrypt_iv(convert_to(\(value), 'UTF8'), \(encryptionKey), \(iv), 'aes-cbc/pad:pkcs'), 'base64'), "
             + "E'\\n', '')"
     }
+
+    /// The characters a regular expression matches when it is one ASCII letter, digit or space, or a bracket
+    /// expression of those and ranges between them (`[0-9]`, `[A-Fa-f_ ]`), with their other case when matched
+    /// case-insensitively; nil for anything else. Every match of such a pattern is one character of the set, so a
+    /// global replacement by one character is `translate`, which PostgreSQL runs without its regular expression engine.
+    public static func characterClass(_ pattern: String, caseInsensitive: Bool) -> [Character]? {
+        func plain(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || c == " " || c == "_") }
+        var set: [Character] = []
+        if pattern.count == 1, let c = pattern.first, plain(c) {
+            set = [c]
+        } else if pattern.count > 2, pattern.first == "[", pattern.last == "]" {
+            let inner = Array(pattern.dropFirst().dropLast())
+            var index = 0
+            while index < inner.count {
+                let c = inner[index]
+                guard plain(c) else { return nil }
+                if index + 2 < inner.count, inner[index + 1] == "-" {
+                    let end = inner[index + 2]
+                    guard plain(end), let low = c.asciiValue, let high = end.asciiValue, low <= high,
+                          c.isNumber == end.isNumber, c.isUppercase == end.isUppercase, c.isLetter == end.isLetter else { return nil }
+                    set += (low...high).map { Character(UnicodeScalar($0)) }
+                    index += 3
+                } else {
+                    set.append(c)
+                    index += 1
+                }
+            }
+        } else {
+            return nil
+        }
+        if caseInsensitive { set += set.flatMap { [Character($0.lowercased()), Character($0.uppercased())] } }
+        var seen: Set<Character> = []
+        return set.filter { seen.insert($0).inserted }
+    }
 }

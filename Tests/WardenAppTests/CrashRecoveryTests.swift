@@ -94,8 +94,11 @@ import WardenTestSupport
             """)
         let bulkId = try #require(registered.object["bulkId"] as? String, "\(registered.text)")
         var state = "pending"
-        while state == "pending" {
-            state = try await server.request(.get, "/jobs?bulkId=\(bulkId)").array.compactMap { ($0 as? [String: Any])?["state"] as? String }.first ?? ""
+        let deadline = ContinuousClock.now + .seconds(60)
+        while state == "pending", ContinuousClock.now < deadline {
+            let jobs = try await server.request(.get, "/jobs?bulkId=\(bulkId)")
+            guard jobs.status == .ok else { continue }  // a loaded server's 503 says to ask again
+            state = jobs.array.compactMap { ($0 as? [String: Any])?["state"] as? String }.first ?? "pending"
         }
         try await Task.sleep(for: .milliseconds(300))
         server.kill()

@@ -42,7 +42,8 @@ struct JobWorker: Service {
                     continue
                 }
             } catch {
-                logger.error("could not claim a job", metadata: ["cause": .string("\(error)")])
+                let cause = (error as? WardenError)?.cause.map { " (\($0))" } ?? ""
+                logger.error("could not claim a job", metadata: ["cause": .string("\(error)\(cause)")])
             }
             await signal.wait(for: pollInterval)
         }

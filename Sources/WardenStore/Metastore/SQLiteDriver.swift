@@ -14,11 +14,13 @@ import WardenDomain
 final class SQLiteDriver: MetastoreDriver {
     private let writer: SQLiteConnection
     private let writeLock = AsyncLock()
+    private let logger: Logger
     private let readers: SQLiteReaderPool
     private let threadPool: NIOThreadPool
 
-    private init(writer: SQLiteConnection, readers: SQLiteReaderPool, threadPool: NIOThreadPool) {
+    private init(writer: SQLiteConnection, readers: SQLiteReaderPool, threadPool: NIOThreadPool, logger: Logger) {
         self.writer = writer
+        self.logger = logger
         self.readers = readers
         self.threadPool = threadPool
     }
@@ -44,7 +46,7 @@ final class SQLiteDriver: MetastoreDriver {
         for companion in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: companion) {
             try restrictToOwner(companion)
         }
-        return SQLiteDriver(writer: writer, readers: SQLiteReaderPool(limit: readerCount, open: open), threadPool: threadPool)
+        return SQLiteDriver(writer: writer, readers: SQLiteReaderPool(limit: readerCount, open: open), threadPool: threadPool, logger: logger)
     }
 
     /// The metastore holds password hashes and sealed secrets: it is created readable by its owner only (mode 0600),
@@ -74,14 +76,27 @@ final class SQLiteDriver: MetastoreDriver {
         await writeLock.lock()
         let db = writer.sql()
         do {
-            try await db.raw("BEGIN IMMEDIATE").run()
+            do {
+                try await db.raw("BEGIN IMMEDIATE").run()
+            } catch let error as SQLiteError where error.message.contains("within a transaction") {
+                // A transaction an earlier failure left open (its ROLLBACK failed too) would refuse every later write:
+                // it is rolled back, since nothing can still commit it, and this write goes on.
+                logger.warning("the SQLite writer was left inside a transaction; rolling it back", metadata: ["error": "\(error)"])
+                try await db.raw("ROLLBACK").run()
+                try await db.raw("BEGIN IMMEDIATE").run()
+            }
             do {
                 let result = try await body(db)
                 try await db.raw("COMMIT").run()
                 await writeLock.unlock()
                 return result
             } catch {
-                try? await db.raw("ROLLBACK").run()
+                do {
+                    try await db.raw("ROLLBACK").run()
+                } catch {
+                    // Left open, the next write rolls it back (above); said here, with the first cause.
+                    logger.warning("could not roll back a failed SQLite write", metadata: ["error": "\(error)"])
+                }
                 throw error
             }
         } catch {

@@ -196,6 +196,32 @@ import WardenTestSupport
         }
     }
 
+    /// A table registered through a handler is linked by a crawl, not registered twice, and stays its owners' alone:
+    /// neither the connection's registrant nor the data owners its settings name gain any right on it.
+    @Test(arguments: TestMetastores.kinds)
+    func aConnectionDoesNotTakeOverSourcesOthersRegistered(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        try await TestServer.run(kind) { server in
+            let records = try #require(try await server.registerArmy(warehouse, tables: ["army_records"])["army_records"])
+            let registrar = try await server.userWithKey("registrar", permissions: [.createDataSource])
+            let registrarId = try #require((try await server.call(.get, "/bim/user?userid=registrar").expect(.ok).object["hits"] as? [[String: Any]])?
+                .first { $0["userid"] as? String == "registrar" }?["id"] as? Int)
+            _ = try await Self.crawled(server, try await server.call(.post, "/data/connection", auth: registrar, json: Self.connectionBody(warehouse)).expect(.ok))
+            let army = "\(Self.encodedKey)/\(warehouse.database)/army"
+            #expect(try await server.call(.get, "/data/object/\(army)/army_records", auth: registrar).expect(.ok).object["dataSourceId"] as? Int == records)
+            let made = try #require(try await server.call(.get, "/data/object/\(army)/data", auth: registrar).expect(.ok).object["dataSourceId"] as? Int)
+            try await server.call(.put, "/data/settings/\(army)", auth: registrar,
+                                  json: #"{"overrides": {"dataOwners": [{"id": \#(registrarId), "type": "user"}]}}"#).expect(.ok)
+            func owners(_ id: Int) async throws -> [String] {
+                let users = try await server.call(.get, "/dataSource/\(id)/access?states=owner").expect(.ok).object["users"] as? [[String: Any]] ?? []
+                return users.compactMap { $0["userid"] as? String }
+            }
+            #expect(try await owners(made).contains("registrar"))
+            #expect(try await owners(records).contains("registrar") == false)
+            try await server.call(.put, "/dataSource/\(records)", auth: registrar, json: #"{"description": "mine now"}"#).expect(.forbidden)
+        }
+    }
+
     @Test(arguments: TestMetastores.kinds)
     func badRequestsGetClearErrors(kind: MetastoreKind) async throws {
         let warehouse = try await Self.warehouse()

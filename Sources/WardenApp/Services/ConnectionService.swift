@@ -223,8 +223,12 @@ struct ConnectionService: Sendable {
         let stored = objects.mapValues(\.object)
         var write = try await reconciled(stored, connection: connection)
         write.overrides = (path, overrides)
-        // The owners in force below the object own its tables' data sources (the new ones are in `write` already).
-        write.dataOwners += stored.values.filter { $0.path.kind == .table && path.contains($0.path) && $0.dataSourceId != nil }
+        // The owners in force below the object own the data sources the connection made there (the new ones are in
+        // `write` already). A source someone registered through a handler, which a crawl only linked, stays theirs.
+        let below = stored.values.filter { $0.path.kind == .table && path.contains($0.path) && $0.dataSourceId != nil }
+        let made = Set(try await dataSources.handlers(dataSourceIds: below.compactMap(\.dataSourceId))
+            .filter { $0.metadata["connectionKey"] == .string(path.connectionKey) }.map(\.dataSourceId))
+        write.dataOwners += below.filter { made.contains($0.dataSourceId!) }
             .map { ($0.path, $0.dataSourceId, Self.dataOwners(of: $0.path, in: stored)) }
         write.actorId = caller.userId
         try await connections.commit(write, now: clock.now())
@@ -360,7 +364,7 @@ struct ConnectionService: Sendable {
         }
         let drafts = DataSourceNames.disambiguated(fresh.map(\.draft), takenNames: taken.names, takenSQLTableNames: taken.sqlTableNames)
         write.drafts = Array(zip(fresh.map(\.path), drafts))
-        write.dataOwners = (write.drafts.map(\.path) + write.links.map(\.path)).map { ($0, nil, Self.dataOwners(of: $0, in: objects)) }
+        write.dataOwners = write.drafts.map { ($0.path, nil, Self.dataOwners(of: $0.path, in: objects)) }
         return write
     }
 

@@ -53,7 +53,7 @@ public struct ObjectSyncWrite: Sendable {
     public var crawled: DataObjectPath?
     public var owner: Int64
     /// The data owners in force on tables, made owners of their data sources: a source's id, or (nil) the source
-    /// created or linked in this write.
+    /// created in this write.
     public var dataOwners: [(path: DataObjectPath, dataSourceId: Int64?, principals: [SettingsPrincipal])] = []
     /// Who makes them owners: the caller of a settings change, else the connection's registrant.
     public var actorId: Int64?

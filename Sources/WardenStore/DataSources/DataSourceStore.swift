@@ -271,15 +271,6 @@ public struct DataSourceStore: Sendable {
         }
     }
 
-    /// The ids of the enabled sources of a schema evolution group.
-    public func enabledIds(schemaEvolutionId: Int64) async throws -> [Int64] {
-        try await metastore.read { db in
-            try await db.raw("""
-                SELECT id FROM data_sources WHERE schema_evolution_id = \(bind: schemaEvolutionId) AND disabled = \(bind: false) ORDER BY id
-                """).all().map { try $0.int64("id") }
-        }
-    }
-
     static let handlerColumns = """
         h.data_source_id, h.technology, h.metadata, h.password_secret, h.connection_string, h.created_at, h.updated_at,
         d.schema_evolution_id FROM data_source_handlers h JOIN data_sources d ON d.id = h.data_source_id

@@ -73,7 +73,7 @@ final class SQLiteDriver: MetastoreDriver {
     }
 
     func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        await writeLock.lock()
+        try await writeLock.lock()
         let db = writer.sql()
         do {
             do {
@@ -109,7 +109,9 @@ final class SQLiteDriver: MetastoreDriver {
         // In a task of its own: a cancelled caller must not cancel the closes, because SQLiteNIO traps when a
         // connection is released unclosed.
         await Task { [self] in
-            await writeLock.lock()
+            // The write under way ends first; writes waiting or coming later fail, as do reads waiting for a connection:
+            // left waiting, they would never end, and neither would whatever awaits them (a server's shutdown).
+            await writeLock.close()
             try? await writer.close()
             await readers.closeAll()
             try? await threadPool.shutdownGracefully()
@@ -124,7 +126,11 @@ actor SQLiteReaderPool {
     private var idle: [SQLiteConnection] = []
     private var opened = 0
     private var closed = false
-    private var waiters: [CheckedContinuation<SQLiteConnection, Never>] = []
+    private var waiters: [CheckedContinuation<SQLiteConnection, any Error>] = []
+    /// `closeAll()` waiting for the connections in use.
+    private var drained: [CheckedContinuation<Void, Never>] = []
+
+    static let closedError = WardenError(.unavailable, code: .metastoreClosed, message: "The metastore is shutting down")
 
     init(limit: Int, open: @escaping @Sendable () async throws -> SQLiteConnection) {
         self.limit = limit
@@ -132,7 +138,7 @@ actor SQLiteReaderPool {
     }
 
     func acquire() async throws -> SQLiteConnection {
-        if closed { throw WardenError(.unavailable, code: .metastoreClosed, message: "The metastore is shutting down") }
+        if closed { throw Self.closedError }
         if let connection = idle.popLast() { return connection }
         if opened < limit {
             opened += 1
@@ -143,13 +149,19 @@ actor SQLiteReaderPool {
                 throw error
             }
         }
-        return await withCheckedContinuation { waiters.append($0) }
+        return try await withCheckedThrowingContinuation { waiters.append($0) }
     }
 
-    func release(_ connection: SQLiteConnection) {
+    func release(_ connection: SQLiteConnection) async {
         if closed {
-            // A reader that finishes after shutdown began is closed on its own: SQLiteNIO traps on an unclosed deinit.
-            Task { try? await connection.close() }
+            // A reader that finishes after shutdown began is closed here, while the thread pool still runs: SQLiteNIO
+            // traps on an unclosed deinit.
+            try? await connection.close()
+            opened -= 1
+            if opened == 0 {
+                for waiter in drained { waiter.resume() }
+                drained.removeAll()
+            }
         } else if waiters.isEmpty {
             idle.append(connection)
         } else {
@@ -157,31 +169,53 @@ actor SQLiteReaderPool {
         }
     }
 
+    /// Fails the reads waiting for a connection, closes the idle ones, and returns once those in use are back and
+    /// closed (their thread pool is shut down next).
     func closeAll() async {
         closed = true
+        for waiter in waiters { waiter.resume(throwing: Self.closedError) }
+        waiters.removeAll()
         // Pop one at a time: the actor may take other calls while a close is awaited.
-        while let connection = idle.popLast() { try? await connection.close() }
+        while let connection = idle.popLast() {
+            try? await connection.close()
+            opened -= 1
+        }
+        if opened > 0 { await withCheckedContinuation { drained.append($0) } }
     }
 }
 
-/// A FIFO mutual-exclusion lock for async code.
+/// A FIFO mutual-exclusion lock for async code, which can be closed: from then on nobody gets it.
 actor AsyncLock {
     private var locked = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var closed = false
+    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    private var closing: [CheckedContinuation<Void, Never>] = []
 
-    func lock() async {
+    /// Throws the metastore's closed error once `close()` was called.
+    func lock() async throws {
+        if closed { throw SQLiteReaderPool.closedError }
         if !locked {
             locked = true
             return
         }
-        await withCheckedContinuation { waiters.append($0) }
+        try await withCheckedThrowingContinuation { waiters.append($0) }
     }
 
     func unlock() {
         if waiters.isEmpty {
             locked = false
+            for waiter in closing { waiter.resume() }
+            closing.removeAll()
         } else {
             waiters.removeFirst().resume()
         }
+    }
+
+    /// Fails every waiter and every later `lock()`, and returns once the holder, if any, has unlocked.
+    func close() async {
+        closed = true
+        for waiter in waiters { waiter.resume(throwing: SQLiteReaderPool.closedError) }
+        waiters.removeAll()
+        if locked { await withCheckedContinuation { closing.append($0) } }
     }
 }

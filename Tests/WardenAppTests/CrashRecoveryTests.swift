@@ -97,7 +97,10 @@ import WardenTestSupport
         let deadline = ContinuousClock.now + .seconds(60)
         while state == "pending", ContinuousClock.now < deadline {
             let jobs = try await server.request(.get, "/jobs?bulkId=\(bulkId)")
-            guard jobs.status == .ok else { continue }  // a loaded server's 503 says to ask again
+            guard jobs.status == .ok else {  // a loaded server's 503 says to ask again
+                try await Task.sleep(for: .milliseconds(50))
+                continue
+            }
             state = jobs.array.compactMap { ($0 as? [String: Any])?["state"] as? String }.first ?? "pending"
         }
         try await Task.sleep(for: .milliseconds(300))

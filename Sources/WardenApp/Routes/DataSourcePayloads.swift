@@ -173,7 +173,8 @@ enum SearchHitPayload: Encodable, Sendable {
             return
         }
         self = .full(Full(id: source.id, name: source.name, recordFormat: source.recordFormat ?? "Not Provided", deleted: source.disabled,
-                          description: Nullable(source.description), schemaEvolutionId: Nullable(source.schemaEvolutionId), createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
+                          description: Nullable(source.description), schemaEvolutionId: Nullable(source.schemaEvolutionId),
+                          createdAt: source.createdAt, recordCount: source.rowCount ?? 0,
                           status: source.status, subscriptionStatus: view.subscriptionStatus,
                           blobHandlerType: source.technology.blobHandlerType, subscriptionType: source.subscriptionPolicy.type.rawValue,
                           subscriptionPolicy: source.subscriptionPolicy.json, connectionString: source.connectionString,

@@ -63,12 +63,7 @@ extension SubscriptionStore {
         for previous in upgrades {
             let owner = try await upsert(dataSourceId: previous.dataSourceId, subscriber: previous.subscriber, state: .owner, origin: .owner,
                                          approved: true, adminId: actorId, expiration: nil, metadata: nil, now: now, on: db)
-            if previous.state == .pending {
-                try await db.raw("DELETE FROM subscription_approvals WHERE subscription_id = \(bind: owner.id) AND state = 'pending'").run()
-                try await TaskStore.complete(subscriptionIds: [owner.id], outcome: .approved, by: actorId, now: now, on: db)
-            }
-            let type: ActivityType = previous.isActive(at: now) && previous.state != .pending ? .memberStateChanged : .memberAdded
-            activities.append(activity(type, owner, actorId: actorId, extra: ["originalState": .string(previous.state.rawValue)]))
+            activities.append(try await settle(owner, replacing: previous, actorId: actorId, now: now, on: db))
         }
         try await ActivityStore.record(activities, now: now, on: db)
         return activities.count
@@ -90,17 +85,25 @@ extension SubscriptionStore {
             if previous?.state == .owner, state != .owner { try await Self.requireAnotherOwner(dataSourceId: dataSourceId, besides: previous!.id, on: db) }
             var subscription = try await Self.upsert(dataSourceId: dataSourceId, subscriber: subscriber, state: state, origin: .owner,
                                                      approved: true, adminId: actorId, expiration: expiration, metadata: metadata, now: now, on: db)
-            if previous?.state == .pending {
-                try await db.raw("DELETE FROM subscription_approvals WHERE subscription_id = \(bind: subscription.id) AND state = 'pending'").run()
-                try await TaskStore.complete(subscriptionIds: [subscription.id], outcome: .approved, by: actorId, now: now, on: db)
-            }
+            let activity = try await Self.settle(subscription, replacing: previous, actorId: actorId, now: now, on: db)
             subscription.approvals = try await Self.approvals(of: [subscription.id], on: db)[subscription.id] ?? []
-            let type: ActivityType = previous.map { $0.isActive(at: now) && $0.state != .pending } == true ? .memberStateChanged : .memberAdded
-            var extra: [String: JSONValue] = [:]
-            if let previous { extra["originalState"] = .string(previous.state.rawValue) }
-            try await ActivityStore.record([Self.activity(type, subscription, actorId: actorId, extra: extra)], now: now, on: db)
+            try await ActivityStore.record([activity], now: now, on: db)
             return subscription
         }
+    }
+
+    /// After an owner's grant replaced `previous` with `granted`: a waiting request is thereby approved (its pending
+    /// approvals go, its task is completed), and the activity says whether a member was added or changed.
+    static func settle(_ granted: Subscription, replacing previous: Subscription?, actorId: Int64, now: Date,
+                       on db: any SQLDatabase) async throws -> NewActivity {
+        if previous?.state == .pending {
+            try await db.raw("DELETE FROM subscription_approvals WHERE subscription_id = \(bind: granted.id) AND state = 'pending'").run()
+            try await TaskStore.complete(subscriptionIds: [granted.id], outcome: .approved, by: actorId, now: now, on: db)
+        }
+        let type: ActivityType = previous.map { $0.isActive(at: now) && $0.state != .pending } == true ? .memberStateChanged : .memberAdded
+        var extra: [String: JSONValue] = [:]
+        if let previous { extra["originalState"] = .string(previous.state.rawValue) }
+        return activity(type, granted, actorId: actorId, extra: extra)
     }
 
     /// Changes a member's standing (`PUT /dataSource/{id}/access/{subscriptionId}`); returns it with the state it had.

@@ -238,7 +238,7 @@ public struct DataSourceStore: Sendable {
     public func handler(dataSourceId: Int64) async throws -> StoredHandler? {
         try await metastore.read { db in
             try await db.raw("""
-                SELECT \(unsafeRaw: Self.handlerColumns) WHERE h.data_source_id = \(bind: dataSourceId)
+                SELECT \(unsafeRaw: Self.handlerSelection) WHERE h.data_source_id = \(bind: dataSourceId)
                 """).first().map(Self.handler(from:))
         }
     }
@@ -250,7 +250,7 @@ public struct DataSourceStore: Sendable {
             for chunk in SQLBatch.chunks(Array(Set(ids)).sorted()) {
                 let binds: [SQLBindable] = chunk
                 handlers += try await db.raw("""
-                    SELECT \(unsafeRaw: Self.handlerColumns) WHERE h.data_source_id IN (\(binds: binds)) ORDER BY h.data_source_id
+                    SELECT \(unsafeRaw: Self.handlerSelection) WHERE h.data_source_id IN (\(binds: binds)) ORDER BY h.data_source_id
                     """).all().map(Self.handler(from:))
             }
             return handlers
@@ -266,12 +266,13 @@ public struct DataSourceStore: Sendable {
                 """ } ?? ""
             let group: SQLQueryString = schemaEvolutionId.map { "AND d.schema_evolution_id = \(bind: $0)" } ?? ""
             return try await db.raw("""
-                SELECT \(unsafeRaw: Self.handlerColumns) \(owned) WHERE d.disabled = \(bind: false) \(group) ORDER BY h.data_source_id
+                SELECT \(unsafeRaw: Self.handlerSelection) \(owned) WHERE d.disabled = \(bind: false) \(group) ORDER BY h.data_source_id
                 """).all().map(Self.handler(from:))
         }
     }
 
-    static let handlerColumns = """
+    /// The select list and FROM clause of handlers, with their source's schema evolution group.
+    static let handlerSelection = """
         h.data_source_id, h.technology, h.metadata, h.password_secret, h.connection_string, h.created_at, h.updated_at,
         d.schema_evolution_id FROM data_source_handlers h JOIN data_sources d ON d.id = h.data_source_id
         """

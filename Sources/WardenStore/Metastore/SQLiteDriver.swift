@@ -119,6 +119,9 @@ final class SQLiteDriver: MetastoreDriver {
     }
 }
 
+/// What waits for, or comes to, a metastore that is closing.
+private let metastoreClosed = WardenError(.unavailable, code: .metastoreClosed, message: "The metastore is shutting down")
+
 /// A bounded pool of read-only-in-practice SQLite connections, opened on demand.
 actor SQLiteReaderPool {
     private let limit: Int
@@ -130,22 +133,20 @@ actor SQLiteReaderPool {
     /// `closeAll()` waiting for the connections in use.
     private var drained: [CheckedContinuation<Void, Never>] = []
 
-    static let closedError = WardenError(.unavailable, code: .metastoreClosed, message: "The metastore is shutting down")
-
     init(limit: Int, open: @escaping @Sendable () async throws -> SQLiteConnection) {
         self.limit = limit
         self.open = open
     }
 
     func acquire() async throws -> SQLiteConnection {
-        if closed { throw Self.closedError }
+        if closed { throw metastoreClosed }
         if let connection = idle.popLast() { return connection }
         if opened < limit {
             opened += 1
             do {
                 return try await open()
             } catch {
-                opened -= 1
+                gone()
                 throw error
             }
         }
@@ -157,11 +158,7 @@ actor SQLiteReaderPool {
             // A reader that finishes after shutdown began is closed here, while the thread pool still runs: SQLiteNIO
             // traps on an unclosed deinit.
             try? await connection.close()
-            opened -= 1
-            if opened == 0 {
-                for waiter in drained { waiter.resume() }
-                drained.removeAll()
-            }
+            gone()
         } else if waiters.isEmpty {
             idle.append(connection)
         } else {
@@ -173,14 +170,23 @@ actor SQLiteReaderPool {
     /// closed (their thread pool is shut down next).
     func closeAll() async {
         closed = true
-        for waiter in waiters { waiter.resume(throwing: Self.closedError) }
+        for waiter in waiters { waiter.resume(throwing: metastoreClosed) }
         waiters.removeAll()
         // Pop one at a time: the actor may take other calls while a close is awaited.
         while let connection = idle.popLast() {
             try? await connection.close()
-            opened -= 1
+            gone()
         }
         if opened > 0 { await withCheckedContinuation { drained.append($0) } }
+    }
+
+    /// One connection fewer (closed, or never opened); the last one lets a waiting `closeAll()` return.
+    private func gone() {
+        opened -= 1
+        if closed, opened == 0 {
+            for waiter in drained { waiter.resume() }
+            drained.removeAll()
+        }
     }
 }
 
@@ -193,7 +199,7 @@ actor AsyncLock {
 
     /// Throws the metastore's closed error once `close()` was called.
     func lock() async throws {
-        if closed { throw SQLiteReaderPool.closedError }
+        if closed { throw metastoreClosed }
         if !locked {
             locked = true
             return
@@ -214,7 +220,7 @@ actor AsyncLock {
     /// Fails every waiter and every later `lock()`, and returns once the holder, if any, has unlocked.
     func close() async {
         closed = true
-        for waiter in waiters { waiter.resume(throwing: SQLiteReaderPool.closedError) }
+        for waiter in waiters { waiter.resume(throwing: metastoreClosed) }
         waiters.removeAll()
         if locked { await withCheckedContinuation { closing.append($0) } }
     }

@@ -54,7 +54,7 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
                                      projects: projects, access: access, signal: jobSignal, clock: clock)
         let enforcement = EnforcementService(policies: policyStore, dataSources: dataSources, identity: identity,
                                              projects: projects, keys: DataSourceKeyStore(metastore: metastore, secrets: secrets),
-                                             connectors: connectors, clock: clock)
+                                             jobs: jobs, connectors: connectors, clock: clock)
         let dataSourceService = DataSourceService(dataSources: dataSources, access: access, dictionaries: dictionaries, tags: tags, blobs: blobs,
                                                   blobContent: blobContent, metastore: metastore, jobs: jobs, connectors: connectors,
                                                   signal: jobSignal, activities: ActivityStore(metastore: metastore), policies: policies, enforcement: enforcement,

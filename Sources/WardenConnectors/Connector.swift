@@ -32,6 +32,11 @@ public protocol Connector: Sendable {
     /// missing, subscribed roles that can read the raw table. Empty: no drift; nil: Warden never generated the view.
     func nativeViewDrift(_ view: NativeView) async throws -> [String]?
 
+    /// Takes away what Warden maintains for a source that is disabled or gone: every grant on its view and its
+    /// `warden_system` purpose rows, committed first; then, when `drop`, the view itself and the rest of its rows. Only
+    /// the view `warden_system.views` records for the source is touched, and only while it is a view. Idempotent.
+    func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal
+
     /// The databases the connection's role may connect to.
     func listDatabases() async throws -> [String]
 
@@ -77,5 +82,20 @@ public struct NativeViewOutcome: Sendable, Equatable {
         self.viewReplaced = viewReplaced
         self.grantees = grantees
         self.missingRoles = missingRoles
+    }
+}
+
+/// What `withdrawNativeView` took away.
+public struct NativeViewWithdrawal: Sendable, Equatable {
+    /// The view Warden had recorded for the source (`schema.name`), nil when none.
+    public var view: String?
+    /// The roles (and `PUBLIC`) whose grant on it was revoked.
+    public var revoked: [String]
+    public var dropped: Bool
+
+    public init(view: String?, revoked: [String], dropped: Bool) {
+        self.view = view
+        self.revoked = revoked
+        self.dropped = dropped
     }
 }

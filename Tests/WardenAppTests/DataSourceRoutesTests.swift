@@ -213,13 +213,25 @@ import WardenTestSupport
             let leftovers = try await server.metastore.read { db in
                 try await db.raw("""
                     SELECT (SELECT COUNT(*) FROM dictionaries WHERE data_source_id = \(bind: ids.data))
-                         + (SELECT COUNT(*) FROM jobs WHERE data_source_id = \(bind: ids.data))
+                         + (SELECT COUNT(*) FROM jobs WHERE data_source_id = \(bind: ids.data) AND type <> 'nativeViewRemoval')
                          + (SELECT COUNT(*) FROM activities WHERE data_source_id = \(bind: ids.data))
                          + (SELECT COUNT(*) FROM data_source_members WHERE data_source_id = \(bind: ids.data))
                          + (SELECT COUNT(*) FROM data_source_handlers WHERE data_source_id = \(bind: ids.data)) AS n
                     """).first()!.decode(column: "n", as: Int.self)
             }
             #expect(leftovers == 0)
+            // In their place, the removal of the source's native view, with the handler's password still sealed.
+            let removals = try await server.metastore.read { db in
+                try await db.raw("SELECT payload FROM jobs WHERE data_source_id = \(bind: ids.data) AND type = 'nativeViewRemoval'").all()
+                    .map { try $0.decode(column: "payload", as: String.self) }
+            }
+            #expect(removals.count == 1)
+            for removal in removals {
+                let payload = try #require(try JSONSerialization.jsonObject(with: Data(removal.utf8)) as? [String: Any])
+                // Once the job ends (here it may have: no view was made), its payload keeps no sealed password either.
+                if let sealed = payload["sealedPassword"] as? String { #expect(sealed != warehouse.password && sealed.count > 2 * warehouse.password.count) }
+                #expect((payload["metadata"] as? [String: Any])?["password"] == nil && payload["technology"] as? String == "postgresql", "\(removal)")
+            }
             #expect(try await server.call(.get, "/dataSource").object["count"] as? Int == 2)
         }
     }

@@ -237,6 +237,88 @@ extension EnforcementTests {
         try? await warehouse.execute("DROP ROLE \(carol.name)")
     }
 
+    /// A disabled source's view is readable by nobody (a grant added by hand neither), a restored one by its subscribers
+    /// again; a source deleted for good, on its own or with its connection's object, takes its view and its
+    /// `warden_system` rows with it.
+    @Test(arguments: TestMetastores.kinds)
+    func disabledSourcesAreReadByNobodyAndDeletedOnesLeaveNoView(kind: MetastoreKind) async throws {
+        let warehouse = try await TestWarehouse.army()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let carol = (name: "w_carol_\(suffix)", password: "pw-carol")
+        let dave = (name: "w_dave_\(suffix)", password: "pw-dave")
+        for role in [carol, dave] { try await warehouse.execute("CREATE ROLE \(role.name) LOGIN PASSWORD '\(role.password)'") }
+        try await TestServer.run(kind) { server in
+            let id = try #require(try await server.registerArmy(warehouse, tables: ["army_records"])["army_records"])
+            _ = try await server.userWithKey("carol")
+            try await server.call(.put, "/bim/iam/bim/user/carol/profile", json: #"{"externalUserIds": {"postgresUser": "\#(carol.name)"}}"#).expect(.ok)
+            let carolId = try #require((try await server.call(.get, "/bim/user?userid=carol").expect(.ok).object["hits"] as? [[String: Any]])?
+                .first { $0["userid"] as? String == "carol" }?["id"] as? Int)
+            try await server.call(.post, "/dataSource/\(id)/access", json: #"{"profileId": \#(carolId), "state": "subscribed"}"#).expect(.ok)
+            let view = "army_immuta.army_records_immuta"
+            func readable(_ role: (name: String, password: String), _ view: String = view) async -> Bool {
+                (try? await warehouse.rows("SELECT 1::text FROM \(view) LIMIT 1", as: role)) != nil
+            }
+            func exists(_ view: String) async throws -> Bool {
+                try await warehouse.rows("""
+                    SELECT count(*)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind = 'v' AND n.nspname || '.' || c.relname = '\(view.replacingOccurrences(of: "'", with: "''"))'
+                    """).first?[0] == "1"
+            }
+            func rows(_ id: Int) async throws -> String? {
+                try await warehouse.rows("""
+                    SELECT ((SELECT count(*) FROM warden_system.views WHERE data_source_id = \(id))
+                        + (SELECT count(*) FROM warden_system.source_keys WHERE data_source_id = \(id))
+                        + (SELECT count(*) FROM warden_system.purposes WHERE data_source_id = \(id)))::text
+                    """).first?[0] ?? nil
+            }
+            /// Whether `condition` holds within a minute (the view scheduler and the job worker run every few seconds).
+            func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+                for _ in 0..<600 {
+                    if try await condition() { return true }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return false
+            }
+            try #require(try await eventually { await readable(carol) }, "the view was not granted to its subscriber within a minute")
+            try await warehouse.execute("GRANT SELECT ON \(view) TO \(dave.name)")
+
+            // DELETE on an enabled source disables it.
+            try await server.call(.delete, "/dataSource/\(id)").expect(.ok)
+            #expect(try await eventually {
+                let (carolReads, daveReads) = (await readable(carol), await readable(dave))
+                return !carolReads && !daveReads
+            }, "a disabled source's view stayed readable")
+            #expect(try await exists(view), "the view stays for a restore")
+            try await server.call(.put, "/dataSource/\(id)", json: #"{"deleted": false}"#).expect(.ok)
+            #expect(try await eventually { await readable(carol) }, "a restored source's view was not granted again")
+            let daveReads = await readable(dave)
+            #expect(!daveReads, "a grant added by hand came back with the restore")
+
+            // A second DELETE, of the disabled source, deletes it for good.
+            try await server.call(.delete, "/dataSource/\(id)").expect(.ok)
+            try await server.call(.delete, "/dataSource/\(id)").expect(.ok)
+            try await server.call(.get, "/dataSource/\(id)").expect(.notFound)
+            #expect(try await eventually { try await !exists(view) }, "the view of a deleted source is still there")
+            #expect(try await rows(id) == "0")
+
+            // A connection's object deleted: the views of the sources it made go too.
+            let connection = DataRoutesTests.connectionBody(warehouse, key: "views")
+            _ = try await DataRoutesTests.crawled(server, try await server.call(.post, "/data/connection", json: connection).expect(.ok))
+            let made = try #require(try await server.call(.get, "/data/object/views/\(warehouse.database)/army/army_records").expect(.ok)
+                .object["dataSourceId"] as? Int)
+            let refreshed = try await server.refreshView(made)
+            let madeView = try #require((refreshed["output"] as? [String: Any])?["view"] as? String, "\(refreshed)")
+            #expect(try await exists(madeView))
+            try await server.call(.delete, "/data/object/views").expect(.ok)
+            #expect(try await eventually { try await !exists(madeView) }, "the view of a source deleted with its connection is still there")
+            #expect(try await rows(made) == "0")
+        }
+        for role in [carol, dave] {
+            try? await warehouse.execute("DROP OWNED BY \(role.name)")
+            try? await warehouse.execute("DROP ROLE \(role.name)")
+        }
+    }
+
     /// A regenerated view is replaced in place: what a warehouse user built on it keeps working, and the view keeps its
     /// identity. Only a change PostgreSQL cannot replace in place (a column's type) drops and makes it again, and
     /// when something depends on it that fails cleanly, the previous view staying in place.

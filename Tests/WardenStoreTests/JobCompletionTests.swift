@@ -75,14 +75,16 @@ import WardenTestSupport
                                  workerId: "w")
             #expect(lease.job.id == purge.id)
 
-            try await f.dataSources.hardDelete(id: f.source.id, completing: JobCompletion(lease, output: .string("purged"), now: now))
+            try await f.dataSources.hardDelete(id: f.source.id, now: now, completing: JobCompletion(lease, output: .string("purged"), now: now))
 
             #expect(try await f.dataSources.dataSource(id: f.source.id) == nil)
             let listed = try await f.jobs.jobs(bulkId: "b")
             #expect(listed.map(\.id) == [purge.id])
             #expect(listed.first?.state == .completed)
-            #expect(try await f.jobs.claim(workerId: "w", now: now.addingTimeInterval(1), leaseUntil: now.addingTimeInterval(60)) == nil,
-                    "the source's other jobs went with it")
+            // The source's other jobs went with it; the removal of its native view was queued in their place.
+            let next = try await f.jobs.claim(workerId: "w", now: now.addingTimeInterval(1), leaseUntil: now.addingTimeInterval(60))
+            #expect(next?.type == .nativeViewRemoval && next?.dataSourceId == f.source.id, "\(String(describing: next))")
+            #expect(try await f.jobs.claim(workerId: "w", now: now.addingTimeInterval(1), leaseUntil: now.addingTimeInterval(60)) == nil)
         }
     }
 

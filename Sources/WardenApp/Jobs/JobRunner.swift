@@ -37,6 +37,8 @@ struct JobRunner: Sendable {
             return .recorded
         case .nativeViewRefresh:
             return try (await runViewRefreshes([lease])[job.id] ?? .failure(Self.notRun)).get()
+        case .nativeViewRemoval:
+            return .output(try await enforcement.remove(job))
         case .highCardinality, .handlerUpdate:
             return try await runOnSource(lease)
         case .crawl:
@@ -109,7 +111,7 @@ struct JobRunner: Sendable {
         case .handlerUpdate:
             try await applyHandlerPatch(lease, source: source, handler: handler)
             return .recorded
-        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh, .crawl, .columnDetection, .schemaDetection, .schemaMonitoring:
+        case .dataSourceBulk, .subscriptionExpiry, .nativeViewRefresh, .nativeViewRemoval, .crawl, .columnDetection, .schemaDetection, .schemaMonitoring:
             throw WardenError(.internalError, code: .jobInvalidPayload, message: "A \(job.type.rawValue) job does not act on one handler")
         }
     }

@@ -28,7 +28,7 @@ struct JobWorker: Service {
         } onGracefulShutdown: {
             Task {
                 await stopping.stop()
-                await signal.wakeAll()
+                await signal.close()
             }
         }
     }
@@ -126,8 +126,11 @@ struct JobWorker: Service {
 /// Wakes idle workers when this process enqueues a job, so they need not wait for the next poll.
 actor JobSignal {
     private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private var closed = false
 
     func wait(for duration: Duration) async {
+        // Closed: a worker that was claiming when shutdown began returns at once, not after a poll interval.
+        guard !closed else { return }
         let id = UUID()
         let timeout = Task { [weak self] in
             try? await Task.sleep(for: duration)
@@ -141,6 +144,12 @@ actor JobSignal {
         let all = waiters
         waiters.removeAll()
         for waiter in all.values { waiter.resume() }
+    }
+
+    /// Wakes every waiter, and every later `wait` returns at once: the workers are stopping.
+    func close() {
+        closed = true
+        wakeAll()
     }
 
     private func wake(_ id: UUID) {

@@ -245,7 +245,9 @@ struct ConnectionService: Sendable {
         let objects = try await visibleObjects(of: path, caller: caller, lineageOnly: true)
         guard objects[path] != nil else { throw ConnectionStore.objectNotFound }
         try await require(.adminOrOwner, on: path, objects: objects, caller: caller)
-        return (path, try await connections.delete(path))
+        let childCount = try await connections.delete(path, now: clock.now())
+        await signal.wakeAll()  // the removal of the sources' views
+        return (path, childCount)
     }
 
     // MARK: Crawling

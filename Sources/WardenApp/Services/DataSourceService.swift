@@ -294,7 +294,8 @@ struct DataSourceService: Sendable {
     private func purge(id: Int64, completing: JobCompletion? = nil) async throws {
         // Blob files are shared by content; only those no other blob references go, after the delete commits.
         let hashes = try await blobs.contentHashes(dataSourceId: id)
-        try await dataSources.hardDelete(id: id, completing: completing)
+        try await dataSources.hardDelete(id: id, now: clock.now(), completing: completing)
+        await signal.wakeAll()  // the view's removal
         await blobContent.removeUnreferenced(hashes, on: metastore)
     }
 }

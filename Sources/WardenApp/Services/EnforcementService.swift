@@ -12,6 +12,7 @@ struct EnforcementService: Sendable {
     let identity: IdentityStore
     let projects: ProjectStore
     let keys: DataSourceKeyStore
+    let jobs: JobStore
     let connectors: any ConnectorFactory
     let clock: any WardenClock
 
@@ -29,8 +30,11 @@ struct EnforcementService: Sendable {
 
     /// Brings each source's view and `warden_system` rows up to date (the view's DDL runs only when what it is
     /// generated from changed); those on one warehouse connection in one transaction. A result per source.
+    /// A disabled source's view is kept, granted to nobody (`withdraw`).
     func refresh(_ items: [(source: DataSource, handler: StoredHandler)]) async -> [Int64: Result<JSONValue, any Error>] {
         var results: [Int64: Result<JSONValue, any Error>] = [:]
+        for item in items where item.source.disabled { results[item.source.id] = await withdraw(item.source, handler: item.handler) }
+        let items = items.filter { !$0.source.disabled }
         var groups: [ConnectionSettings: (connector: any Connector, entries: [(source: DataSource, view: NativeView, keys: NativeViewKeys)])] = [:]
         let shared: Shared
         do {
@@ -96,6 +100,50 @@ struct EnforcementService: Sendable {
         return results
     }
 
+    /// Takes every grant on a disabled source's view away, and its purpose rows; the view and keys stay for a restore.
+    private func withdraw(_ source: DataSource, handler: StoredHandler) async -> Result<JSONValue, any Error> {
+        do {
+            guard let warehouse = NativeView.Warehouse(source.technology) else { throw Self.notBuilt(source.technology) }
+            let connector = try connector(source.technology, metadata: handler.metadata, password: try dataSources.openPassword(of: handler))
+            let withdrawal = try await connector.withdrawNativeView(dataSourceId: source.id, warehouse: warehouse, drop: false)
+            if let view = withdrawal.view { try await record(source, passed: true, "The data source is disabled: nobody may read its view \(view)") }
+            return .success(Self.payload(withdrawal))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// A `nativeViewRemoval` job: drops the view of a source deleted for good, with the connection its handler had.
+    /// Waits (a retryable error) while a refresh that read the source before it went still runs, so the view it may
+    /// still write is the one dropped.
+    func remove(_ job: Job) async throws -> JSONValue {
+        guard let id = job.dataSourceId, case .object(let payload) = job.payload,
+              let technology = payload["technology"]?.stringValue.flatMap(Technology.init(rawValue:)), let warehouse = NativeView.Warehouse(technology),
+              case .object(let metadata)? = payload["metadata"], let sealed = payload["sealedPassword"]?.stringValue else {
+            throw WardenError.badRequest("The job payload is not a native view removal", code: .jobInvalidPayload)
+        }
+        if try await jobs.isRunning(.nativeViewRefresh, dataSourceId: id, now: clock.now()) {
+            throw WardenError(.unavailable, code: .jobBusy, message: "A refresh of data source \(id)'s view is still running")
+        }
+        let connector = try connector(technology, metadata: metadata, password: try dataSources.openPassword(sealed, dataSourceId: id))
+        return Self.payload(try await connector.withdrawNativeView(dataSourceId: id, warehouse: warehouse, drop: true))
+    }
+
+    static func payload(_ withdrawal: NativeViewWithdrawal) -> JSONValue {
+        .object(["view": withdrawal.view.map(JSONValue.string) ?? .null, "revoked": .array(withdrawal.revoked.map(JSONValue.string)),
+                 "dropped": .bool(withdrawal.dropped)])
+    }
+
+    static func notBuilt(_ technology: Technology) -> WardenError {
+        WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(technology.blobHandlerType) dialect is not built yet",
+                                   code: .featureNotImplemented)
+    }
+
+    private func connector(_ technology: Technology, metadata: [String: JSONValue], password: String) throws -> any Connector {
+        let parsed = try HandlerMetadata.parse(metadata, path: "stored", technology: technology, passwordRequired: false)
+        return try connectors.connector(for: parsed.settings(technology: technology, storedPassword: password))
+    }
+
     /// The `nativeView` check of the source's `statusInfo`, written only when its status or message changes.
     private func record(_ source: DataSource, passed: Bool, _ message: String) async throws {
         let status = passed ? "passed" : "failed"
@@ -144,10 +192,7 @@ struct EnforcementService: Sendable {
     }
 
     private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
-        guard let warehouse = NativeView.Warehouse(source.technology) else {
-            throw WardenError.notImplemented("Native views are generated for PostgreSQL and Redshift sources; the \(source.technology.blobHandlerType) dialect is not built yet",
-                                             code: .featureNotImplemented)
-        }
+        guard let warehouse = NativeView.Warehouse(source.technology) else { throw Self.notBuilt(source.technology) }
         let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
         let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
         let connector = try connectors.connector(for: settings)
@@ -157,7 +202,8 @@ struct EnforcementService: Sendable {
         let inForce = PolicyEvaluator.inForce(local: shared.locals[source.id], globals: shared.globals, target: target, now: now)
         var subjects: [NativeView.Subject] = []
         let roleKey = Self.roleKey(source.technology)
-        for member in shared.members[source.id] ?? [] where member.state.isMember {
+        // A disabled source's view is granted to nobody.
+        for member in shared.members[source.id] ?? [] where member.state.isMember && !source.disabled {
             guard let details = shared.users[member.userId],
                   let role = details.user.profile.externalUserIds[roleKey], !role.isEmpty else { continue }
             let purposes = try await projects.context(userId: member.userId, dataSourceId: source.id, projectId: nil)?.purposes(at: now) ?? []

@@ -127,6 +127,10 @@ public struct DatabricksConnector: Connector {
         throw Self.notBuilt
     }
 
+    public func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal {
+        throw Self.notBuilt
+    }
+
     /// The catalogs the credentials may use (`system` and the metastore's own left out).
     public func listDatabases() async throws -> [String] {
         try await client.query("""

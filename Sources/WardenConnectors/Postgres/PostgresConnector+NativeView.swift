@@ -17,21 +17,10 @@ extension PostgresConnector {
             func failure(_ error: any Error) -> WardenError {
                 error as? WardenError ?? PostgresFailure.wardenError(for: error, settings: settings, connecting: false)
             }
-            func transaction<T>(_ body: () async throws -> T) async throws -> T {
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    let result = try await body()
-                    try await connection.query("COMMIT", logger: logger)
-                    return result
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
-            }
             let warehouse = views[0].view.warehouse
             let sql = SQLRunner(connection: connection, logger: logger)
             do {
-                return try await transaction {
+                return try await sql.transaction {
                     let lacking = try await NativeViewSession.prepare(warehouse, sql: sql)
                     if warehouse == .postgresql {
                         return try await NativeViewSession.applyPostgres(views, systemLacking: lacking, sql: sql)
@@ -47,7 +36,7 @@ extension PostgresConnector {
                 var outcomes: [Result<NativeViewOutcome, WardenError>] = []
                 for (view, keys) in views {
                     do {
-                        outcomes.append(try await transaction {
+                        outcomes.append(try await sql.transaction {
                             let lacking = try await NativeViewSession.prepare(warehouse, sql: sql)
                             if warehouse == .postgresql {
                                 return try await NativeViewSession.applyPostgres([(view, keys)], systemLacking: lacking, sql: sql)[0]
@@ -72,12 +61,43 @@ extension PostgresConnector {
             return session.drift(state) + (try await session.rawTableReaders())
         }
     }
+
+    public func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal {
+        let settings = settings
+        return try await run { connection, logger in
+            let sql = SQLRunner(connection: connection, logger: logger)
+            do {
+                // The grants go in a transaction of their own, so a view that cannot be dropped (a view of someone
+                // else's depends on it) is at least unreadable.
+                guard let (view, revoked) = try await sql.transaction({ try await NativeViewSession.revokeAll(dataSourceId, warehouse, sql: sql) }) else {
+                    return NativeViewWithdrawal(view: nil, revoked: [], dropped: false)
+                }
+                guard drop else { return NativeViewWithdrawal(view: view.map { "\($0.schema).\($0.name)" }, revoked: revoked, dropped: false) }
+                let dropped = try await sql.transaction { try await NativeViewSession.dropRecorded(dataSourceId, warehouse, sql: sql) }
+                return NativeViewWithdrawal(view: view.map { "\($0.schema).\($0.name)" }, revoked: revoked, dropped: dropped)
+            } catch {
+                throw error as? WardenError ?? PostgresFailure.wardenError(for: error, settings: settings, connecting: false)
+            }
+        }
+    }
 }
 
 /// Statements and queries on one connection, with their values bound.
 private struct SQLRunner {
     let connection: PostgresConnection
     let logger: Logger
+
+    func transaction<T>(_ body: () async throws -> T) async throws -> T {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let result = try await body()
+            try await connection.query("COMMIT", logger: logger)
+            return result
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
 
     func execute(_ sql: String, _ values: [any PostgresEncodable & Sendable] = []) async throws {
         try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds(values)), logger: logger)
@@ -181,6 +201,77 @@ private struct NativeViewSession {
     static func missingPrivileges(role: String, what: String, _ lacking: [String]) -> WardenError {
         WardenError(.badRequest, code: .warehouseMissingPrivileges,
                     message: "Warden's role \(role) lacks privileges to maintain \(what): " + Array(Set(lacking)).sorted().joined(separator: "; "))
+    }
+
+    // MARK: Withdrawal
+
+    /// Takes the lock `prepare` takes; false when `warden_system` does not exist (Warden never made a view here).
+    static func lockExisting(_ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> Bool {
+        if warehouse == .postgresql {
+            try await sql.execute("SELECT pg_advisory_xact_lock(\(NativeView.applyLock))")
+            return try await sql.rows("SELECT to_regclass('\(system).views') IS NOT NULL", as: Bool.self).first ?? false
+        }
+        let exists = "SELECT EXISTS (SELECT 1 FROM pg_class c WHERE \(relation("c", schema: "'\(system)'", name: "'views'")))"
+        guard try await sql.rows(exists, as: Bool.self).first == true else { return false }
+        try await sql.execute("LOCK \(system).views")
+        return true
+    }
+
+    /// The view `warden_system.views` records for the source, nil when none.
+    static func recorded(_ id: Int64, sql: SQLRunner) async throws -> (schema: String, name: String)? {
+        try await sql.rows("SELECT view_schema, view_name FROM \(system).views WHERE data_source_id = $1", [id], as: (String, String).self).first
+            .map { (schema: $0.0, name: $0.1) }
+    }
+
+    static func isView(_ schema: String, _ name: String, _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> Bool {
+        let condition = warehouse == .postgresql ? "c.oid = to_regclass($1)" : relation("c", schema: "$1", name: "$2")
+        let values: [any PostgresEncodable & Sendable] = warehouse == .postgresql
+            ? [SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(name)] : [schema, name]
+        return try await sql.rows("SELECT EXISTS (SELECT 1 FROM pg_class c WHERE \(condition) AND c.relkind = 'v')", values, as: Bool.self).first ?? false
+    }
+
+    /// Revokes every grant on the source's recorded view and deletes its purpose rows. Nil when there is no `warden_system`.
+    static func revokeAll(_ id: Int64, _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws
+        -> (view: (schema: String, name: String)?, revoked: [String])? {
+        guard try await lockExisting(warehouse, sql: sql) else { return nil }
+        try await sql.execute("DELETE FROM \(system).purposes WHERE data_source_id = $1", [id])
+        guard let (schema, name) = try await recorded(id, sql: sql) else { return (nil, []) }
+        // The next refresh (a restore) then applies the view and its grants whatever its hash, also on Redshift, whose
+        // grants a refresh cannot read to see that they are gone.
+        try await sql.execute("UPDATE \(system).views SET definition_hash = '' WHERE data_source_id = $1", [id])
+        guard try await isView(schema, name, warehouse, sql: sql) else { return ((schema, name), []) }
+        let qualified = SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(name)
+        let grantees: [String]
+        if warehouse == .postgresql {
+            grantees = try await sql.rows("""
+                SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE CAST(pg_get_userbyid(a.grantee) AS text) END
+                FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1
+                """, [qualified], as: String.self)
+        } else {
+            // Redshift has no aclexplode: every user who may select, and PUBLIC.
+            grantees = ["PUBLIC"] + (try await sql.rows("""
+                SELECT CAST(usename AS text) FROM pg_user
+                WHERE usename <> current_user AND has_table_privilege(usename, \(RedshiftDialect.literal(qualified)), 'SELECT') ORDER BY 1
+                """, as: String.self))
+        }
+        for role in grantees {
+            try await sql.execute("REVOKE ALL ON \(qualified) FROM \(role == "PUBLIC" ? "PUBLIC" : SQLIdentifier.quoted(role))")
+        }
+        return ((schema, name), grantees)
+    }
+
+    /// Drops the source's recorded view (while it is a view) and deletes its `warden_system` rows. True when a view was dropped.
+    static func dropRecorded(_ id: Int64, _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> Bool {
+        guard try await lockExisting(warehouse, sql: sql) else { return false }
+        var dropped = false
+        if let (schema, name) = try await recorded(id, sql: sql), try await isView(schema, name, warehouse, sql: sql) {
+            try await sql.execute("DROP VIEW \(SQLIdentifier.quoted(schema)).\(SQLIdentifier.quoted(name))")
+            dropped = true
+        }
+        for table in ["views", "source_keys", "purposes"] {
+            try await sql.execute("DELETE FROM \(system).\(table) WHERE data_source_id = $1", [id])
+        }
+        return dropped
     }
 
     // MARK: One view

@@ -99,6 +99,10 @@ public struct SnowflakeConnector: Connector {
         throw Self.notBuilt
     }
 
+    public func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal {
+        throw Self.notBuilt
+    }
+
     public func listDatabases() async throws -> [String] {
         try await client.query("SELECT database_name FROM information_schema.databases ORDER BY database_name").rows.compactMap { $0.first ?? nil }
     }

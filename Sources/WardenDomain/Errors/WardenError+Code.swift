@@ -70,6 +70,7 @@ extension WardenError {
 
         public static let `internal` = Code("internal")
 
+        public static let jobBusy = Code("job.busy")
         public static let jobInvalidPayload = Code("job.invalid_payload")
         public static let jobLeaseLost = Code("job.lease_lost")
 

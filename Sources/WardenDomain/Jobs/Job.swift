@@ -17,8 +17,10 @@ public enum JobType: String, Sendable, Codable, CaseIterable {
     case handlerUpdate
     /// Finds and stores a data source's highest-cardinality column.
     case highCardinality
-    /// Regenerates a data source's native view (a no-op until enforcement exists).
+    /// Regenerates a data source's native view; for a disabled source, takes every grant on it away.
     case nativeViewRefresh
+    /// Drops the native view of a data source that was deleted for good (its payload holds the handler's connection).
+    case nativeViewRemoval
     /// One data source's share of `PUT /dataSource/bulk/{type}`.
     case dataSourceBulk
     /// Ends the subscriptions whose expiration has passed; scheduled periodically.

@@ -374,7 +374,8 @@ public struct ConnectionStore: Sendable {
 
     /// Deletes the object, everything below it and their data sources, in one transaction. Answers how many objects
     /// were below it. The connection itself goes when its root is deleted.
-    public func delete(_ path: DataObjectPath) async throws -> Int {
+    /// The removal of the sources' native views is queued in the same transaction.
+    public func delete(_ path: DataObjectPath, now: Date) async throws -> Int {
         try await metastore.write { db in
             let rows = try await db.raw("SELECT data_source_id, depth FROM data_objects WHERE \(Self.whereSubtree(path))\(SQLLock.forUpdate(db))").all()
             guard !rows.isEmpty else { throw Self.objectNotFound }
@@ -384,6 +385,7 @@ public struct ConnectionStore: Sendable {
                 let binds: [SQLBindable] = chunk
                 // As `DataSourceStore.hardDelete`: the rest goes with the source by cascade.
                 try await db.raw("DELETE FROM jobs WHERE data_source_id IN (\(binds: binds)) AND bulk_id IS NULL").run()
+                try await DataSourceStore.queueViewRemovals(chunk, now: now, on: db)
                 try await db.raw("DELETE FROM activities WHERE data_source_id IN (\(binds: binds))").run()
                 try await db.raw("DELETE FROM data_sources WHERE id IN (\(binds: binds))").run()
             }

@@ -304,13 +304,37 @@ extension DataSourceStore {
     /// Deletes the data source for good with everything attached to it, in one transaction: dictionary,
     /// handler, memberships, tags, blobs and lineage (by cascade), its activities, and its jobs except those of a
     /// bulk action, which stay listed under their bulk id.
-    public func hardDelete(id: Int64, completing: JobCompletion? = nil) async throws {
+    /// The removal of its native view is queued in the same transaction (`queueViewRemovals`).
+    public func hardDelete(id: Int64, now: Date, completing: JobCompletion? = nil) async throws {
         try await metastore.write { db in
             try await db.raw("DELETE FROM jobs WHERE data_source_id = \(bind: id) AND bulk_id IS NULL").run()
+            try await Self.queueViewRemovals([id], now: now, on: db)
             try await db.raw("DELETE FROM activities WHERE data_source_id = \(bind: id)").run()
             let deleted = try await db.raw("DELETE FROM data_sources WHERE id = \(bind: id) RETURNING id").all()
             guard !deleted.isEmpty else { throw Self.notFound }
             try await completing?.record(on: db)
+        }
+    }
+
+    /// Queues, inside a purge's transaction and before the sources go, a `nativeViewRemoval` job for each source on a
+    /// warehouse where Warden makes native views. The job carries the handler's technology, metadata and still-sealed
+    /// password, which go with the source; its id is derived from the source, so it is queued once.
+    static func queueViewRemovals(_ ids: [Int64], now: Date, on db: any SQLDatabase) async throws {
+        for chunk in SQLBatch.chunks(ids) {
+            let binds: [SQLBindable] = chunk
+            var jobs: [NewJob] = []
+            for row in try await db.raw("""
+                SELECT data_source_id, technology, metadata, password_secret FROM data_source_handlers WHERE data_source_id IN (\(binds: binds))
+                """).all() {
+                let technology = try Self.technology(row.string("technology"))
+                guard NativeView.Warehouse(technology) != nil else { continue }
+                let id = try row.int64("data_source_id")
+                jobs.append(NewJob(id: JobStore.nameBasedId("warden.view-removal:\(id)"), type: .nativeViewRemoval, payload: .object([
+                    "technology": .string(technology.rawValue), "metadata": try JSONColumn.decode(JSONValue.self, from: row.string("metadata")),
+                    "sealedPassword": .string(try row.string("password_secret")),
+                ]), dataSourceId: id))
+            }
+            try await JobStore.enqueue(jobs, createdBy: 0, now: now, on: db)
         }
     }
 

@@ -38,7 +38,12 @@ public struct DataSourceStore: Sendable {
     static func secretRecordId(_ dataSourceId: Int64) -> String { "data-source-handler:\(dataSourceId)" }
 
     public func openPassword(of handler: StoredHandler) throws -> String {
-        try secrets.open(handler.sealedPassword, recordId: Self.secretRecordId(handler.dataSourceId))
+        try openPassword(handler.sealedPassword, dataSourceId: handler.dataSourceId)
+    }
+
+    /// A handler's password as sealed for the source `dataSourceId`, also after the source is gone (a view removal).
+    public func openPassword(_ sealed: String, dataSourceId: Int64) throws -> String {
+        try secrets.open(sealed, recordId: Self.secretRecordId(dataSourceId))
     }
 
     // MARK: Creation

@@ -87,15 +87,15 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Queues one native-view refresh per enforced source (PostgreSQL, enabled) changed since its last refresh was
-    /// queued. The job id is derived from the source and its change count, so instances sharing a metastore queue
+    /// Queues one native-view refresh per enforced source (PostgreSQL; a disabled one too, whose refresh takes its
+    /// grants away) changed since its last refresh was queued. The job id is derived from the source and its change count, so instances sharing a metastore queue
     /// each refresh once between them. Returns how many were queued.
     @discardableResult
     public func queueViewRefreshes(now: Date) async throws -> Int {
         try await metastore.write { db in
             let due = try await db.raw("""
                 SELECT ds.id, ds.view_changes FROM data_sources ds
-                WHERE ds.view_changes > ds.view_changes_queued AND ds.disabled = \(bind: false)
+                WHERE ds.view_changes > ds.view_changes_queued
                   AND EXISTS (SELECT 1 FROM data_source_handlers h WHERE h.data_source_id = ds.id AND h.technology = \(bind: Technology.postgresql.rawValue))
                 ORDER BY ds.id
                 """).all().map { (try $0.int64("id"), try $0.int64("view_changes")) }
@@ -113,6 +113,16 @@ public struct JobStore: Sendable {
                     """).run()
             }
             return due.count
+        }
+    }
+
+    /// Whether a job of `type` on the source is held by a live worker lease at `now`.
+    public func isRunning(_ type: JobType, dataSourceId: Int64, now: Date) async throws -> Bool {
+        try await metastore.read { db in
+            try await db.raw("""
+                SELECT 1 AS held FROM jobs WHERE type = \(bind: type.rawValue) AND data_source_id = \(bind: dataSourceId)
+                AND state = 'active' AND locked_until >= \(bind: now.millis) LIMIT 1
+                """).first() != nil
         }
     }
 

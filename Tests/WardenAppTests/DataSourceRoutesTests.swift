@@ -213,7 +213,8 @@ import WardenTestSupport
             let leftovers = try await server.metastore.read { db in
                 try await db.raw("""
                     SELECT (SELECT COUNT(*) FROM dictionaries WHERE data_source_id = \(bind: ids.data))
-                         + (SELECT COUNT(*) FROM jobs WHERE data_source_id = \(bind: ids.data) AND type <> 'nativeViewRemoval')
+                         + (SELECT COUNT(*) FROM jobs WHERE data_source_id = \(bind: ids.data) AND type <> 'nativeViewRemoval'
+                                AND NOT (type = 'nativeViewRefresh' AND state IN ('active', 'completed', 'retry', 'failed')))
                          + (SELECT COUNT(*) FROM activities WHERE data_source_id = \(bind: ids.data))
                          + (SELECT COUNT(*) FROM data_source_members WHERE data_source_id = \(bind: ids.data))
                          + (SELECT COUNT(*) FROM data_source_handlers WHERE data_source_id = \(bind: ids.data)) AS n

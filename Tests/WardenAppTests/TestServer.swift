@@ -42,9 +42,11 @@ struct TestServer {
     static func run(config: AppConfig, clock: TestClock = TestClock(), ids: any IdGenerator = RandomIdGenerator(),
                     _ body: @Sendable (TestServer) async throws -> Void) async throws {
         let listening = FirstOutcome<Int>()
+        let trace = ServerTrace()
+        trace.mark("building")
         let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock, ids: ids,
                                            onServerRunning: { port in listening.finish(.success(port)) })
-        try await serve(server, listening) { port in
+        try await serve(server, listening, trace: trace) { port in
             try await withHTTP(port: port) { http in
                 try await body(TestServer(client: Listening(port: port), http: http, clock: clock, config: config, routes: server.routes,
                                           metastore: server.metastore))
@@ -95,28 +97,37 @@ struct TestServer {
     /// Runs the server's application until `body` (given its port) ends, then shuts it down gracefully. Unlike the
     /// framework's live test mode, which waits for the port with nothing to wake it if the server stops first (a test
     /// that then hangs with every thread idle), a server that stops before it listens fails the test with its error.
-    private static func serve(_ server: WardenServer, _ listening: FirstOutcome<Int>, _ body: (Int) async throws -> Void) async throws {
+    private static func serve(_ server: WardenServer, _ listening: FirstOutcome<Int>, trace: ServerTrace = ServerTrace(),
+                              _ body: (Int) async throws -> Void) async throws {
         let group = ServiceGroup(configuration: .init(services: [server.application], logger: TestMetastores.logger))
+        trace.mark("starting")
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 do {
                     try await group.run()
+                    trace.mark("services ended")
                     listening.finish(.failure(StoppedBeforeListening(cause: nil)))
                 } catch {
+                    trace.mark("services failed")
                     listening.finish(.failure(StoppedBeforeListening(cause: error)))
                     throw error
                 }
             }
             do {
                 let port = try await withCheckedThrowingContinuation { listening.start($0) }
+                trace.mark("listening")
                 try await body(port)
             } catch {
+                trace.mark("shutting down after an error")
                 await group.triggerGracefulShutdown()
                 try? await tasks.waitForAll()
+                trace.mark("stopped")
                 throw error
             }
+            trace.mark("shutting down")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
+            trace.mark("stopped")
         }
     }
 
@@ -334,5 +345,24 @@ final class SequentialIds: IdGenerator, @unchecked Sendable {
         defer { lock.unlock() }
         last += 1
         return UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last))
+    }
+}
+
+/// Where one test server is in its life, appended to the file `WARDEN_TEST_TRACE` names when set:
+/// scripts/watched-swift-test sets it and, when a run stalls, shows the servers that never stopped and their last step.
+struct ServerTrace: Sendable {
+    private let id = UUID().uuidString.prefix(8)
+    private let test = Test.current?.name ?? "?"
+    nonisolated(unsafe) private static let file: FileHandle? = ProcessInfo.processInfo.environment["WARDEN_TEST_TRACE"]
+        .flatMap { FileHandle(forWritingAtPath: $0) }
+    private static let lock = NSLock()
+
+    func mark(_ step: String) {
+        guard let file = Self.file else { return }
+        let line = "\(id)\t\(test)\t\(step)\n"
+        Self.lock.withLock {
+            file.seekToEndOfFile()
+            file.write(Data(line.utf8))
+        }
     }
 }

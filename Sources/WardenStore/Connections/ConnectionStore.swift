@@ -384,7 +384,9 @@ public struct ConnectionStore: Sendable {
             for chunk in SQLBatch.chunks(sourceIds) {
                 let binds: [SQLBindable] = chunk
                 // As `DataSourceStore.hardDelete`: the rest goes with the source by cascade.
-                try await db.raw("DELETE FROM jobs WHERE data_source_id IN (\(binds: binds)) AND bulk_id IS NULL").run()
+                try await db.raw("""
+                    DELETE FROM jobs WHERE data_source_id IN (\(binds: binds)) AND bulk_id IS NULL AND \(unsafeRaw: DataSourceStore.notARunningRefresh)
+                    """).run()
                 try await DataSourceStore.queueViewRemovals(chunk, now: now, on: db)
                 try await db.raw("DELETE FROM activities WHERE data_source_id IN (\(binds: binds))").run()
                 try await db.raw("DELETE FROM data_sources WHERE id IN (\(binds: binds))").run()

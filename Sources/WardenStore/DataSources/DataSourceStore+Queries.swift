@@ -303,11 +303,11 @@ extension DataSourceStore {
 
     /// Deletes the data source for good with everything attached to it, in one transaction: dictionary,
     /// handler, memberships, tags, blobs and lineage (by cascade), its activities, and its jobs except those of a
-    /// bulk action, which stay listed under their bulk id.
-    /// The removal of its native view is queued in the same transaction (`queueViewRemovals`).
+    /// bulk action, which stay listed under their bulk id, and a running view refresh. The removal of its native view
+    /// is queued in the same transaction (`queueViewRemovals`).
     public func hardDelete(id: Int64, now: Date, completing: JobCompletion? = nil) async throws {
         try await metastore.write { db in
-            try await db.raw("DELETE FROM jobs WHERE data_source_id = \(bind: id) AND bulk_id IS NULL").run()
+            try await db.raw("DELETE FROM jobs WHERE data_source_id = \(bind: id) AND bulk_id IS NULL AND \(unsafeRaw: Self.notARunningRefresh)").run()
             try await Self.queueViewRemovals([id], now: now, on: db)
             try await db.raw("DELETE FROM activities WHERE data_source_id = \(bind: id)").run()
             let deleted = try await db.raw("DELETE FROM data_sources WHERE id = \(bind: id) RETURNING id").all()
@@ -315,6 +315,10 @@ extension DataSourceStore {
             try await completing?.record(on: db)
         }
     }
+
+    /// A refresh that runs while its source is deleted keeps its job row, so that its worker completes it and the
+    /// view removal can wait for it (`JobStore.isRunning`) instead of racing it.
+    static let notARunningRefresh = "NOT (type = '\(JobType.nativeViewRefresh.rawValue)' AND state = '\(JobState.active.rawValue)')"
 
     /// Queues, inside a purge's transaction and before the sources go, a `nativeViewRemoval` job for each source on a
     /// warehouse where Warden makes native views. The job carries the handler's technology, metadata and still-sealed
@@ -332,7 +336,7 @@ extension DataSourceStore {
                 jobs.append(NewJob(id: JobStore.nameBasedId("warden.view-removal:\(id)"), type: .nativeViewRemoval, payload: .object([
                     "technology": .string(technology.rawValue), "metadata": try JSONColumn.decode(JSONValue.self, from: row.string("metadata")),
                     "sealedPassword": .string(try row.string("password_secret")),
-                ]), dataSourceId: id))
+                ]), dataSourceId: id, maxAttempts: 10))
             }
             try await JobStore.enqueue(jobs, createdBy: 0, now: now, on: db)
         }

@@ -88,8 +88,9 @@ public struct JobStore: Sendable {
     }
 
     /// Queues one native-view refresh per enforced source (PostgreSQL; a disabled one too, whose refresh takes its
-    /// grants away) changed since its last refresh was queued. The job id is derived from the source and its change count, so instances sharing a metastore queue
-    /// each refresh once between them. Returns how many were queued.
+    /// grants away) changed since its last refresh was queued. The job id is derived from the source and its change
+    /// count, so instances sharing a metastore queue each refresh once between them. The sources stay locked until the
+    /// jobs are in, so a source deleted meanwhile is either skipped or deleted with its new job. Returns how many were queued.
     @discardableResult
     public func queueViewRefreshes(now: Date) async throws -> Int {
         try await metastore.write { db in
@@ -97,7 +98,7 @@ public struct JobStore: Sendable {
                 SELECT ds.id, ds.view_changes FROM data_sources ds
                 WHERE ds.view_changes > ds.view_changes_queued
                   AND EXISTS (SELECT 1 FROM data_source_handlers h WHERE h.data_source_id = ds.id AND h.technology = \(bind: Technology.postgresql.rawValue))
-                ORDER BY ds.id
+                ORDER BY ds.id\(SQLLock.forUpdate(db))
                 """).all().map { (try $0.int64("id"), try $0.int64("view_changes")) }
             for (id, changes) in due {
                 try await db.raw("""

@@ -105,7 +105,8 @@ public func buildServer(config: AppConfig, logger: Logger, clock: any WardenCloc
         SchemaMonitoringRoutes(service: monitoring).register(on: api)
 
         // Services stop in reverse order: the server drains first, then the worker, then connections close.
-        var services: [any Service] = [CleanupService { await metastore.close() }, CleanupService { await connectors.shutdown() }]
+        var services: [any Service] = [CleanupService(name: "metastore") { await metastore.close() },
+                                       CleanupService(name: "warehouse connections") { await connectors.shutdown() }]
         if config.jobConcurrency > 0 {
             services.append(JobWorker(jobs: jobs, runner: runner, signal: jobSignal, concurrency: config.jobConcurrency,
                                       lease: TimeInterval(config.jobLeaseSeconds), pollInterval: config.jobPollInterval,

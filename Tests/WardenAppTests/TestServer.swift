@@ -44,7 +44,7 @@ struct TestServer {
         let listening = FirstOutcome<Int>()
         let trace = ServerTrace()
         trace.mark("building")
-        let server = try await buildServer(config: config, logger: TestMetastores.logger, clock: clock, ids: ids,
+        let server = try await buildServer(config: config, logger: trace.logger, clock: clock, ids: ids,
                                            onServerRunning: { port in listening.finish(.success(port)) })
         try await serve(server, listening, trace: trace) { port in
             try await withHTTP(port: port) { http in
@@ -356,6 +356,38 @@ struct ServerTrace: Sendable {
     nonisolated(unsafe) private static let file: FileHandle? = ProcessInfo.processInfo.environment["WARDEN_TEST_TRACE"]
         .flatMap { FileHandle(forWritingAtPath: $0) }
     private static let lock = NSLock()
+
+    /// `TestMetastores.logger`, and when tracing, one that also traces each service's start and shutdown (ServiceLifecycle
+    /// says so at debug level, naming the service).
+    var logger: Logger {
+        guard Self.file != nil else { return TestMetastores.logger }
+        let (trace, base) = (self, TestMetastores.logger)
+        var logger = Logger(label: base.label) { _ in ServiceSteps(trace: trace, base: base) }
+        logger.logLevel = .debug
+        return logger
+    }
+
+    private struct ServiceSteps: LogHandler {
+        let trace: ServerTrace
+        let base: Logger
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            if let service = event.metadata?["sl-service"] {
+                // A service describes itself with all its fields: its type, or a periodic one's name, is enough.
+                trace.mark("\(event.message): \("\(service)".prefix(64))")
+            } else if event.level >= base.logLevel {
+                base.log(level: event.level, event.message, metadata: event.metadata, source: event.source, file: event.file,
+                         function: event.function, line: event.line)
+            }
+        }
+    }
 
     func mark(_ step: String) {
         guard let file = Self.file else { return }

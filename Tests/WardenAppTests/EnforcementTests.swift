@@ -24,13 +24,8 @@ import WardenTestSupport
     func warehouseRolesReadExactlyWhatThePoliciesAllow(kind: MetastoreKind) async throws {
         // A warehouse of this case's own: the view and warden_system rows are the metastore's.
         let warehouse = try await TestWarehouse.army()
-        // Roles belong to the whole server: names unique to this run keep parallel tests apart.
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let alice = (name: "w_alice_\(suffix)", password: "pw-alice")
-        let bob = (name: "w_bob_\(suffix)", password: "pw-bob")
-        for role in [alice, bob] {
-            try await warehouse.execute("CREATE ROLE \(role.name) LOGIN PASSWORD '\(role.password)'")
-        }
+        let roles = try await warehouse.loginRoles("alice", "bob")
+        let (alice, bob) = (roles[0], roles[1])
         let states = try await warehouse.rows("SELECT DISTINCT state::text FROM army.army_records WHERE state IS NOT NULL ORDER BY 1").compactMap { $0[0] }
         try #require(states.count >= 2)
         @Sendable func expectedCount(_ allowed: [String]) async throws -> Int {
@@ -161,10 +156,7 @@ import WardenTestSupport
             #expect(try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: bob).first?[0] == "0", "Bob has no State attribute")
             await #expect(throws: (any Error).self) { _ = try await warehouse.rows("SELECT count(*)::text FROM \(view)", as: alice) }
         }
-        for role in [alice, bob] {
-            try? await warehouse.execute("DROP OWNED BY \(role.name)")
-            try? await warehouse.execute("DROP ROLE \(role.name)")
-        }
+        await warehouse.drop(roles)
     }
 }
 
@@ -179,9 +171,7 @@ extension EnforcementTests {
     @Test(arguments: TestMetastores.kinds)
     func hashedColumnsJoinOnlyWithinTheirSourceAndExpiredMembershipsLoseTheirGrant(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let carol = (name: "w_carol_\(suffix)", password: "pw-carol")
-        try await warehouse.execute("CREATE ROLE \(carol.name) LOGIN PASSWORD '\(carol.password)'")
+        let carol = try await warehouse.loginRoles("carol")[0]
         let clock = TestClock()
         try await TestServer.run(kind, clock: clock, configure: { $0.subscriptionExpiryInterval = 1 }) { server in
             let ids = try await server.registerArmy(warehouse, tables: ["army_records", "records_view"])
@@ -233,8 +223,7 @@ extension EnforcementTests {
             }
             #expect(revoked, "expired memberships kept their grants for a minute")
         }
-        try? await warehouse.execute("DROP OWNED BY \(carol.name)")
-        try? await warehouse.execute("DROP ROLE \(carol.name)")
+        await warehouse.drop([carol])
     }
 
     /// A disabled source's view is readable by nobody (a grant added by hand neither), a restored one by its subscribers
@@ -243,10 +232,8 @@ extension EnforcementTests {
     @Test(arguments: TestMetastores.kinds)
     func disabledSourcesAreReadByNobodyAndDeletedOnesLeaveNoView(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let carol = (name: "w_carol_\(suffix)", password: "pw-carol")
-        let dave = (name: "w_dave_\(suffix)", password: "pw-dave")
-        for role in [carol, dave] { try await warehouse.execute("CREATE ROLE \(role.name) LOGIN PASSWORD '\(role.password)'") }
+        let roles = try await warehouse.loginRoles("carol", "dave")
+        let (carol, dave) = (roles[0], roles[1])
         try await TestServer.run(kind) { server in
             let id = try #require(try await server.registerArmy(warehouse, tables: ["army_records"])["army_records"])
             _ = try await server.userWithKey("carol")
@@ -255,7 +242,7 @@ extension EnforcementTests {
                 .first { $0["userid"] as? String == "carol" }?["id"] as? Int)
             try await server.call(.post, "/dataSource/\(id)/access", json: #"{"profileId": \#(carolId), "state": "subscribed"}"#).expect(.ok)
             let view = "army_immuta.army_records_immuta"
-            func readable(_ role: (name: String, password: String), _ view: String = view) async -> Bool {
+            func readable(_ role: TestWarehouse.Role, _ view: String = view) async -> Bool {
                 (try? await warehouse.rows("SELECT 1::text FROM \(view) LIMIT 1", as: role)) != nil
             }
             func exists(_ view: String) async throws -> Bool {
@@ -313,10 +300,7 @@ extension EnforcementTests {
             #expect(try await eventually { try await !exists(madeView) }, "the view of a source deleted with its connection is still there")
             #expect(try await rows(made) == "0")
         }
-        for role in [carol, dave] {
-            try? await warehouse.execute("DROP OWNED BY \(role.name)")
-            try? await warehouse.execute("DROP ROLE \(role.name)")
-        }
+        await warehouse.drop(roles)
     }
 
     /// A regenerated view is replaced in place: what a warehouse user built on it keeps working, and the view keeps its

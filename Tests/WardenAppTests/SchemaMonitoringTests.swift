@@ -34,8 +34,7 @@ import WardenTestSupport
     @Test(arguments: TestMetastores.kinds)
     func columnDetectionFollowsTheTableAndMasksNewColumnsUntilReviewed(kind: MetastoreKind) async throws {
         let warehouse = try await TestWarehouse.army()
-        let reader = (name: "w_reader_\(UUID().uuidString.prefix(8).lowercased())", password: "pw-reader")
-        try await warehouse.execute("CREATE ROLE \(reader.name) LOGIN PASSWORD '\(reader.password)'")
+        let reader = try await warehouse.loginRoles("reader")[0]
         try await TestServer.run(kind) { server in
             let ids = try await server.registerArmy(warehouse)
             let data = try #require(ids["data"])
@@ -84,8 +83,7 @@ import WardenTestSupport
             let types = try await server.call(.get, "/dataSource/\(data)/tasks").expect(.ok).object["hits"] as? [[String: Any]] ?? []
             #expect(types.filter { $0["type"] as? String == "columnTypeChanged" }.count == 1)
         }
-        try? await warehouse.execute("DROP OWNED BY \(reader.name)")
-        try? await warehouse.execute("DROP ROLE \(reader.name)")
+        await warehouse.drop([reader])
     }
 
     @Test(arguments: TestMetastores.kinds)

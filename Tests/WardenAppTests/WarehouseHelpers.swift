@@ -7,6 +7,25 @@ import WardenStore
 import WardenTestSupport
 
 extension TestWarehouse {
+    typealias Role = (name: String, password: String)
+
+    /// Login roles `w_<name>_<suffix>` with the password `pw-<name>`, the suffix unique to this call: roles belong to
+    /// the whole server, and tests run in parallel.
+    func loginRoles(_ names: String...) async throws -> [Role] {
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let roles = names.map { (name: "w_\($0)_\(suffix)", password: "pw-\($0)") }
+        for role in roles { try await execute("CREATE ROLE \(role.name) LOGIN PASSWORD '\(role.password)'") }
+        return roles
+    }
+
+    /// Drops the roles with what they own and were granted; a cleanup, so failures are ignored.
+    func drop(_ roles: [Role]) async {
+        for role in roles {
+            try? await execute("DROP OWNED BY \(role.name)")
+            try? await execute("DROP ROLE \(role.name)")
+        }
+    }
+
     /// The specification's Redshift example, pointed at this warehouse.
     func registrationPayload(tables: [String] = ["army_records", "data"], password: String? = nil, port: Int? = nil, ssl: Bool = false,
                              ca: [String] = [], isPrivate: Bool = false, schema: String = "army") -> String {

@@ -48,7 +48,7 @@ import WardenConnectors
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             var damaged = bytes
-            for _ in 0..<3 { damaged[Int.random(in: 0..<damaged.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+            for _ in 0..<Int.random(in: 1...6, using: &generator) { damaged[Int.random(in: 0..<damaged.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
             _ = try? ArrowStream.read(Data(damaged), maxRows: 1_000)
         }
         #expect(throws: ArrowStream.Malformed.self) { try ArrowStream.read(Data(bytes.prefix(40))) }

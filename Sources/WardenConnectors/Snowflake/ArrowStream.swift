@@ -90,7 +90,11 @@ public struct ArrowStream: Sendable {
         switch try table.uint8(2) {
         case 1: type = .null
         case 2: type = .int(bits: Int(try typeTable?.int32(0) ?? 0), signed: try typeTable?.bool(1) ?? false)
-        case 3: type = .float(bits: [16, 32, 64][min(2, Int(try typeTable?.int16(0) ?? 2))])
+        case 3:
+            // Precision: 0 half, 1 single, 2 double; anything else is a damaged schema (an index out of range once).
+            let precision = Int(try typeTable?.int16(0) ?? 2)
+            guard (0...2).contains(precision) else { throw Malformed(description: "a floating-point column of unknown precision \(precision)") }
+            type = .float(bits: [16, 32, 64][precision])
         case 4: type = .binary
         case 5: type = .utf8
         case 6: type = .bool
@@ -166,6 +170,8 @@ public struct ArrowStream: Sendable {
             return validity[validity.startIndex + row / 8] & (1 << (row % 8)) != 0
         }
         let scale = Int(field.metadata["scale"] ?? "") ?? 0
+        // A damaged scale would make each value a string of that many zeros: no real one exceeds 76 digits.
+        guard (0...Self.maxScale).contains(scale) else { throw Malformed(description: "column \(field.name) has a scale of \(scale)") }
         switch field.type {
         case .null:
             return Array(repeating: nil, count: rows)
@@ -187,6 +193,7 @@ public struct ArrowStream: Sendable {
             let values = try buffers.buffer()
             let width = bits / 8
             guard [4, 8, 16, 32].contains(width) else { throw Malformed(description: "a decimal of \(bits) bits") }
+            guard (0...Self.maxScale).contains(decimalScale) else { throw Malformed(description: "a decimal with a scale of \(decimalScale)") }
             return try (0..<rows).map { row in
                 guard try isValid(row) else { return nil }
                 guard (row + 1) * width <= values.count else { throw Malformed(description: "a decimal buffer is too short") }
@@ -293,6 +300,9 @@ public struct ArrowStream: Sendable {
         }
         return (digits.isEmpty ? "0" : String(digits.reversed()), negative)
     }
+
+    /// The largest scale read: a 256-bit decimal has at most 76 digits.
+    static let maxScale = 76
 
     static func decimalText(digits: String, negative: Bool, scale: Int) -> String {
         var text = digits

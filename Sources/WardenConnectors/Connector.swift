@@ -32,10 +32,11 @@ public protocol Connector: Sendable {
     /// missing, subscribed roles that can read the raw table. Empty: no drift; nil: Warden never generated the view.
     func nativeViewDrift(_ view: NativeView) async throws -> [String]?
 
-    /// Takes away what Warden maintains for a source that is disabled or gone: every grant on its view and its
-    /// `warden_system` purpose rows, committed first; then, when `drop`, the view itself and the rest of its rows. Only
-    /// the view `warden_system.views` records for the source is touched, and only while it is a view. Idempotent.
-    func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal
+    /// Takes away what Warden maintains for sources that are disabled or gone: every grant on their views and their
+    /// `warden_system` purpose rows, committed first; then, when `drop`, the views themselves and the rest of their
+    /// rows. Only the view `warden_system.views` records for a source is touched, and only while it is a view.
+    /// Idempotent. One result per source.
+    func withdrawNativeViews(dataSourceIds: [Int64], warehouse: NativeView.Warehouse, drop: Bool) async throws -> [Int64: NativeViewWithdrawal]
 
     /// The databases the connection's role may connect to.
     func listDatabases() async throws -> [String]
@@ -87,7 +88,7 @@ public struct NativeViewOutcome: Sendable, Equatable {
 
 /// What `withdrawNativeView` took away.
 public struct NativeViewWithdrawal: Sendable, Equatable {
-    /// The view Warden had recorded for the source (`schema.name`), nil when none.
+    /// The view Warden had recorded for the source (`schema.name`, quoted), nil when none is there.
     public var view: String?
     /// The roles (and `PUBLIC`) whose grant on it was revoked.
     public var revoked: [String]

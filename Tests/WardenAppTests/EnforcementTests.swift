@@ -102,6 +102,7 @@ import WardenTestSupport
                 let check = try await server.call(.get, "/dataSource/\(id)/test").expect(.ok).object["nativeView"] as? [String: Any] ?? [:]
                 return (check["status"] as? String ?? "", check["message"] as? String ?? "")
             }
+            try await server.viewRefreshesSettled(id)
             #expect(try await nativeView().status == "passed")
             try await warehouse.execute("GRANT SELECT ON \(view) TO \(bob.name)")
             try await warehouse.execute("GRANT USAGE ON SCHEMA army TO \(alice.name)")
@@ -116,7 +117,6 @@ import WardenTestSupport
                 """)
             drift = try await nativeView()
             #expect(drift.status == "failed", "\(drift)")
-            // A refresh repairs it: this one, or an automatic one still queued from the changes above that ran first.
             _ = try await refresh()
             #expect(try await nativeView().status == "passed")
             #expect(!(try await warehouse.rows("SELECT pg_get_viewdef('\(view)'::regclass)").first?[0] ?? "LIMIT").contains("LIMIT"))
@@ -235,13 +235,16 @@ extension EnforcementTests {
         let roles = try await warehouse.loginRoles("carol", "dave")
         let (carol, dave) = (roles[0], roles[1])
         try await TestServer.run(kind) { server in
-            let id = try #require(try await server.registerArmy(warehouse, tables: ["army_records"])["army_records"])
+            let ids = try await server.registerArmy(warehouse, tables: ["army_records", "data"])
+            let (id, other) = (try #require(ids["army_records"]), try #require(ids["data"]))
             _ = try await server.userWithKey("carol")
             try await server.call(.put, "/bim/iam/bim/user/carol/profile", json: #"{"externalUserIds": {"postgresUser": "\#(carol.name)"}}"#).expect(.ok)
             let carolId = try #require((try await server.call(.get, "/bim/user?userid=carol").expect(.ok).object["hits"] as? [[String: Any]])?
                 .first { $0["userid"] as? String == "carol" }?["id"] as? Int)
-            try await server.call(.post, "/dataSource/\(id)/access", json: #"{"profileId": \#(carolId), "state": "subscribed"}"#).expect(.ok)
-            let view = "army_immuta.army_records_immuta"
+            for source in [id, other] {
+                try await server.call(.post, "/dataSource/\(source)/access", json: #"{"profileId": \#(carolId), "state": "subscribed"}"#).expect(.ok)
+            }
+            let (view, otherView) = ("army_immuta.army_records_immuta", "army_immuta.data_immuta")
             func readable(_ role: TestWarehouse.Role, _ view: String = view) async -> Bool {
                 (try? await warehouse.rows("SELECT 1::text FROM \(view) LIMIT 1", as: role)) != nil
             }
@@ -266,20 +269,24 @@ extension EnforcementTests {
                 }
                 return false
             }
-            try #require(try await eventually { await readable(carol) }, "the view was not granted to its subscriber within a minute")
+            try #require(try await eventually {
+                let (first, second) = (await readable(carol), await readable(carol, otherView))
+                return first && second
+            }, "the views were not granted to their subscriber within a minute")
             try await warehouse.execute("GRANT SELECT ON \(view) TO \(dave.name)")
 
-            // DELETE on an enabled source disables it.
-            try await server.call(.delete, "/dataSource/\(id)").expect(.ok)
+            // DELETE on an enabled source disables it; the two sources' views are withdrawn together.
+            for source in [id, other] { try await server.call(.delete, "/dataSource/\(source)").expect(.ok) }
             #expect(try await eventually {
-                let (carolReads, daveReads) = (await readable(carol), await readable(dave))
-                return !carolReads && !daveReads
+                let (carolReads, daveReads, otherReads) = (await readable(carol), await readable(dave), await readable(carol, otherView))
+                return !carolReads && !daveReads && !otherReads
             }, "a disabled source's view stayed readable")
             #expect(try await exists(view), "the view stays for a restore")
             try await server.call(.put, "/dataSource/\(id)", json: #"{"deleted": false}"#).expect(.ok)
             #expect(try await eventually { await readable(carol) }, "a restored source's view was not granted again")
-            let daveReads = await readable(dave)
+            let (daveReads, otherReads) = (await readable(dave), await readable(carol, otherView))
             #expect(!daveReads, "a grant added by hand came back with the restore")
+            #expect(!otherReads, "a source still disabled was granted again with another's restore")
 
             // A second DELETE, of the disabled source, deletes it for good.
             try await server.call(.delete, "/dataSource/\(id)").expect(.ok)

@@ -76,6 +76,23 @@ extension TestServer {
     }
 
     /// Refreshes one source's native view through `bulkRefreshViews` and returns its job, final.
+    /// Waits (up to a minute) until no native-view refresh of the source is left to queue, queued or running: a test
+    /// that then alters the warehouse by hand sees its drift, not an automatic refresh repairing it first.
+    func viewRefreshesSettled(_ id: Int) async throws {
+        for _ in 0..<600 {
+            let pending = try await metastore.read { db in
+                try await db.raw("""
+                    SELECT (SELECT COUNT(*) FROM data_sources WHERE id = \(bind: id) AND view_changes > view_changes_queued)
+                         + (SELECT COUNT(*) FROM jobs WHERE data_source_id = \(bind: id) AND type = \(bind: JobType.nativeViewRefresh.rawValue)
+                            AND state IN ('created', 'retry', 'active')) AS n
+                    """).first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+            if pending == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("the view refreshes of data source \(id) did not settle within a minute")
+    }
+
     func refreshView(_ id: Int) async throws -> [String: Any] {
         let reply = try await call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
         let jobs = try await call(.get, "/jobs?bulkId=\(try #require(reply["bulkId"] as? String))").expect(.ok).array

@@ -33,7 +33,7 @@ struct EnforcementService: Sendable {
     /// A disabled source's view is kept, granted to nobody (`withdraw`).
     func refresh(_ items: [(source: DataSource, handler: StoredHandler)]) async -> [Int64: Result<JSONValue, any Error>] {
         var results: [Int64: Result<JSONValue, any Error>] = [:]
-        for item in items where item.source.disabled { results[item.source.id] = await withdraw(item.source, handler: item.handler) }
+        results.merge(await withdraw(items.filter(\.source.disabled))) { first, _ in first }
         let items = items.filter { !$0.source.disabled }
         var groups: [ConnectionSettings: (connector: any Connector, entries: [(source: DataSource, view: NativeView, keys: NativeViewKeys)])] = [:]
         let shared: Shared
@@ -100,17 +100,33 @@ struct EnforcementService: Sendable {
         return results
     }
 
-    /// Takes every grant on a disabled source's view away, and its purpose rows; the view and keys stay for a restore.
-    private func withdraw(_ source: DataSource, handler: StoredHandler) async -> Result<JSONValue, any Error> {
-        do {
-            guard let warehouse = NativeView.Warehouse(source.technology) else { throw Self.notBuilt(source.technology) }
-            let connector = try connector(source.technology, metadata: handler.metadata, password: try dataSources.openPassword(of: handler))
-            let withdrawal = try await connector.withdrawNativeView(dataSourceId: source.id, warehouse: warehouse, drop: false)
-            if let view = withdrawal.view { try await record(source, passed: true, "The data source is disabled: nobody may read its view \(view)") }
-            return .success(Self.payload(withdrawal))
-        } catch {
-            return .failure(error)
+    /// Takes every grant on disabled sources' views away, and their purpose rows; the views and keys stay for a
+    /// restore. The sources on one warehouse connection in one batch.
+    private func withdraw(_ items: [(source: DataSource, handler: StoredHandler)]) async -> [Int64: Result<JSONValue, any Error>] {
+        var results: [Int64: Result<JSONValue, any Error>] = [:]
+        var groups: [ConnectionSettings: (connector: any Connector, warehouse: NativeView.Warehouse, sources: [DataSource])] = [:]
+        for (source, handler) in items {
+            do {
+                guard let warehouse = NativeView.Warehouse(source.technology) else { throw Self.notBuilt(source.technology) }
+                let (settings, connector) = try connector(source.technology, metadata: handler.metadata, password: try dataSources.openPassword(of: handler))
+                groups[settings, default: (connector, warehouse, [])].sources.append(source)
+            } catch {
+                results[source.id] = .failure(error)
+            }
         }
+        for group in groups.values {
+            do {
+                let withdrawals = try await group.connector.withdrawNativeViews(dataSourceIds: group.sources.map(\.id), warehouse: group.warehouse, drop: false)
+                for source in group.sources {
+                    let withdrawal = withdrawals[source.id] ?? NativeViewWithdrawal(view: nil, revoked: [], dropped: false)
+                    if let view = withdrawal.view { try await record(source, passed: true, "The data source is disabled: nobody may read its view \(view)") }
+                    results[source.id] = .success(Self.payload(withdrawal))
+                }
+            } catch {
+                for source in group.sources where results[source.id] == nil { results[source.id] = .failure(error) }
+            }
+        }
+        return results
     }
 
     /// A `nativeViewRemoval` job: drops the view of a source deleted for good, with the connection its handler had.
@@ -125,8 +141,9 @@ struct EnforcementService: Sendable {
         if try await jobs.isRunning(.nativeViewRefresh, dataSourceId: id, now: clock.now()) {
             throw WardenError(.unavailable, code: .jobBusy, message: "A refresh of data source \(id)'s view is still running")
         }
-        let connector = try connector(technology, metadata: metadata, password: try dataSources.openPassword(sealed, dataSourceId: id))
-        return Self.payload(try await connector.withdrawNativeView(dataSourceId: id, warehouse: warehouse, drop: true))
+        let (_, connector) = try connector(technology, metadata: metadata, password: try dataSources.openPassword(sealed, dataSourceId: id))
+        let withdrawals = try await connector.withdrawNativeViews(dataSourceIds: [id], warehouse: warehouse, drop: true)
+        return Self.payload(withdrawals[id] ?? NativeViewWithdrawal(view: nil, revoked: [], dropped: false))
     }
 
     static func payload(_ withdrawal: NativeViewWithdrawal) -> JSONValue {
@@ -139,9 +156,11 @@ struct EnforcementService: Sendable {
                                    code: .featureNotImplemented)
     }
 
-    private func connector(_ technology: Technology, metadata: [String: JSONValue], password: String) throws -> any Connector {
-        let parsed = try HandlerMetadata.parse(metadata, path: "stored", technology: technology, passwordRequired: false)
-        return try connectors.connector(for: parsed.settings(technology: technology, storedPassword: password))
+    /// The warehouse connection a handler's stored metadata and password describe.
+    private func connector(_ technology: Technology, metadata: [String: JSONValue], password: String) throws -> (ConnectionSettings, any Connector) {
+        let settings = try HandlerMetadata.parse(metadata, path: "stored", technology: technology, passwordRequired: false)
+            .settings(technology: technology, storedPassword: password)
+        return (settings, try connectors.connector(for: settings))
     }
 
     /// The `nativeView` check of the source's `statusInfo`, written only when its status or message changes.
@@ -193,9 +212,7 @@ struct EnforcementService: Sendable {
 
     private func plan(_ source: DataSource, handler: StoredHandler, shared: Shared? = nil) async throws -> (ConnectionSettings, any Connector, NativeView) {
         guard let warehouse = NativeView.Warehouse(source.technology) else { throw Self.notBuilt(source.technology) }
-        let metadata = try HandlerMetadata.parse(handler.metadata, path: "stored", technology: source.technology, passwordRequired: false)
-        let settings = metadata.settings(technology: source.technology, storedPassword: try dataSources.openPassword(of: handler))
-        let connector = try connectors.connector(for: settings)
+        let (settings, connector) = try connector(source.technology, metadata: handler.metadata, password: try dataSources.openPassword(of: handler))
         let now = clock.now()
         let shared = if let shared { shared } else { try await self.shared([source], keys: false) }
         guard let target = shared.targets[source.id] else { throw DataSourceStore.notFound }

@@ -127,7 +127,7 @@ public struct DatabricksConnector: Connector {
         throw Self.notBuilt
     }
 
-    public func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal {
+    public func withdrawNativeViews(dataSourceIds: [Int64], warehouse: NativeView.Warehouse, drop: Bool) async throws -> [Int64: NativeViewWithdrawal] {
         throw Self.notBuilt
     }
 

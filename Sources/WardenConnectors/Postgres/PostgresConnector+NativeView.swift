@@ -62,19 +62,19 @@ extension PostgresConnector {
         }
     }
 
-    public func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal {
+    public func withdrawNativeViews(dataSourceIds ids: [Int64], warehouse: NativeView.Warehouse, drop: Bool) async throws -> [Int64: NativeViewWithdrawal] {
+        guard !ids.isEmpty else { return [:] }
         let settings = settings
         return try await run { connection, logger in
             let sql = SQLRunner(connection: connection, logger: logger)
             do {
                 // The grants go in a transaction of their own, so a view that cannot be dropped (a view of someone
                 // else's depends on it) is at least unreadable.
-                guard let (view, revoked) = try await sql.transaction({ try await NativeViewSession.revokeAll(dataSourceId, warehouse, sql: sql) }) else {
-                    return NativeViewWithdrawal(view: nil, revoked: [], dropped: false)
-                }
-                guard drop else { return NativeViewWithdrawal(view: view.map { "\($0.schema).\($0.name)" }, revoked: revoked, dropped: false) }
-                let dropped = try await sql.transaction { try await NativeViewSession.dropRecorded(dataSourceId, warehouse, sql: sql) }
-                return NativeViewWithdrawal(view: view.map { "\($0.schema).\($0.name)" }, revoked: revoked, dropped: dropped)
+                let revoked = try await sql.transaction { try await NativeViewSession.revokeAll(ids, warehouse, sql: sql) }
+                let dropped = drop && revoked != nil ? try await sql.transaction { try await NativeViewSession.dropRecorded(ids, warehouse, sql: sql) } : []
+                return Dictionary(uniqueKeysWithValues: ids.map { id in
+                    (id, NativeViewWithdrawal(view: revoked?[id]?.view, revoked: revoked?[id]?.revoked ?? [], dropped: dropped.contains(id)))
+                })
             } catch {
                 throw error as? WardenError ?? PostgresFailure.wardenError(for: error, settings: settings, connecting: false)
             }
@@ -217,61 +217,83 @@ private struct NativeViewSession {
         return true
     }
 
-    /// The view `warden_system.views` records for the source, nil when none.
-    static func recorded(_ id: Int64, sql: SQLRunner) async throws -> (schema: String, name: String)? {
-        try await sql.rows("SELECT view_schema, view_name FROM \(system).views WHERE data_source_id = $1", [id], as: (String, String).self).first
-            .map { (schema: $0.0, name: $0.1) }
+    /// `ids` as a SQL list: numbers, safe to inline, and Redshift takes no arrays as binds.
+    static func list(_ ids: [Int64]) -> String { "(" + ids.map(String.init).joined(separator: ", ") + ")" }
+
+    /// The views `warden_system.views` records for these sources that still are views, by source.
+    static func recordedViews(_ ids: [Int64], _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> [Int64: String] {
+        var views: [Int64: String] = [:]
+        if warehouse == .postgresql {
+            for (id, schema, name) in try await sql.rows("""
+                SELECT v.data_source_id, v.view_schema, v.view_name FROM \(system).views v
+                JOIN pg_class c ON c.oid = to_regclass(quote_ident(v.view_schema) || '.' || quote_ident(v.view_name)) AND c.relkind = 'v'
+                WHERE v.data_source_id IN \(list(ids))
+                """, as: (Int64, String, String).self) {
+                views[id] = SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(name)
+            }
+            return views
+        }
+        // Redshift: no catalog function may meet a name that does not exist, so each is looked up by its parts.
+        for (id, schema, name) in try await sql.rows("SELECT data_source_id, view_schema, view_name FROM \(system).views WHERE data_source_id IN \(list(ids))",
+                                                     as: (Int64, String, String).self)
+            where try await sql.rows("SELECT EXISTS (SELECT 1 FROM pg_class c WHERE \(relation("c", schema: "$1", name: "$2")) AND c.relkind = 'v')",
+                                     [schema, name], as: Bool.self).first == true {
+            views[id] = SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(name)
+        }
+        return views
     }
 
-    static func isView(_ schema: String, _ name: String, _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> Bool {
-        let condition = warehouse == .postgresql ? "c.oid = to_regclass($1)" : relation("c", schema: "$1", name: "$2")
-        let values: [any PostgresEncodable & Sendable] = warehouse == .postgresql
-            ? [SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(name)] : [schema, name]
-        return try await sql.rows("SELECT EXISTS (SELECT 1 FROM pg_class c WHERE \(condition) AND c.relkind = 'v')", values, as: Bool.self).first ?? false
-    }
-
-    /// Revokes every grant on the source's recorded view and deletes its purpose rows. Nil when there is no `warden_system`.
-    static func revokeAll(_ id: Int64, _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws
-        -> (view: (schema: String, name: String)?, revoked: [String])? {
+    /// Revokes every grant on the sources' recorded views and deletes their purpose rows; answers each view (quoted)
+    /// with the roles revoked. Nil when there is no `warden_system`. On PostgreSQL a fixed number of queries for the
+    /// batch, besides the REVOKEs.
+    static func revokeAll(_ ids: [Int64], _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws
+        -> [Int64: (view: String, revoked: [String])]? {
         guard try await lockExisting(warehouse, sql: sql) else { return nil }
-        try await sql.execute("DELETE FROM \(system).purposes WHERE data_source_id = $1", [id])
-        guard let (schema, name) = try await recorded(id, sql: sql) else { return (nil, []) }
+        try await sql.execute("DELETE FROM \(system).purposes WHERE data_source_id IN \(list(ids))")
         // The next refresh (a restore) then applies the view and its grants whatever its hash, also on Redshift, whose
         // grants a refresh cannot read to see that they are gone.
-        try await sql.execute("UPDATE \(system).views SET definition_hash = '' WHERE data_source_id = $1", [id])
-        guard try await isView(schema, name, warehouse, sql: sql) else { return ((schema, name), []) }
-        let qualified = SQLIdentifier.quoted(schema) + "." + SQLIdentifier.quoted(name)
-        let grantees: [String]
+        try await sql.execute("UPDATE \(system).views SET definition_hash = '' WHERE data_source_id IN \(list(ids))")
+        let views = try await recordedViews(ids, warehouse, sql: sql)
+        var grantees: [Int64: [String]] = [:]
         if warehouse == .postgresql {
-            grantees = try await sql.rows("""
-                SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE CAST(pg_get_userbyid(a.grantee) AS text) END
-                FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner ORDER BY 1
-                """, [qualified], as: String.self)
+            for (id, role) in try await sql.rows("""
+                SELECT DISTINCT v.data_source_id, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE CAST(pg_get_userbyid(a.grantee) AS text) END
+                FROM \(system).views v
+                JOIN pg_class c ON c.oid = to_regclass(quote_ident(v.view_schema) || '.' || quote_ident(v.view_name)) AND c.relkind = 'v'
+                CROSS JOIN LATERAL aclexplode(c.relacl) a
+                WHERE v.data_source_id IN \(list(ids)) AND a.grantee <> c.relowner ORDER BY 1, 2
+                """, as: (Int64, String).self) {
+                grantees[id, default: []].append(role)
+            }
         } else {
             // Redshift has no aclexplode: every user who may select, and PUBLIC.
-            grantees = ["PUBLIC"] + (try await sql.rows("""
-                SELECT CAST(usename AS text) FROM pg_user
-                WHERE usename <> current_user AND has_table_privilege(usename, \(RedshiftDialect.literal(qualified)), 'SELECT') ORDER BY 1
-                """, as: String.self))
+            for (id, view) in views {
+                grantees[id] = ["PUBLIC"] + (try await sql.rows("""
+                    SELECT CAST(usename AS text) FROM pg_user
+                    WHERE usename <> current_user AND has_table_privilege(usename, \(RedshiftDialect.literal(view)), 'SELECT') ORDER BY 1
+                    """, as: String.self))
+            }
         }
-        for role in grantees {
-            try await sql.execute("REVOKE ALL ON \(qualified) FROM \(role == "PUBLIC" ? "PUBLIC" : SQLIdentifier.quoted(role))")
+        var revoked: [Int64: (view: String, revoked: [String])] = [:]
+        for (id, view) in views {
+            for role in grantees[id] ?? [] {
+                try await sql.execute("REVOKE ALL ON \(view) FROM \(role == "PUBLIC" ? "PUBLIC" : SQLIdentifier.quoted(role))")
+            }
+            revoked[id] = (view, grantees[id] ?? [])
         }
-        return ((schema, name), grantees)
+        return revoked
     }
 
-    /// Drops the source's recorded view (while it is a view) and deletes its `warden_system` rows. True when a view was dropped.
-    static func dropRecorded(_ id: Int64, _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> Bool {
-        guard try await lockExisting(warehouse, sql: sql) else { return false }
-        var dropped = false
-        if let (schema, name) = try await recorded(id, sql: sql), try await isView(schema, name, warehouse, sql: sql) {
-            try await sql.execute("DROP VIEW \(SQLIdentifier.quoted(schema)).\(SQLIdentifier.quoted(name))")
-            dropped = true
-        }
+    /// Drops the sources' recorded views (those still views) and deletes their `warden_system` rows. Answers the
+    /// sources whose view was dropped.
+    static func dropRecorded(_ ids: [Int64], _ warehouse: NativeView.Warehouse, sql: SQLRunner) async throws -> Set<Int64> {
+        guard try await lockExisting(warehouse, sql: sql) else { return [] }
+        let views = try await recordedViews(ids, warehouse, sql: sql)
+        for view in views.values { try await sql.execute("DROP VIEW \(view)") }
         for table in ["views", "source_keys", "purposes"] {
-            try await sql.execute("DELETE FROM \(system).\(table) WHERE data_source_id = $1", [id])
+            try await sql.execute("DELETE FROM \(system).\(table) WHERE data_source_id IN \(list(ids))")
         }
-        return dropped
+        return Set(views.keys)
     }
 
     // MARK: One view

@@ -99,7 +99,7 @@ public struct SnowflakeConnector: Connector {
         throw Self.notBuilt
     }
 
-    public func withdrawNativeView(dataSourceId: Int64, warehouse: NativeView.Warehouse, drop: Bool) async throws -> NativeViewWithdrawal {
+    public func withdrawNativeViews(dataSourceIds: [Int64], warehouse: NativeView.Warehouse, drop: Bool) async throws -> [Int64: NativeViewWithdrawal] {
         throw Self.notBuilt
     }
 

@@ -327,16 +327,12 @@ extension DataSourceStore {
         for chunk in SQLBatch.chunks(ids) {
             let binds: [SQLBindable] = chunk
             var jobs: [NewJob] = []
-            for row in try await db.raw("""
-                SELECT data_source_id, technology, metadata, password_secret FROM data_source_handlers WHERE data_source_id IN (\(binds: binds))
-                """).all() {
-                let technology = try Self.technology(row.string("technology"))
-                guard NativeView.Warehouse(technology) != nil else { continue }
-                let id = try row.int64("data_source_id")
-                jobs.append(NewJob(id: JobStore.nameBasedId("warden.view-removal:\(id)"), type: .nativeViewRemoval, payload: .object([
-                    "technology": .string(technology.rawValue), "metadata": try JSONColumn.decode(JSONValue.self, from: row.string("metadata")),
-                    "sealedPassword": .string(try row.string("password_secret")),
-                ]), dataSourceId: id, maxAttempts: 10))
+            for handler in try await db.raw("SELECT \(unsafeRaw: Self.handlerSelection) WHERE h.data_source_id IN (\(binds: binds))").all()
+                .map(Self.handler(from:)) where NativeView.Warehouse(handler.technology) != nil {
+                jobs.append(NewJob(id: JobStore.nameBasedId("warden.view-removal:\(handler.dataSourceId)"), type: .nativeViewRemoval, payload: .object([
+                    "technology": .string(handler.technology.rawValue), "metadata": .object(handler.metadata),
+                    "sealedPassword": .string(handler.sealedPassword),
+                ]), dataSourceId: handler.dataSourceId, maxAttempts: 10))
             }
             try await JobStore.enqueue(jobs, createdBy: 0, now: now, on: db)
         }

@@ -96,8 +96,8 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
         state.withLockedValue { $0.pools.count }
     }
 
-    /// Closes every pool and waits until their connections are closed. Connectors fail afterwards.
-    public func shutdown() async {
+    /// Closes every pool and waits until their connections are closed, for at most `limit`. Connectors fail afterwards.
+    public func shutdown(waitingAtMost limit: Duration = .seconds(10)) async {
         let runs = state.withLockedValue { state in
             state.isShutDown = true
             for entry in state.pools.values { entry.pool.retire(.evicted) }
@@ -105,7 +105,29 @@ public final class WarehouseConnectors: ConnectorFactory, Sendable {
             return Array(state.runs.values)
         }
         for run in runs { run.cancel() }
-        for run in runs { await run.value }
+        // A cancelled `PostgresClient.run()` was seen not to return (a test server's shutdown waited on it for good,
+        // every thread idle, no connection open): the wait is bounded, so that a shutdown always ends.
+        if await !Self.wait(for: runs, atMost: limit) {
+            logger.warning("warehouse connection pools did not stop within the shutdown's limit", metadata: ["pools": "\(runs.count)"])
+        }
+    }
+
+    /// Whether every task ended within `limit`; a task still running is left to itself.
+    static func wait(for tasks: [Task<Void, Never>], atMost limit: Duration) async -> Bool {
+        let pending = NIOLockedValueBox<CheckedContinuation<Bool, Never>?>(nil)
+        return await withCheckedContinuation { continuation in
+            pending.withLockedValue { $0 = continuation }
+            let finish: @Sendable (Bool) -> Void = { ended in pending.withLockedValue { $0.take() }?.resume(returning: ended) }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                if !Task.isCancelled { finish(false) }
+            }
+            Task {
+                for task in tasks { await task.value }
+                finish(true)
+                timer.cancel()
+            }
+        }
     }
 
     /// The pool for these settings, created (and started) on first use.

@@ -1,5 +1,5 @@
 import Testing
-import WardenConnectors
+@testable import WardenConnectors
 import WardenDomain
 import WardenTestSupport
 
@@ -107,5 +107,15 @@ import WardenTestSupport
 
         #expect(connectors.openPoolCount == 0)
         #expect(throws: WardenError.self) { _ = try connectors.connector(for: warehouse.settings()) }
+    }
+
+    /// A shutdown waits for its pools' tasks for a bounded time: ended tasks answer at once, and one that never ends
+    /// is left after the limit instead of holding the shutdown forever.
+    @Test func shutdownWaitsForItsPoolsAtMostItsLimit() async {
+        let ended = Task<Void, Never> {}
+        #expect(await WarehouseConnectors.wait(for: [ended], atMost: .seconds(30)))
+        let stuck = Task<Void, Never> { try? await Task.sleep(for: .seconds(3600)) }
+        defer { stuck.cancel() }
+        #expect(await !WarehouseConnectors.wait(for: [ended, stuck], atMost: .milliseconds(200)))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Testing
+import SQLKit
 import WardenApp
 import WardenDomain
 import WardenStore
@@ -261,11 +262,26 @@ extension EnforcementTests {
                         + (SELECT count(*) FROM warden_system.purposes WHERE data_source_id = \(id)))::text
                     """).first?[0] ?? nil
             }
+            /// The source's jobs as the metastore holds them: what a failed wait for the warehouse names.
+            func jobs(_ id: Int) async throws -> String {
+                try await server.metastore.read { db in
+                    try await db.raw("""
+                        SELECT type, state, attempts, run_after, output FROM jobs WHERE data_source_id = \(bind: id) ORDER BY created_at
+                        """).all().map { row in
+                        "\(try row.decode(column: "type", as: String.self)) \(try row.decode(column: "state", as: String.self))"
+                            + " attempts \(try row.decode(column: "attempts", as: Int.self)) run_after \(try row.decode(column: "run_after", as: Int64.self))"
+                            + " \(try row.decode(column: "output", as: String?.self) ?? "")"
+                    }.joined(separator: "; ")
+                }
+            }
             /// Whether `condition` holds within a minute (the view scheduler and the job worker run every few seconds).
+            /// The server's clock moves with the wait, so that a job waiting to run again (a removal waiting for a
+            /// refresh, say) comes due.
             func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
                 for _ in 0..<600 {
                     if try await condition() { return true }
                     try await Task.sleep(for: .milliseconds(100))
+                    server.clock.advance(seconds: 0.1)
                 }
                 return false
             }
@@ -288,11 +304,34 @@ extension EnforcementTests {
             #expect(!daveReads, "a grant added by hand came back with the restore")
             #expect(!otherReads, "a source still disabled was granted again with another's restore")
 
-            // A second DELETE, of the disabled source, deletes it for good.
+            // A second DELETE, of the disabled source, deletes it for good: here while a refresh of it runs elsewhere
+            // (its lease 3 s of the server's time), which the removal waits for, as that refresh may still write.
             try await server.call(.delete, "/dataSource/\(id)").expect(.ok)
+            let now = Int64(server.clock.now().timeIntervalSince1970 * 1000)
+            try await server.metastore.write { db in
+                try await db.raw("""
+                    INSERT INTO jobs (id, type, state, payload, attempts, max_attempts, data_source_id, created_by, run_after, locked_by,
+                                      locked_until, created_at, updated_at)
+                    VALUES (\(bind: UUID().uuidString.lowercased()), 'nativeViewRefresh', 'active', '{}', 1, 5, \(bind: id), 0, \(bind: now),
+                            'elsewhere', \(bind: now + 3_000), \(bind: now), \(bind: now))
+                    """).run()
+            }
             try await server.call(.delete, "/dataSource/\(id)").expect(.ok)
             try await server.call(.get, "/dataSource/\(id)").expect(.notFound)
-            #expect(try await eventually { try await !exists(view) }, "the view of a deleted source is still there")
+            var waiting = false
+            for _ in 0..<300 where !waiting {
+                try await Task.sleep(for: .milliseconds(100))
+                waiting = try await server.metastore.read { db in
+                    try await db.raw("SELECT state FROM jobs WHERE data_source_id = \(bind: id) AND type = 'nativeViewRemoval'").first()?
+                        .decode(column: "state", as: String.self)
+                } == "retry"
+            }
+            let waited = waiting ? "" : try await jobs(id)
+            #expect(waiting, "the removal did not wait for the running refresh: \(waited)")
+            #expect(try await exists(view), "the view was dropped while a refresh of it ran")
+            let dropped = try await eventually { try await !exists(view) }
+            let removal = dropped ? "" : try await jobs(id)
+            #expect(dropped, "the view of a deleted source is still there: \(removal)")
             #expect(try await rows(id) == "0")
 
             // A connection's object deleted: the views of the sources it made go too.
@@ -304,7 +343,9 @@ extension EnforcementTests {
             let madeView = try #require((refreshed["output"] as? [String: Any])?["view"] as? String, "\(refreshed)")
             #expect(try await exists(madeView))
             try await server.call(.delete, "/data/object/views").expect(.ok)
-            #expect(try await eventually { try await !exists(madeView) }, "the view of a source deleted with its connection is still there")
+            let madeDropped = try await eventually { try await !exists(madeView) }
+            let madeRemoval = madeDropped ? "" : try await jobs(made)
+            #expect(madeDropped, "the view of a source deleted with its connection is still there: \(madeRemoval)")
             #expect(try await rows(made) == "0")
         }
         await warehouse.drop(roles)

@@ -17,11 +17,14 @@ import WardenDomain
         (.active, .fail(permanent: false), 9, 10, (.retry, 9, 300)),  // the backoff is capped at five minutes
         (.active, .fail(permanent: false), 5, 5, (.failed, 5, nil)),  // no attempts left
         (.active, .fail(permanent: true), 1, 5, (.failed, 1, nil)),  // waiting cannot help
+        (.active, .wait, 3, 5, (.retry, 2, 1)),  // busy: soon again, the attempt not counted
+        (.active, .wait, 5, 5, (.retry, 4, 1)),  // however many attempts were spent
         (.created, .cancel, 0, 5, (.cancelled, 0, nil)),
         (.retry, .cancel, 1, 5, (.cancelled, 1, nil)),
         (.active, .cancel, 1, 5, (.cancelled, 1, nil)),
         (.created, .succeed, 0, 5, nil),
         (.created, .fail(permanent: false), 0, 5, nil),
+        (.retry, .wait, 1, 5, nil),
         (.retry, .succeed, 1, 5, nil),
         (.completed, .claim, 1, 5, nil),
         (.completed, .fail(permanent: false), 1, 5, nil),
@@ -43,7 +46,7 @@ import WardenDomain
     /// Every final state is final for every event.
     @Test(arguments: JobState.allCases.filter(\.isFinal))
     func aFinalJobNeverChanges(state: JobState) {
-        for event: Event in [.claim, .succeed, .fail(permanent: false), .fail(permanent: true), .cancel] {
+        for event: Event in [.claim, .succeed, .fail(permanent: false), .fail(permanent: true), .wait, .cancel] {
             #expect(JobStateMachine.transition(from: state, on: event, attempts: 1, maxAttempts: 5, now: Self.now) == nil)
         }
     }
@@ -57,6 +60,7 @@ import WardenDomain
         ("missing record", WardenError.notFound("gone", code: .dataSourceNotFound), .fail(permanent: true)),
         ("unavailable", WardenError(.unavailable, code: .warehouseShuttingDown, message: "m"), .fail(permanent: false)),
         ("unexpected", Unexpected(), .fail(permanent: false)),
+        ("busy", WardenError(.unavailable, code: .jobBusy, message: "a refresh runs"), .wait),
     ]
 
     @Test(arguments: errors.indices)

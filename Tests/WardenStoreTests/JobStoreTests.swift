@@ -85,6 +85,29 @@ import WardenTestSupport
         }
     }
 
+    /// A run that found its work busy spends no attempt and runs again after the short wait, not a failure's backoff:
+    /// a job of one attempt waits as often as it must.
+    @Test(arguments: TestMetastores.kinds)
+    func aBusyJobWaitsWithoutSpendingItsAttempts(kind: MetastoreKind) async throws {
+        try await TestMetastores.withMetastore(kind) { metastore in
+            let store = JobStore(metastore: metastore)
+            let job = try await store.enqueue([NewJob(id: UUID().uuidString.lowercased(), type: .nativeViewRemoval, dataSourceId: 1, maxAttempts: 1)],
+                                              createdBy: try await admin(metastore), now: now)[0]
+            var at = now
+            for _ in 0..<3 {
+                let run = try #require(try await store.claim(workerId: "w", now: at, leaseUntil: at.addingTimeInterval(60)))
+                #expect(run.attempts == 1)
+                #expect(try await store.postpone(JobLease(job: run, workerId: "w"), reason: "a refresh runs", now: at) == .retry)
+                #expect(try await store.claim(workerId: "w", now: at.addingTimeInterval(Job.busyRetryDelay / 2), leaseUntil: at.addingTimeInterval(60)) == nil)
+                at = at.addingTimeInterval(Job.busyRetryDelay)
+            }
+            let waited = try #require(try await store.job(id: job.id))
+            #expect(waited.state == .retry && waited.attempts == 0 && waited.output == .object(["error": .string("a refresh runs")]))
+            let last = try #require(try await store.claim(workerId: "w", now: at, leaseUntil: at.addingTimeInterval(60)))
+            #expect(try await store.fail(JobLease(job: last, workerId: "w"), error: "warehouse down", now: at) == .failed)
+        }
+    }
+
     @Test(arguments: TestMetastores.kinds)
     func bulkJobsAreFoundByBulkId(kind: MetastoreKind) async throws {
         try await TestMetastores.withMetastore(kind) { metastore in

@@ -110,15 +110,19 @@ struct JobWorker: Service {
             }
             logger.info("job completed", metadata: ["attempt": .stringConvertible(job.attempts)])
         } catch {
-            guard case .fail(let permanent) = JobStateMachine.event(after: error) else {
+            let message = (error as? WardenError)?.message ?? "The job failed unexpectedly"
+            switch JobStateMachine.event(after: error) {
+            case .wait:
+                _ = try? await jobs.postpone(lease, reason: message, now: clock.now())
+                logger.debug("job waits for other work", metadata: ["cause": .string(message)])
+            case .fail(let permanent):
+                let state = try? await jobs.fail(lease, error: message, permanent: permanent, now: clock.now())
+                logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
+                                                        "cause": .string("\(error)")])
+            default:
                 // Another worker owns the job now; what this one did was rolled back with its completion.
                 logger.warning("job finished after its lease passed to another worker")
-                return
             }
-            let message = (error as? WardenError)?.message ?? "The job failed unexpectedly"
-            let state = try? await jobs.fail(lease, error: message, permanent: permanent, now: clock.now())
-            logger.warning("job failed", metadata: ["attempt": .stringConvertible(job.attempts), "next_state": .string(state?.rawValue ?? "unknown"),
-                                                    "cause": .string("\(error)")])
         }
     }
 }

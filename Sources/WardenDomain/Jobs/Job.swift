@@ -142,6 +142,9 @@ public struct Job: Sendable, Equatable {
         }
     }
 
+    /// Seconds before a job that found its work busy runs again.
+    public static let busyRetryDelay: TimeInterval = 1
+
     /// Seconds to wait before retry number `attempt` (1-based): 2, 4, 8 … capped at five minutes.
     public static func backoff(afterAttempt attempt: Int) -> TimeInterval {
         min(300, pow(2, Double(max(1, attempt))))

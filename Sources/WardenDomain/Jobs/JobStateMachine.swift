@@ -4,6 +4,7 @@ public import Foundation
 ///
 ///     created ─claim─▶ active ─succeed─▶ completed
 ///     retry ──claim─▶ active ─fail─▶ retry (attempts left, transient) | failed
+///     active ─wait (what it needs is busy)─▶ retry, shortly, the attempt not counted
 ///     active ─claim (lease expired: taken over)─▶ active
 ///     created, retry, active ─cancel─▶ cancelled
 public enum JobStateMachine {
@@ -13,6 +14,9 @@ public enum JobStateMachine {
         case succeed
         /// `permanent`: waiting cannot help (invalid input, a refusal, a missing record).
         case fail(permanent: Bool)
+        /// The run found what it needs held by other work (`job.busy`): it did nothing, so its attempt does not count,
+        /// and it runs again shortly rather than after a failure's growing backoff. Bounded by the other work's lease.
+        case wait
         case cancel
     }
 
@@ -41,6 +45,8 @@ public enum JobStateMachine {
         case (.active, .fail(let permanent)):
             guard !permanent, attempts < maxAttempts else { return Transition(state: .failed, attempts: attempts) }
             return Transition(state: .retry, attempts: attempts, runAfter: now.addingTimeInterval(Job.backoff(afterAttempt: attempts)))
+        case (.active, .wait):
+            return Transition(state: .retry, attempts: max(0, attempts - 1), runAfter: now.addingTimeInterval(Job.busyRetryDelay))
         case (.created, .cancel), (.retry, .cancel), (.active, .cancel):
             return Transition(state: .cancelled, attempts: attempts)
         case (.created, _), (.retry, _), (.active, _), (.completed, _), (.failed, _), (.cancelled, _), (.expired, _):
@@ -50,10 +56,11 @@ public enum JobStateMachine {
 
     /// What a run that threw `error` means: nil when the job was taken over by another worker (nothing is
     /// recorded: the other worker owns it now), else a failure that is permanent unless the error says waiting may
-    /// help. An error Warden did not expect is retried.
+    /// help, or a wait when other work holds what it needs. An error Warden did not expect is retried.
     public static func event(after error: any Error) -> Event? {
         guard let error = error as? WardenError else { return .fail(permanent: false) }
         if error.code == .jobLeaseLost { return nil }
+        if error.code == .jobBusy { return .wait }
         return .fail(permanent: !error.isTransient)
     }
 }

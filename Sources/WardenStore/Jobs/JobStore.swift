@@ -212,12 +212,22 @@ public struct JobStore: Sendable {
     /// A `permanent` failure (the data source is gone, the starter may not do this) fails at once.
     @discardableResult
     public func fail(_ lease: JobLease, error message: String, permanent: Bool = false, now: Date) async throws -> JobState {
+        try await record(lease, .fail(permanent: permanent), message: message, now: now)
+    }
+
+    /// Records that the run found its work held by other work: the job runs again shortly, the attempt not counted.
+    @discardableResult
+    public func postpone(_ lease: JobLease, reason message: String, now: Date) async throws -> JobState {
+        try await record(lease, .wait, message: message, now: now)
+    }
+
+    private func record(_ lease: JobLease, _ event: JobStateMachine.Event, message: String, now: Date) async throws -> JobState {
         let output = JSONValue.object(["error": .string(message)])
         let job = lease.job
-        guard let next = JobStateMachine.transition(from: job.state, on: .fail(permanent: permanent), attempts: job.attempts,
+        guard let next = JobStateMachine.transition(from: job.state, on: event, attempts: job.attempts,
                                                     maxAttempts: job.maxAttempts, now: now) else { throw Self.leaseLost }
         _ = try await metastore.write { db in
-            try await Self.finish(lease, state: next.state, output: output, runAfter: next.runAfter, now: now, on: db)
+            try await Self.finish(lease, state: next.state, output: output, runAfter: next.runAfter, attempts: next.attempts, now: now, on: db)
         }
         return next.state
     }
@@ -232,10 +242,12 @@ public struct JobStore: Sendable {
                                on: db) else { throw leaseLost }
     }
 
-    /// Moves a job its worker still holds to `state`. Once a job has ended, its payload keeps no secrets.
-    private static func finish(_ lease: JobLease, state: JobState, output: JSONValue, runAfter: Date?, now: Date,
+    /// Moves a job its worker still holds to `state`, with `attempts` when the move changes them (a wait does not
+    /// count its attempt). Once a job has ended, its payload keeps no secrets.
+    private static func finish(_ lease: JobLease, state: JobState, output: JSONValue, runAfter: Date?, attempts: Int? = nil, now: Date,
                                on db: any SQLDatabase) async throws -> Bool {
-        let reschedule: SQLQueryString = runAfter.map { ", run_after = \(bind: $0.millis)" } ?? ""
+        var reschedule: SQLQueryString = runAfter.map { ", run_after = \(bind: $0.millis)" } ?? ""
+        if let attempts, attempts != lease.job.attempts { reschedule = reschedule + ", attempts = \(bind: attempts)" }
         let payload: SQLQueryString = state.isFinal ? ", payload = \(bind: try JSONColumn.encode(lease.job.payloadWithoutSecrets))" : ""
         return !(try await db.raw("""
             UPDATE jobs SET state = \(bind: state.rawValue), output = \(bind: try JSONColumn.encode(output)), locked_by = NULL,

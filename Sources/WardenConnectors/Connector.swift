@@ -86,7 +86,7 @@ public struct NativeViewOutcome: Sendable, Equatable {
     }
 }
 
-/// What `withdrawNativeView` took away.
+/// What `withdrawNativeViews` took away for one source.
 public struct NativeViewWithdrawal: Sendable, Equatable {
     /// The view Warden had recorded for the source (`schema.name`, quoted), nil when none is there.
     public var view: String?
@@ -99,4 +99,7 @@ public struct NativeViewWithdrawal: Sendable, Equatable {
         self.revoked = revoked
         self.dropped = dropped
     }
+
+    /// Nothing was there to take away.
+    public static let nothing = NativeViewWithdrawal(view: nil, revoked: [], dropped: false)
 }

@@ -353,7 +353,7 @@ final class SequentialIds: IdGenerator, @unchecked Sendable {
 struct ServerTrace: Sendable {
     private let id = UUID().uuidString.prefix(8)
     private let test = Test.current?.name ?? "?"
-    nonisolated(unsafe) private static let file: FileHandle? = ProcessInfo.processInfo.environment["WARDEN_TEST_TRACE"]
+    private static let file: FileHandle? = ProcessInfo.processInfo.environment["WARDEN_TEST_TRACE"]
         .flatMap { FileHandle(forWritingAtPath: $0) }
     private static let lock = NSLock()
 

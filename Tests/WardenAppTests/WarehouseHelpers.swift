@@ -75,7 +75,6 @@ extension TestServer {
         return ids
     }
 
-    /// Refreshes one source's native view through `bulkRefreshViews` and returns its job, final.
     /// Waits (up to a minute) until no native-view refresh of the source is left to queue, queued or running: a test
     /// that then alters the warehouse by hand sees its drift, not an automatic refresh repairing it first.
     func viewRefreshesSettled(_ id: Int) async throws {
@@ -93,6 +92,7 @@ extension TestServer {
         Issue.record("the view refreshes of data source \(id) did not settle within a minute")
     }
 
+    /// Refreshes one source's native view through `bulkRefreshViews` and returns its job, final.
     func refreshView(_ id: Int) async throws -> [String: Any] {
         let reply = try await call(.post, "/dataSource/bulkRefreshViews", json: #"{"dataSourceIds": [\#(id)]}"#).expect(.ok).object
         let jobs = try await call(.get, "/jobs?bulkId=\(try #require(reply["bulkId"] as? String))").expect(.ok).array

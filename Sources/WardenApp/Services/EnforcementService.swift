@@ -118,7 +118,7 @@ struct EnforcementService: Sendable {
             do {
                 let withdrawals = try await group.connector.withdrawNativeViews(dataSourceIds: group.sources.map(\.id), warehouse: group.warehouse, drop: false)
                 for source in group.sources {
-                    let withdrawal = withdrawals[source.id] ?? NativeViewWithdrawal(view: nil, revoked: [], dropped: false)
+                    let withdrawal = withdrawals[source.id] ?? .nothing
                     if let view = withdrawal.view { try await record(source, passed: true, "The data source is disabled: nobody may read its view \(view)") }
                     results[source.id] = .success(Self.payload(withdrawal))
                 }
@@ -143,7 +143,7 @@ struct EnforcementService: Sendable {
         }
         let (_, connector) = try connector(technology, metadata: metadata, password: try dataSources.openPassword(sealed, dataSourceId: id))
         let withdrawals = try await connector.withdrawNativeViews(dataSourceIds: [id], warehouse: warehouse, drop: true)
-        return Self.payload(withdrawals[id] ?? NativeViewWithdrawal(view: nil, revoked: [], dropped: false))
+        return Self.payload(withdrawals[id] ?? .nothing)
     }
 
     static func payload(_ withdrawal: NativeViewWithdrawal) -> JSONValue {

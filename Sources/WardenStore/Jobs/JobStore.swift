@@ -247,7 +247,7 @@ public struct JobStore: Sendable {
     private static func finish(_ lease: JobLease, state: JobState, output: JSONValue, runAfter: Date?, attempts: Int? = nil, now: Date,
                                on db: any SQLDatabase) async throws -> Bool {
         var reschedule: SQLQueryString = runAfter.map { ", run_after = \(bind: $0.millis)" } ?? ""
-        if let attempts, attempts != lease.job.attempts { reschedule = reschedule + ", attempts = \(bind: attempts)" }
+        if let attempts, attempts != lease.job.attempts { reschedule += ", attempts = \(bind: attempts)" }
         let payload: SQLQueryString = state.isFinal ? ", payload = \(bind: try JSONColumn.encode(lease.job.payloadWithoutSecrets))" : ""
         return !(try await db.raw("""
             UPDATE jobs SET state = \(bind: state.rawValue), output = \(bind: try JSONColumn.encode(output)), locked_by = NULL,
